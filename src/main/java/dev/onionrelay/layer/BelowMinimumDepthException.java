@@ -1,0 +1,9 @@
+package dev.onionrelay.layer;
+
+/** A pop was asked for on a side already at its minimum depth (stack semantics rule 3). */
+public class BelowMinimumDepthException extends Exception {
+
+    public BelowMinimumDepthException(Side side, int minDepth) {
+        super("the " + side.label() + " side is at its minimum depth " + minDepth);
+    }
+}

@@ -1,0 +1,30 @@
+package dev.onionrelay.layer;
+
+import java.security.PrivateKey;
+import java.security.cert.X509Certificate;
+import java.util.List;
+
+/**
+ * Where layers get their keys and trust from, by credential name. The engine only sees this interface; the
+ * credential store implements it.
+ */
+public interface KeyMaterial {
+
+    /** The certificate chain (leaf first) and private key of an identity credential. */
+    Identity identity(String credentialName) throws LayerConfigurationException;
+
+    /** The CA certificates of a trust (or identity) credential. */
+    List<X509Certificate> trustAnchors(String credentialName) throws LayerConfigurationException;
+
+    /** Key and chain of an identity. {@link #toString()} never shows the key. */
+    record Identity(PrivateKey privateKey, List<X509Certificate> chain) {
+        public Identity {
+            chain = List.copyOf(chain);
+        }
+
+        @Override
+        public String toString() {
+            return "Identity[" + chain.get(0).getSubjectX500Principal().getName() + "]";
+        }
+    }
+}

@@ -1,0 +1,110 @@
+package dev.onionrelay.layer;
+
+import io.netty.handler.ssl.SslHandler;
+import java.security.cert.Certificate;
+import java.security.cert.X509Certificate;
+import javax.net.ssl.SSLPeerUnverifiedException;
+import javax.net.ssl.SSLSession;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * One live TLS session on a connection: the spec it came from, its {@link SslHandler} and what status shows about
+ * it. Mutated on the channel's event loop only; fields are volatile so that status can be read from any thread.
+ */
+public final class Layer {
+
+    private final PreparedLayer prepared;
+    private final SslHandler handler;
+    private final String handlerName;
+    private final long startedNanos = System.nanoTime();
+
+    private volatile LayerState state = LayerState.HANDSHAKING;
+    private volatile @Nullable Long handshakeMillis;
+    private volatile @Nullable String protocol;
+    private volatile @Nullable String cipher;
+    private volatile @Nullable String peer;
+    private volatile @Nullable String failureReason;
+
+    /** The peer's close_notify on this layer has arrived. */
+    boolean inboundClosed;
+    /** We sent close_notify to pop this layer and wait for the peer's answer. */
+    boolean localPopRequested;
+    /** No longer in the stack. */
+    boolean removed;
+
+    Layer(PreparedLayer prepared, SslHandler handler, String handlerName) {
+        this.prepared = prepared;
+        this.handler = handler;
+        this.handlerName = handlerName;
+    }
+
+    public LayerSpec spec() {
+        return prepared.spec();
+    }
+
+    public String name() {
+        return prepared.spec().name();
+    }
+
+    public LayerState state() {
+        return state;
+    }
+
+    public @Nullable String failureReason() {
+        return failureReason;
+    }
+
+    SslHandler handler() {
+        return handler;
+    }
+
+    String handlerName() {
+        return handlerName;
+    }
+
+    long elapsedNanos() {
+        return System.nanoTime() - startedNanos;
+    }
+
+    void established() {
+        handshakeMillis = elapsedNanos() / 1_000_000;
+        SSLSession session = handler.engine().getSession();
+        protocol = session.getProtocol();
+        cipher = session.getCipherSuite();
+        peer = peerSubject(session);
+        state = LayerState.ESTABLISHED;
+    }
+
+    void failed(String reason) {
+        failureReason = reason;
+        state = LayerState.FAILED;
+    }
+
+    void closing() {
+        if (state != LayerState.FAILED) {
+            state = LayerState.CLOSING;
+        }
+    }
+
+    LayerStatus status(int index) {
+        return new LayerStatus(index, name(), spec().role(), state, protocol, cipher, peer, prepared.provider(),
+                handshakeMillis, failureReason);
+    }
+
+    private static @Nullable String peerSubject(SSLSession session) {
+        try {
+            Certificate[] chain = session.getPeerCertificates();
+            if (chain.length > 0 && chain[0] instanceof X509Certificate leaf) {
+                return leaf.getSubjectX500Principal().getName();
+            }
+        } catch (SSLPeerUnverifiedException noCertificate) {
+            // A server layer without client authentication has no peer certificate: nothing to show.
+        }
+        return null;
+    }
+
+    @Override
+    public String toString() {
+        return "Layer[" + name() + ", " + spec().role() + ", " + state + "]";
+    }
+}

@@ -1,0 +1,55 @@
+package dev.onionrelay.layer;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * One TLS layer as configured: every default already applied (see {@link LayerDefaults}).
+ *
+ * @param name label in status and metrics
+ * @param role client or server in this layer
+ * @param credential identity credential this layer presents, or null for none
+ * @param trust trust credential that verifies the peer, or {@code "system"} for the JDK's CA store
+ * @param serverName SNI and name to verify (client role), or null
+ * @param verify how the peer is checked
+ * @param clientAuth whether a server layer asks for a client certificate
+ * @param protocols enabled protocol versions
+ * @param ciphers enabled cipher suites (empty: our AEAD default list)
+ * @param alpn application protocols to offer or accept (empty: no ALPN)
+ * @param handshakeTimeout how long the handshake of this layer may take once it starts
+ */
+public record LayerSpec(
+        String name,
+        Role role,
+        @Nullable String credential,
+        String trust,
+        @Nullable String serverName,
+        Verification verify,
+        ClientAuthMode clientAuth,
+        List<String> protocols,
+        List<String> ciphers,
+        List<String> alpn,
+        Duration handshakeTimeout) {
+
+    /** Trust value that means the JDK's default CA store. */
+    public static final String SYSTEM_TRUST = "system";
+
+    public LayerSpec {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(role, "role");
+        Objects.requireNonNull(trust, "trust");
+        Objects.requireNonNull(verify, "verify");
+        Objects.requireNonNull(clientAuth, "clientAuth");
+        protocols = List.copyOf(protocols);
+        ciphers = List.copyOf(ciphers);
+        alpn = List.copyOf(alpn);
+        Objects.requireNonNull(handshakeTimeout, "handshakeTimeout");
+    }
+
+    /** Whether this layer checks its peer's certificate against {@link #trust()}. */
+    public boolean verifiesPeer() {
+        return verify != Verification.NONE && (role == Role.CLIENT || clientAuth != ClientAuthMode.NONE);
+    }
+}

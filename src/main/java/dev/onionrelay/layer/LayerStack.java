@@ -1,0 +1,274 @@
+package dev.onionrelay.layer;
+
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The ordered TLS layers on one connection, outermost first: the stack semantics of DESIGN.md in one place.
+ *
+ * <p>Each layer is an {@link SslHandler} in the channel's pipeline. The outermost sits nearest the head, so inbound
+ * bytes are decrypted outermost first and outbound bytes encrypted innermost first: the ordering the seed got wrong.
+ * New layers go right before the {@code anchor} handler (the tunnel's splice), which makes them the innermost.
+ *
+ * <p>Pop keeps the TCP connection: the innermost layer exchanges close_notify with the peer and its handler is
+ * removed. Bytes that followed the close_notify in the same read are not lost: {@code ByteToMessageDecoder}
+ * hands its leftover cumulation to the next handler when it is removed, so they continue as data of the layer
+ * outside it. The removal must happen inside the close notification itself, before the handler tries to decode
+ * those bytes as TLS records.
+ *
+ * <p>All methods except {@link #status()} and {@link #depth()} run on the channel's event loop.
+ */
+public final class LayerStack {
+
+    /** TLS 1.3 AES-GCM adds 22 bytes per record, TLS 1.2 GCM 29; leave room so one inner record fits one outer one. */
+    static final int RECORD_OVERHEAD_PER_LAYER = 64;
+
+    static final int MAX_PLAINTEXT = 16 * 1024;
+
+    private static final AtomicLong HANDLER_SEQUENCE = new AtomicLong();
+
+    private final Channel channel;
+    private final Side side;
+    private final String anchor;
+    private final String peerHost;
+    private final int peerPort;
+    private final StackListener listener;
+    private final CopyOnWriteArrayList<Layer> layers = new CopyOnWriteArrayList<>();
+    private volatile int minDepth;
+    private boolean inboundEnded;
+    private boolean abandoned;
+
+    /**
+     * @param anchor the pipeline name of the handler that stays innermost (layers are added before it)
+     * @param peerHost,peerPort the remote end, a hint for client session caches
+     */
+    public LayerStack(Channel channel, Side side, String anchor, String peerHost, int peerPort, int minDepth,
+            StackListener listener) {
+        this.channel = channel;
+        this.side = side;
+        this.anchor = anchor;
+        this.peerHost = peerHost;
+        this.peerPort = peerPort;
+        this.minDepth = minDepth;
+        this.listener = listener;
+    }
+
+    public Side side() {
+        return side;
+    }
+
+    public Channel channel() {
+        return channel;
+    }
+
+    public int depth() {
+        return layers.size();
+    }
+
+    public int minDepth() {
+        return minDepth;
+    }
+
+    /** Whether the peer has ended its direction on this side (close_notify at the minimum depth). */
+    public boolean inboundEnded() {
+        return inboundEnded;
+    }
+
+    /** A snapshot of every layer, outermost first. Safe from any thread. */
+    public List<LayerStatus> status() {
+        List<LayerStatus> result = new ArrayList<>();
+        int index = 0;
+        for (Layer layer : layers) {
+            result.add(layer.status(index++));
+        }
+        return result;
+    }
+
+    /** Whether every layer has finished its handshake. */
+    public boolean established() {
+        for (Layer layer : layers) {
+            if (layer.state() != LayerState.ESTABLISHED) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Pushes the configured layers one after the other: each inner handshake starts inside the outer one as soon as
+     * the outer one completes. The future completes when all are established, or fails with the first failure.
+     */
+    public Future<Void> pushAll(List<PreparedLayer> configured) {
+        Promise<Void> done = channel.eventLoop().newPromise();
+        pushFrom(configured, 0, done);
+        return done;
+    }
+
+    private void pushFrom(List<PreparedLayer> configured, int index, Promise<Void> done) {
+        if (index == configured.size()) {
+            done.trySuccess(null);
+            return;
+        }
+        if (!channel.isActive()) {
+            done.tryFailure(new java.nio.channels.ClosedChannelException());
+            return;
+        }
+        Layer layer = add(configured.get(index), false);
+        // This listener runs inside the outer handler's unwrap, before it fires the plaintext that follows the
+        // handshake: the next layer is therefore in place before its first bytes (a ClientHello) arrive.
+        layer.handler().handshakeFuture().addListener(f -> {
+            if (f.isSuccess()) {
+                pushFrom(configured, index + 1, done);
+            } else {
+                done.tryFailure(f.cause());
+            }
+        });
+    }
+
+    /** Pushes one more innermost layer on the live connection (startTLS). Its handshake runs in the background. */
+    public Layer push(PreparedLayer prepared) {
+        Layer layer = add(prepared, true);
+        return layer;
+    }
+
+    private Layer add(PreparedLayer prepared, boolean dynamic) {
+        LayerSpec spec = prepared.spec();
+        SslHandler handler = spec.role() == Role.CLIENT
+                ? prepared.context().newHandler(channel.alloc(),
+                        spec.serverName() != null ? spec.serverName() : peerHost, peerPort)
+                : prepared.context().newHandler(channel.alloc());
+        handler.setHandshakeTimeoutMillis(spec.handshakeTimeout().toMillis());
+        handler.setCloseNotifyFlushTimeout(2, TimeUnit.SECONDS);
+        handler.setWrapDataSize(Math.max(1024, MAX_PLAINTEXT - RECORD_OVERHEAD_PER_LAYER * layers.size()));
+        Layer layer = new Layer(prepared, handler, "tls-" + HANDLER_SEQUENCE.incrementAndGet());
+        layers.add(layer);
+        handler.handshakeFuture().addListener(f -> onHandshake(layer, f));
+        handler.sslCloseFuture().addListener(f -> {
+            if (f.isSuccess()) {
+                onCloseNotify(layer);
+            }
+        });
+        channel.pipeline().addBefore(anchor, layer.handlerName(), handler);
+        if (dynamic) {
+            listener.pushed(this, layer, Initiator.LOCAL);
+        }
+        return layer;
+    }
+
+    private void onHandshake(Layer layer, Future<? super Channel> result) {
+        if (result.isSuccess()) {
+            layer.established();
+            listener.handshakeSucceeded(this, layer, Duration.ofNanos(layer.elapsedNanos()));
+            return;
+        }
+        if (layer.removed || abandoned) {
+            // We removed the layer or are tearing the tunnel down ourselves: not a handshake failure.
+            layer.failed("aborted");
+            return;
+        }
+        String reason = HandshakeFailures.reason(result.cause());
+        layer.failed(reason);
+        listener.handshakeFailed(this, layer, reason, result.cause());
+    }
+
+    /** The peer's close_notify arrived on {@code layer}. Runs inside that handler's decode (see class comment). */
+    private void onCloseNotify(Layer layer) {
+        layer.inboundClosed = true;
+        int index = layers.indexOf(layer);
+        if (index < 0) {
+            return;
+        }
+        if (index != layers.size() - 1) {
+            // Closing every layer innermost first is a clean end; a close_notify under open inner layers is not.
+            for (int inner = index + 1; inner < layers.size(); inner++) {
+                if (!layers.get(inner).inboundClosed) {
+                    listener.protocolViolation(this,
+                            "close_notify on " + side.label() + " layer '" + layer.name() + "' which is not innermost");
+                    return;
+                }
+            }
+            return;
+        }
+        if (layer.localPopRequested) {
+            remove(layer, Initiator.LOCAL);
+        } else if (!inboundEnded && layers.size() > minDepth) {
+            remove(layer, Initiator.PEER);
+        } else if (!inboundEnded) {
+            // Rule 3: below the minimum depth a pop would hand the stream to whoever writes plaintext next.
+            inboundEnded = true;
+            listener.inboundEnded(this);
+        }
+    }
+
+    private void remove(Layer layer, Initiator initiator) {
+        layer.closing();
+        SslHandler handler = layer.handler();
+        if (!handler.engine().isOutboundDone()) {
+            // Data written to us but not flushed yet must be wrapped before the engine closes.
+            channel.flush();
+            handler.closeOutbound();
+        }
+        layer.removed = true;
+        layers.remove(layer);
+        // Removal forwards whatever followed the close_notify to the next handler (the layer outside's plaintext).
+        channel.pipeline().remove(handler);
+        // An engine that answers close_notify by itself writes the answer without flushing it.
+        channel.flush();
+        listener.popped(this, layer, initiator);
+    }
+
+    /**
+     * Pops the innermost layer from our side (stopTLS): sends close_notify and removes the layer when the peer's
+     * close_notify arrives. Fails with {@link BelowMinimumDepthException} at the minimum depth.
+     */
+    public void popLocal() throws BelowMinimumDepthException {
+        if (layers.size() <= minDepth || layers.isEmpty()) {
+            throw new BelowMinimumDepthException(side, minDepth);
+        }
+        Layer innermost = layers.get(layers.size() - 1);
+        if (innermost.localPopRequested) {
+            return;
+        }
+        innermost.localPopRequested = true;
+        innermost.closing();
+        channel.flush();
+        innermost.handler().closeOutbound();
+    }
+
+    /**
+     * Ends our outbound direction on this side: close_notify on every layer, innermost first (each one carried by
+     * the layers outside it), then nothing more. The future completes once the last close_notify is written; the
+     * caller then shuts down TCP output.
+     */
+    public ChannelFuture closeOutbound() {
+        channel.flush();
+        ChannelFuture last = null;
+        for (int i = layers.size() - 1; i >= 0; i--) {
+            Layer layer = layers.get(i);
+            layer.closing();
+            if (!layer.handler().engine().isOutboundDone()) {
+                last = layer.handler().closeOutbound();
+            }
+        }
+        return last != null ? last : channel.writeAndFlush(Unpooled.EMPTY_BUFFER);
+    }
+
+    /** The tunnel is being torn down by us: later handshake failures are consequences, not failures to count. */
+    public void abandon() {
+        abandoned = true;
+    }
+
+    public void minDepth(int minDepth) {
+        this.minDepth = minDepth;
+    }
+}

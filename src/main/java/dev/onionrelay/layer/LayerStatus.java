@@ -1,0 +1,22 @@
+package dev.onionrelay.layer;
+
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A snapshot of one live layer for tunnel status.
+ *
+ * @param index position in the stack, 0 = outermost
+ * @param handshakeMillis handshake duration, null while handshaking
+ * @param failureReason the handshake failure reason, null unless {@link LayerState#FAILED}
+ */
+public record LayerStatus(
+        int index,
+        String name,
+        Role role,
+        LayerState state,
+        @Nullable String protocol,
+        @Nullable String cipher,
+        @Nullable String peer,
+        TlsProvider provider,
+        @Nullable Long handshakeMillis,
+        @Nullable String failureReason) {}

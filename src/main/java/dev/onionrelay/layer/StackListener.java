@@ -1,0 +1,27 @@
+package dev.onionrelay.layer;
+
+import java.time.Duration;
+
+/**
+ * What a {@link LayerStack} tells its owner (the tunnel). Called on the channel's event loop.
+ */
+public interface StackListener {
+
+    default void handshakeSucceeded(LayerStack stack, Layer layer, Duration took) {}
+
+    /** The handshake of {@code layer} failed; Netty closes the channel right after. */
+    default void handshakeFailed(LayerStack stack, Layer layer, String reason, Throwable cause) {}
+
+    default void pushed(LayerStack stack, Layer layer, Initiator initiator) {}
+
+    default void popped(LayerStack stack, Layer layer, Initiator initiator) {}
+
+    /**
+     * The peer closed the innermost layer at the minimum depth: the inbound direction of this side has ended
+     * (stack semantics rule 3), nothing more will be read from it.
+     */
+    default void inboundEnded(LayerStack stack) {}
+
+    /** The peer broke the stack rules (close_notify on a layer that is not innermost): the tunnel must close. */
+    default void protocolViolation(LayerStack stack, String what) {}
+}

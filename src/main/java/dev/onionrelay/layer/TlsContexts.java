@@ -1,0 +1,87 @@
+package dev.onionrelay.layer;
+
+import io.netty.handler.ssl.ApplicationProtocolConfig;
+import io.netty.handler.ssl.ClientAuth;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SupportedCipherSuiteFilter;
+import io.netty.handler.ssl.util.InsecureTrustManagerFactory;
+import java.security.cert.X509Certificate;
+import java.util.List;
+import javax.net.ssl.SSLException;
+
+/** Builds the Netty {@link SslContext} of one layer from its spec and the credentials it names. */
+public final class TlsContexts {
+
+    /**
+     * Cipher suites used when a layer names none: TLS 1.3 suites and ECDHE with AEAD for TLS 1.2. No CBC, no RSA key
+     * exchange, no renegotiation-era suites.
+     */
+    public static final List<String> AEAD_CIPHERS = List.of(
+            "TLS_AES_128_GCM_SHA256",
+            "TLS_AES_256_GCM_SHA384",
+            "TLS_CHACHA20_POLY1305_SHA256",
+            "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+            "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+            "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+            "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+            "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256");
+
+    private final KeyMaterial keyMaterial;
+    private final TlsProvider provider;
+
+    public TlsContexts(KeyMaterial keyMaterial, TlsProvider provider) {
+        this.keyMaterial = keyMaterial;
+        this.provider = provider;
+    }
+
+    public TlsProvider provider() {
+        return provider;
+    }
+
+    /** Builds the context for one layer. Errors name the spec field at fault. */
+    public PreparedLayer prepare(LayerSpec spec) throws LayerConfigurationException {
+        SslContextBuilder builder;
+        if (spec.role() == Role.SERVER) {
+            if (spec.credential() == null) {
+                throw new LayerConfigurationException("credential", "a server layer needs an identity credential");
+            }
+            KeyMaterial.Identity identity = keyMaterial.identity(spec.credential());
+            builder = SslContextBuilder.forServer(identity.privateKey(), identity.chain().toArray(X509Certificate[]::new))
+                    .clientAuth(switch (spec.clientAuth()) {
+                        case NONE -> ClientAuth.NONE;
+                        case OPTIONAL -> ClientAuth.OPTIONAL;
+                        case REQUIRE -> ClientAuth.REQUIRE;
+                    });
+        } else {
+            builder = SslContextBuilder.forClient();
+            if (spec.credential() != null) {
+                KeyMaterial.Identity identity = keyMaterial.identity(spec.credential());
+                builder.keyManager(identity.privateKey(), identity.chain().toArray(X509Certificate[]::new));
+            }
+            // Netty 4.2 checks host names by default; FULL keeps that, CHAIN and NONE turn it off explicitly.
+            builder.endpointIdentificationAlgorithm(spec.verify() == Verification.FULL ? "HTTPS" : null);
+        }
+        if (spec.verify() == Verification.NONE) {
+            builder.trustManager(InsecureTrustManagerFactory.INSTANCE);
+        } else if (!LayerSpec.SYSTEM_TRUST.equals(spec.trust())) {
+            builder.trustManager(keyMaterial.trustAnchors(spec.trust()).toArray(X509Certificate[]::new));
+        }
+        builder.sslProvider(provider.netty())
+                .protocols(spec.protocols())
+                .ciphers(spec.ciphers().isEmpty() ? AEAD_CIPHERS : spec.ciphers(), SupportedCipherSuiteFilter.INSTANCE);
+        if (!spec.alpn().isEmpty()) {
+            builder.applicationProtocolConfig(new ApplicationProtocolConfig(
+                    ApplicationProtocolConfig.Protocol.ALPN,
+                    ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+                    ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
+                    spec.alpn()));
+        }
+        try {
+            return new PreparedLayer(spec, builder.build(), provider);
+        } catch (SSLException | IllegalArgumentException e) {
+            throw new LayerConfigurationException("protocols", "cannot build TLS context: " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,46 @@
+package dev.onionrelay.layer;
+
+import io.netty.handler.ssl.OpenSsl;
+import io.netty.handler.ssl.SslProvider;
+
+/** The TLS implementation layers run on, shown in status as {@code OPENSSL} or {@code JDK}. */
+public enum TlsProvider {
+    OPENSSL(SslProvider.OPENSSL),
+    JDK(SslProvider.JDK);
+
+    private final SslProvider netty;
+
+    TlsProvider(SslProvider netty) {
+        this.netty = netty;
+    }
+
+    SslProvider netty() {
+        return netty;
+    }
+
+    /**
+     * The default: the JDK engine. Netty's OpenSSL engine closes its outbound side as soon as it receives
+     * close_notify (ReferenceCountedOpenSslEngine.closeAll), which breaks the TLS 1.3 half-close that stack rule 5
+     * relies on: the rest of a response would be lost. OpenSSL stays available by name, for users who want its speed
+     * and never half-close.
+     */
+    public static TlsProvider defaultProvider() {
+        return JDK;
+    }
+
+    /** The provider named {@code openssl} or {@code jdk} (any case); OpenSSL must be loadable. */
+    public static TlsProvider named(String name) {
+        TlsProvider chosen = TlsProvider.valueOf(name.trim().toUpperCase(java.util.Locale.ROOT));
+        if (chosen == OPENSSL && !OpenSsl.isAvailable()) {
+            throw new IllegalStateException("the OpenSSL provider is not available here: "
+                    + OpenSsl.unavailabilityCause());
+        }
+        return chosen;
+    }
+
+    /** The provider for tests and tools: {@code -Donion.tls.provider=openssl|jdk}, else {@link #defaultProvider()}. */
+    public static TlsProvider fromSystemProperty() {
+        String forced = System.getProperty("onion.tls.provider");
+        return forced == null || forced.isBlank() ? defaultProvider() : named(forced);
+    }
+}

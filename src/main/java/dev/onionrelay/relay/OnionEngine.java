@@ -1,0 +1,103 @@
+package dev.onionrelay.relay;
+
+import dev.onionrelay.layer.PreparedLayer;
+import dev.onionrelay.layer.TlsProvider;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.WriteBufferWaterMark;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The Netty side of the service: event loops, the transport, and relays opened on them. No registry, no policy, no
+ * persistence: {@link OnionService} adds those.
+ */
+public final class OnionEngine implements AutoCloseable {
+
+    /** Per-channel outbound buffer: above 256 KiB the other side stops reading (rule 8). */
+    static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(64 * 1024, 256 * 1024);
+
+    private final Transport transport;
+    private final TlsProvider provider;
+    private final EventLoopGroup acceptors;
+    private final EventLoopGroup workers;
+    private final RelayObserver observer;
+
+    /**
+     * @param workerThreads event loop threads for tunnels (0: Netty's default, two per core)
+     */
+    public OnionEngine(int workerThreads, TlsProvider provider, RelayObserver observer) {
+        this.transport = Transport.preferred();
+        this.provider = provider;
+        this.observer = observer;
+        this.acceptors = transport.newGroup(1, "onion-accept");
+        this.workers = transport.newGroup(workerThreads, "onion-io");
+    }
+
+    public Transport transport() {
+        return transport;
+    }
+
+    public TlsProvider provider() {
+        return provider;
+    }
+
+    /**
+     * Binds a relay's listener. On success the relay is {@link RelayState#LISTENING} with its bound port in its spec.
+     *
+     * @throws IOException when the address cannot be bound (port in use, address not local)
+     */
+    public Relay open(String id, RelaySpec spec, List<PreparedLayer> ingress, List<PreparedLayer> egress,
+            Instant createdAt) throws IOException {
+        Relay relay = new Relay(id, spec, ingress, egress, createdAt, observer);
+        ServerBootstrap bootstrap = new ServerBootstrap()
+                .group(acceptors, workers)
+                .channel(transport.serverChannel())
+                .option(ChannelOption.SO_BACKLOG, 1024)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
+                .childHandler(new ChannelInitializer<>() {
+                    @Override
+                    protected void initChannel(Channel channel) {
+                        relay.accepted(channel, transport);
+                    }
+                });
+        ChannelFuture bind = bootstrap.bind(spec.listen().host(), spec.listen().port());
+        if (!bind.awaitUninterruptibly(10, TimeUnit.SECONDS)) {
+            bind.cancel(false);
+            throw new IOException("binding " + spec.listen() + " timed out");
+        }
+        if (!bind.isSuccess()) {
+            Throwable cause = bind.cause();
+            if (cause instanceof IOException io) {
+                throw io;
+            }
+            throw new IOException(cause.getMessage(), cause);
+        }
+        InetSocketAddress bound = (InetSocketAddress) bind.channel().localAddress();
+        relay.listening(bind.channel(), bound.getPort());
+        return relay;
+    }
+
+    /** A relay that could not be opened, kept so that status can say why. */
+    public Relay failed(String id, RelaySpec spec, Instant createdAt, String why) {
+        Relay relay = new Relay(id, spec, List.of(), List.of(), createdAt, observer);
+        relay.failed(why);
+        return relay;
+    }
+
+    @Override
+    public void close() {
+        acceptors.shutdownGracefully(0, 2, TimeUnit.SECONDS);
+        workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+}

@@ -1,0 +1,48 @@
+package dev.onionrelay.relay;
+
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.ServerChannel;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+
+/**
+ * The socket transport. NIO by default; native epoll on request ({@code -Donion.transport=epoll}).
+ *
+ * <p>Why not epoll by default: in Netty 4.2.15 the epoll transport deletes a socket from the epoll set when it has
+ * no interest left (netty/netty#16689), but keeps treating it as registered. A half-closed tunnel hits exactly that
+ * case: input shut down, reads paused by backpressure, then a write that must wait for EPOLLOUT fails with ENOENT
+ * and the rest of the stream is lost. NIO has no such state and passes the same half-close tests every time.
+ */
+public record Transport(
+        String name,
+        IoHandlerFactory ioHandlerFactory,
+        Class<? extends ServerChannel> serverChannel,
+        Class<? extends SocketChannel> socketChannel) {
+
+    /** NIO, unless {@code -Donion.transport=epoll} asks for epoll and it is available. */
+    public static Transport preferred() {
+        return named(System.getProperty("onion.transport", "nio"));
+    }
+
+    /** {@code nio} or {@code epoll} (falls back to NIO when epoll cannot load). */
+    public static Transport named(String name) {
+        if ("epoll".equalsIgnoreCase(name.trim()) && Epoll.isAvailable()) {
+            return new Transport("epoll", EpollIoHandler.newFactory(), EpollServerSocketChannel.class,
+                    EpollSocketChannel.class);
+        }
+        return new Transport("nio", NioIoHandler.newFactory(), NioServerSocketChannel.class, NioSocketChannel.class);
+    }
+
+    public EventLoopGroup newGroup(int threads, String namePrefix) {
+        return new MultiThreadIoEventLoopGroup(threads,
+                new io.netty.util.concurrent.DefaultThreadFactory(namePrefix, true), ioHandlerFactory);
+    }
+}

@@ -1,0 +1,498 @@
+package dev.onionrelay.relay;
+
+import dev.onionrelay.layer.BelowMinimumDepthException;
+import dev.onionrelay.layer.Initiator;
+import dev.onionrelay.layer.Layer;
+import dev.onionrelay.layer.LayerStack;
+import dev.onionrelay.layer.PreparedLayer;
+import dev.onionrelay.layer.Side;
+import dev.onionrelay.layer.StackListener;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.channel.socket.DuplexChannel;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.handler.timeout.IdleStateHandler;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
+import java.net.ConnectException;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.UnknownHostException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * One accepted connection and its connection to the target: two live stacks spliced together.
+ *
+ * <p>Set-up order (rule 7): the ingress layers handshake first; only then is the target connected and the egress
+ * layers pushed. Client bytes that arrive meanwhile are held and reading stops, so what is held is bounded by one
+ * read. Once both stacks are up, buffers pass from one channel to the other without copying, and a channel that
+ * cannot write fast enough stops reads on the other (rule 8).
+ *
+ * <p>Ends (rule 5): when one peer ends its direction (TCP FIN, or close_notify at the minimum depth), every layer
+ * of the other side sends close_notify, innermost first, then TCP output is shut down. The tunnel closes when both
+ * directions have ended, on any error, on idle timeout, or when asked to.
+ *
+ * <p>All state is touched on the one event loop that both channels share.
+ */
+public final class Tunnel {
+
+    static final String SPLICE = "splice";
+    static final String IDLE = "idle";
+    private static final AtomicLong SEQUENCE = new AtomicLong();
+
+    private final String id = UUID.randomUUID().toString();
+    private final long sequence = SEQUENCE.incrementAndGet();
+    private final Relay relay;
+    private final Transport transport;
+    private final RelayObserver observer;
+    private final Channel ingress;
+    private final Instant openedAt = Instant.now();
+    private final LayerStack ingressStack;
+    private volatile @Nullable Channel egress;
+    private volatile @Nullable LayerStack egressStack;
+    private volatile TunnelState state = TunnelState.HANDSHAKING;
+    private final AtomicLong bytesIn = new AtomicLong();
+    private final AtomicLong bytesOut = new AtomicLong();
+
+    /** Client bytes that arrived before the target was ready. */
+    private final ArrayDeque<ByteBuf> held = new ArrayDeque<>();
+    private boolean ingressInputEnded;
+    private boolean egressInputEnded;
+    private boolean ingressOutputShut;
+    private boolean egressOutputShut;
+
+    Tunnel(Relay relay, Channel ingress, Transport transport, RelayObserver observer) {
+        this.relay = relay;
+        this.ingress = ingress;
+        this.transport = transport;
+        this.observer = observer;
+        InetSocketAddress client = (InetSocketAddress) ingress.remoteAddress();
+        this.ingressStack = new LayerStack(ingress, Side.INGRESS, SPLICE, client.getHostString(), client.getPort(),
+                relay.spec().options().minIngressDepth(), new Listener());
+        Duration idle = relay.spec().options().idleTimeout();
+        // Idle is judged on the client connection: reads there are uploads, writes there are downloads.
+        ingress.pipeline().addLast(IDLE, new IdleStateHandler(0, 0, idle.toMillis(), TimeUnit.MILLISECONDS));
+        ingress.pipeline().addLast(SPLICE, new Splice(Side.INGRESS));
+    }
+
+    public String id() {
+        return id;
+    }
+
+    long sequence() {
+        return sequence;
+    }
+
+    public Relay relay() {
+        return relay;
+    }
+
+    public TunnelState state() {
+        return state;
+    }
+
+    public Instant openedAt() {
+        return openedAt;
+    }
+
+    /** The stack of one side, if that side exists yet (the egress side does once the target is connected). */
+    public @Nullable LayerStack stack(Side side) {
+        return side == Side.INGRESS ? ingressStack : egressStack;
+    }
+
+    public TunnelStatus status() {
+        LayerStack egressSide = egressStack;
+        return new TunnelStatus(id, relay.spec().name(), address(ingress.remoteAddress()), openedAt, state,
+                bytesIn.get(), bytesOut.get(), stackStatus(ingressStack),
+                egressSide != null ? stackStatus(egressSide)
+                        : new TunnelStatus.StackStatus(0, relay.spec().options().minEgressDepth(), List.of()));
+    }
+
+    private static TunnelStatus.StackStatus stackStatus(LayerStack stack) {
+        return new TunnelStatus.StackStatus(stack.depth(), stack.minDepth(), stack.status());
+    }
+
+    private static String address(SocketAddress address) {
+        if (address instanceof InetSocketAddress inet) {
+            String host = inet.getAddress() != null ? inet.getAddress().getHostAddress() : inet.getHostString();
+            return (host.contains(":") ? "[" + host + "]" : host) + ":" + inet.getPort();
+        }
+        return String.valueOf(address);
+    }
+
+    /** Starts the ingress handshakes; the rest follows from their outcome. Called once the channel is active. */
+    void start() {
+        ingressStack.pushAll(relay.ingressLayers()).addListener(f -> {
+            if (f.isSuccess()) {
+                connectTarget();
+            } else {
+                close();
+            }
+        });
+    }
+
+    private void connectTarget() {
+        if (state == TunnelState.CLOSED) {
+            return;
+        }
+        state = TunnelState.CONNECTING;
+        Endpoint target = relay.spec().target();
+        Bootstrap bootstrap = new Bootstrap()
+                .group(ingress.eventLoop())
+                .channel(transport.socketChannel())
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS,
+                        (int) Math.min(Integer.MAX_VALUE, relay.spec().options().connectTimeout().toMillis()))
+                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .handler(new ChannelInitializer<>() {
+                    @Override
+                    protected void initChannel(Channel channel) {
+                        channel.pipeline().addLast(SPLICE, new Splice(Side.EGRESS));
+                    }
+                });
+        ChannelFuture connect = bootstrap.connect(target.host(), target.port());
+        egress = connect.channel();
+        connect.addListener(f -> {
+            if (!f.isSuccess()) {
+                String reason = connectFailureReason(f.cause());
+                observer.connectFailed(relay, reason);
+                endGracefully();
+                return;
+            }
+            if (state == TunnelState.CLOSED) {
+                connect.channel().close();
+                return;
+            }
+            LayerStack stack = new LayerStack(connect.channel(), Side.EGRESS, SPLICE, target.host(), target.port(),
+                    relay.spec().options().minEgressDepth(), new Listener());
+            egressStack = stack;
+            stack.pushAll(relay.egressLayers()).addListener(pushed -> {
+                if (pushed.isSuccess()) {
+                    open();
+                } else {
+                    close();
+                }
+            });
+        });
+    }
+
+    private static String connectFailureReason(Throwable cause) {
+        if (cause instanceof io.netty.channel.ConnectTimeoutException) {
+            return "timeout";
+        }
+        if (cause instanceof UnknownHostException) {
+            return "unresolved";
+        }
+        if (cause instanceof ConnectException) {
+            return "refused";
+        }
+        return "other";
+    }
+
+    /** Both stacks are up: release the held bytes and let bytes flow. */
+    private void open() {
+        if (state == TunnelState.CLOSED) {
+            return;
+        }
+        state = TunnelState.OPEN;
+        Channel target = egress;
+        while (!held.isEmpty()) {
+            forward(Side.INGRESS, held.poll(), target);
+        }
+        target.flush();
+        if (ingressInputEnded) {
+            endOutbound(Side.EGRESS);
+        } else {
+            setAutoRead(Side.INGRESS, target.isWritable());
+        }
+    }
+
+    private void forward(Side from, ByteBuf buf, Channel to) {
+        int bytes = buf.readableBytes();
+        if (from == Side.INGRESS) {
+            bytesIn.addAndGet(bytes);
+            relay.stats().bytesIn.add(bytes);
+        } else {
+            bytesOut.addAndGet(bytes);
+            relay.stats().bytesOut.add(bytes);
+        }
+        to.write(buf, to.voidPromise());
+    }
+
+    /**
+     * Starts or stops reads on one side, unless its input has ended: the epoll transport fails (ENOENT from
+     * epoll_ctl) when interest in reads changes on a socket whose input is already shut down.
+     */
+    private void setAutoRead(Side side, boolean autoRead) {
+        Channel channel = side == Side.INGRESS ? ingress : egress;
+        boolean ended = side == Side.INGRESS ? ingressInputEnded : egressInputEnded;
+        if (channel != null && !ended && channel.isActive()) {
+            channel.config().setAutoRead(autoRead);
+        }
+    }
+
+    /** The peer on {@code side} will send nothing more. */
+    private void inputEnded(Side side) {
+        if (side == Side.INGRESS) {
+            if (ingressInputEnded) {
+                return;
+            }
+            ingressInputEnded = true;
+            if (state == TunnelState.OPEN || state == TunnelState.HALF_CLOSED) {
+                endOutbound(Side.EGRESS);
+            } else if (state != TunnelState.CONNECTING) {
+                // The client left before its handshakes finished: nothing to hand on.
+                close();
+                return;
+            }
+            // While connecting, open() forwards the held bytes and then ends the egress direction.
+        } else {
+            if (egressInputEnded) {
+                return;
+            }
+            egressInputEnded = true;
+            endOutbound(Side.INGRESS);
+        }
+        if (state == TunnelState.OPEN) {
+            state = TunnelState.HALF_CLOSED;
+        }
+    }
+
+    /** Ends our output on {@code side}: close_notify on each layer, innermost first, then TCP FIN. */
+    private void endOutbound(Side side) {
+        LayerStack stack = stack(side);
+        Channel channel = side == Side.INGRESS ? ingress : egress;
+        if (stack == null || channel == null) {
+            close();
+            return;
+        }
+        stack.closeOutbound().addListener(f -> {
+            if (channel instanceof DuplexChannel duplex && channel.isActive()) {
+                duplex.shutdownOutput().addListener(shut -> outputShut(side));
+            } else {
+                outputShut(side);
+            }
+        });
+    }
+
+    private void outputShut(Side side) {
+        if (side == Side.INGRESS) {
+            ingressOutputShut = true;
+        } else {
+            egressOutputShut = true;
+        }
+        if (ingressOutputShut && egressOutputShut) {
+            close();
+        }
+    }
+
+    /** Ends the client connection politely (close_notify on every layer) when there is nothing to relay. */
+    private void endGracefully() {
+        ingressStack.closeOutbound().addListener(f -> close());
+    }
+
+    /** Pops the innermost layer of one side from our end (stopTLS). */
+    public Future<Void> popLocal(Side side) {
+        io.netty.util.concurrent.Promise<Void> result = ingress.eventLoop().newPromise();
+        ingress.eventLoop().execute(() -> {
+            LayerStack stack = stack(side);
+            if (stack == null) {
+                result.setFailure(new BelowMinimumDepthException(side, 0));
+                return;
+            }
+            try {
+                stack.popLocal();
+                result.setSuccess(null);
+            } catch (BelowMinimumDepthException e) {
+                result.setFailure(e);
+            }
+        });
+        return result;
+    }
+
+    /** Pushes one more innermost layer on one side (startTLS). */
+    public Future<Layer> push(Side side, PreparedLayer layer) {
+        io.netty.util.concurrent.Promise<Layer> result = ingress.eventLoop().newPromise();
+        ingress.eventLoop().execute(() -> {
+            LayerStack stack = stack(side);
+            if (stack == null || state == TunnelState.CLOSED || state == TunnelState.HALF_CLOSED) {
+                result.setFailure(new IllegalStateException("tunnel is " + state));
+                return;
+            }
+            result.setSuccess(stack.push(layer));
+        });
+        return result;
+    }
+
+    /** Closes both connections now. Idempotent. */
+    public void close() {
+        if (!ingress.eventLoop().inEventLoop()) {
+            ingress.eventLoop().execute(this::close);
+            return;
+        }
+        if (state == TunnelState.CLOSED) {
+            return;
+        }
+        state = TunnelState.CLOSED;
+        ingressStack.abandon();
+        LayerStack egressSide = egressStack;
+        if (egressSide != null) {
+            egressSide.abandon();
+        }
+        while (!held.isEmpty()) {
+            ReferenceCountUtil.release(held.poll());
+        }
+        ingress.close();
+        Channel target = egress;
+        if (target != null) {
+            target.close();
+        }
+        relay.tunnelClosed(this);
+    }
+
+    /** Splices one channel into the other; one instance per channel, innermost in its pipeline. */
+    private final class Splice extends ChannelInboundHandlerAdapter {
+
+        private final Side side;
+        private boolean needsFlush;
+
+        Splice(Side side) {
+            this.side = side;
+        }
+
+        private @Nullable Channel other() {
+            return side == Side.INGRESS ? egress : ingress;
+        }
+
+        @Override
+        public void channelActive(ChannelHandlerContext ctx) {
+            if (side == Side.INGRESS) {
+                start();
+            }
+            ctx.fireChannelActive();
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (!(msg instanceof ByteBuf buf)) {
+                ReferenceCountUtil.release(msg);
+                return;
+            }
+            LayerStack own = stack(side);
+            if (state == TunnelState.CLOSED || (own != null && own.inboundEnded())) {
+                // Rule 3: after the peer ended this direction, bytes on the wire are not data.
+                buf.release();
+                return;
+            }
+            if (side == Side.INGRESS && state != TunnelState.OPEN && state != TunnelState.HALF_CLOSED) {
+                // Rule 7: hold what came with the last handshake and stop reading until the target is ready.
+                held.add(buf);
+                setAutoRead(side, false);
+                return;
+            }
+            Channel to = other();
+            if (to == null) {
+                buf.release();
+                return;
+            }
+            forward(side, buf, to);
+            needsFlush = true;
+        }
+
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            Channel to = other();
+            if (needsFlush && to != null) {
+                needsFlush = false;
+                to.flush();
+                if (!to.isWritable()) {
+                    // Rule 8: the other side is slow; stop reading here until it drains.
+                    setAutoRead(side, false);
+                }
+            }
+            ctx.fireChannelReadComplete();
+        }
+
+        @Override
+        public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+            if (ctx.channel().isWritable() && (state == TunnelState.OPEN || state == TunnelState.HALF_CLOSED)) {
+                setAutoRead(side == Side.INGRESS ? Side.EGRESS : Side.INGRESS, true);
+            }
+            ctx.fireChannelWritabilityChanged();
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object event) {
+            if (event instanceof ChannelInputShutdownEvent) {
+                inputEnded(side);
+            } else if (event instanceof IdleStateEvent) {
+                close();
+            }
+            ReferenceCountUtil.release(event);
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            close();
+            ctx.fireChannelInactive();
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            // Handshake failures are reported through the layer's handshake future; anything else ends the tunnel.
+            close();
+        }
+    }
+
+    /** Turns stack events into relay statistics and observer calls. */
+    private final class Listener implements StackListener {
+
+        @Override
+        public void handshakeSucceeded(LayerStack stack, Layer layer, Duration took) {
+            relay.stats().handshakesSucceeded.increment();
+            observer.handshakeSucceeded(relay, stack.side(), layer.name(), took);
+        }
+
+        @Override
+        public void handshakeFailed(LayerStack stack, Layer layer, String reason, Throwable cause) {
+            SocketAddress peer = stack.channel().remoteAddress();
+            relay.stats().recordFailure(new RelayStats.HandshakeFailure(Instant.now(), stack.side().label(),
+                    layer.name(), reason, peer != null ? address(peer) : "unknown"));
+            observer.handshakeFailed(relay, stack.side(), layer.name(), reason, Duration.ZERO, peer);
+        }
+
+        @Override
+        public void pushed(LayerStack stack, Layer layer, Initiator initiator) {
+            observer.layerPushed(relay, stack.side(), initiator);
+        }
+
+        @Override
+        public void popped(LayerStack stack, Layer layer, Initiator initiator) {
+            observer.layerPopped(relay, stack.side(), initiator);
+        }
+
+        @Override
+        public void inboundEnded(LayerStack stack) {
+            inputEnded(stack.side());
+        }
+
+        @Override
+        public void protocolViolation(LayerStack stack, String what) {
+            close();
+        }
+    }
+}

@@ -1,0 +1,183 @@
+package dev.onionrelay.credential;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The OpenSSL command line as an independent peer: it makes the keys and certificates we import
+ * and judges the ones we generate.
+ */
+final class OpenSsl {
+
+    /** What a certificate and its key look like when pasted into the API. */
+    record PemPair(String certificate, String privateKey) {}
+
+    record Result(int exitCode, String output) {}
+
+    private OpenSsl() {}
+
+    /** Runs {@code openssl args...} in {@code directory}; fails the test unless it exits 0. */
+    static String run(Path directory, String... args) {
+        Result result = execute(directory, args);
+        if (result.exitCode() != 0) {
+            throw new AssertionError(
+                    "openssl " + String.join(" ", args) + " exited " + result.exitCode() + ":\n" + result.output());
+        }
+        return result.output();
+    }
+
+    static Result execute(Path directory, String... args) {
+        List<String> command = new ArrayList<>();
+        command.add("openssl");
+        command.addAll(List.of(args));
+        try {
+            Process process = new ProcessBuilder(command)
+                    .directory(directory.toFile())
+                    .redirectErrorStream(true)
+                    .start();
+            process.getOutputStream().close();
+            String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (!process.waitFor(30, TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+                throw new AssertionError("openssl " + String.join(" ", args) + " did not finish");
+            }
+            return new Result(process.exitValue(), output);
+        } catch (IOException e) {
+            throw new AssertionError("cannot run openssl", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError("interrupted running openssl", e);
+        }
+    }
+
+    /** EC P-256 self-signed certificate with a PKCS#8 ({@code BEGIN PRIVATE KEY}) key. */
+    static PemPair ecPkcs8(Path directory, String commonName) {
+        run(
+                directory,
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                commonName + ".key",
+                "-out",
+                commonName + ".crt",
+                "-subj",
+                "/CN=" + commonName,
+                "-days",
+                "2");
+        return read(directory, commonName);
+    }
+
+    /** RSA 2048 self-signed certificate with a PKCS#1 ({@code BEGIN RSA PRIVATE KEY}) key. */
+    static PemPair rsaPkcs1(Path directory, String commonName) {
+        run(
+                directory,
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                commonName + ".p8",
+                "-out",
+                commonName + ".crt",
+                "-subj",
+                "/CN=" + commonName,
+                "-days",
+                "2");
+        run(directory, "rsa", "-in", commonName + ".p8", "-traditional", "-out", commonName + ".key");
+        return read(directory, commonName);
+    }
+
+    /** EC self-signed certificate with a SEC1 key after an {@code EC PARAMETERS} block. */
+    static PemPair ecSec1WithParameters(Path directory, String commonName) {
+        run(directory, "ecparam", "-name", "prime256v1", "-genkey", "-out", commonName + ".key");
+        run(
+                directory,
+                "req",
+                "-x509",
+                "-key",
+                commonName + ".key",
+                "-out",
+                commonName + ".crt",
+                "-subj",
+                "/CN=" + commonName,
+                "-days",
+                "2");
+        return read(directory, commonName);
+    }
+
+    /** Ed25519 self-signed certificate with a PKCS#8 key. */
+    static PemPair ed25519(Path directory, String commonName) {
+        run(
+                directory,
+                "req",
+                "-x509",
+                "-newkey",
+                "ed25519",
+                "-nodes",
+                "-keyout",
+                commonName + ".key",
+                "-out",
+                commonName + ".crt",
+                "-subj",
+                "/CN=" + commonName,
+                "-days",
+                "2");
+        return read(directory, commonName);
+    }
+
+    /** RSA CA certificate (CA:true, keyCertSign) with a PKCS#8 key. */
+    static PemPair rsaCa(Path directory, String commonName) {
+        run(
+                directory,
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                commonName + ".key",
+                "-out",
+                commonName + ".crt",
+                "-subj",
+                "/CN=" + commonName,
+                "-days",
+                "30",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign");
+        return read(directory, commonName);
+    }
+
+    static String readFile(Path file) {
+        try {
+            return Files.readString(file, StandardCharsets.US_ASCII);
+        } catch (IOException e) {
+            throw new AssertionError("cannot read " + file, e);
+        }
+    }
+
+    static Path writeFile(Path file, String content) {
+        try {
+            return Files.writeString(file, content, StandardCharsets.US_ASCII);
+        } catch (IOException e) {
+            throw new AssertionError("cannot write " + file, e);
+        }
+    }
+
+    private static PemPair read(Path directory, String commonName) {
+        return new PemPair(
+                readFile(directory.resolve(commonName + ".crt")), readFile(directory.resolve(commonName + ".key")));
+    }
+}

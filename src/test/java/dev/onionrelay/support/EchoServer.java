@@ -1,0 +1,86 @@
+package dev.onionrelay.support;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * A plain TCP echo target on loopback. Echoes until the client half-closes, then half-closes too. Optionally records
+ * everything it receives, so tests can look at what reached the target.
+ */
+public final class EchoServer implements AutoCloseable {
+
+    private final ServerSocket server;
+    private final CopyOnWriteArrayList<Socket> sockets = new CopyOnWriteArrayList<>();
+    private final java.io.ByteArrayOutputStream received = new java.io.ByteArrayOutputStream();
+    private final boolean record;
+
+    public EchoServer() throws IOException {
+        this(false);
+    }
+
+    public EchoServer(boolean record) throws IOException {
+        this.record = record;
+        server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        Thread acceptor = new Thread(this::acceptLoop, "echo-accept");
+        acceptor.setDaemon(true);
+        acceptor.start();
+    }
+
+    public int port() {
+        return server.getLocalPort();
+    }
+
+    /** Everything received so far over all connections (when recording). */
+    public byte[] received() {
+        synchronized (received) {
+            return received.toByteArray();
+        }
+    }
+
+    private void acceptLoop() {
+        while (!server.isClosed()) {
+            try {
+                Socket socket = server.accept();
+                sockets.add(socket);
+                Thread worker = new Thread(() -> echo(socket), "echo");
+                worker.setDaemon(true);
+                worker.start();
+            } catch (IOException closed) {
+                return;
+            }
+        }
+    }
+
+    private void echo(Socket socket) {
+        try (socket) {
+            InputStream in = socket.getInputStream();
+            OutputStream out = socket.getOutputStream();
+            byte[] buffer = new byte[64 * 1024];
+            int n;
+            while ((n = in.read(buffer)) > 0) {
+                if (record) {
+                    synchronized (received) {
+                        received.write(buffer, 0, n);
+                    }
+                }
+                out.write(buffer, 0, n);
+            }
+            socket.shutdownOutput();
+        } catch (IOException ignored) {
+            // The peer went away: nothing to echo.
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        server.close();
+        for (Socket socket : sockets) {
+            socket.close();
+        }
+    }
+}

@@ -1,0 +1,75 @@
+package dev.onionrelay.support;
+
+import dev.onionrelay.layer.LayerConfigurationException;
+import dev.onionrelay.layer.LayerSpec;
+import dev.onionrelay.layer.PreparedLayer;
+import dev.onionrelay.layer.TlsContexts;
+import dev.onionrelay.layer.TlsProvider;
+import dev.onionrelay.relay.Endpoint;
+import dev.onionrelay.relay.OnionEngine;
+import dev.onionrelay.relay.Relay;
+import dev.onionrelay.relay.RelayObserver;
+import dev.onionrelay.relay.RelayOptions;
+import dev.onionrelay.relay.RelaySpec;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+
+/** An engine plus the PKI to build relays on loopback in tests, without Spring. */
+public final class Onions implements AutoCloseable {
+
+    public final TestPki pki = new TestPki();
+    public final OnionEngine engine;
+    private final TlsContexts contexts;
+    private final List<Relay> relays = new ArrayList<>();
+
+    public Onions() {
+        this(RelayObserver.NONE);
+    }
+
+    public Onions(RelayObserver observer) {
+        TlsProvider provider = TlsProvider.fromSystemProperty();
+        engine = new OnionEngine(2, provider, observer);
+        contexts = new TlsContexts(pki, provider);
+    }
+
+    public static RelayOptions options(int minIngress, int minEgress) {
+        return new RelayOptions(RelayOptions.DEFAULT_MAX_TUNNELS, Layers.TIMEOUT, Duration.ofSeconds(5),
+                Duration.ofMinutes(5), minIngress, minEgress);
+    }
+
+    /** Opens a relay on an ephemeral loopback port whose minimum depths are its static depths. */
+    public Relay relay(String name, int targetPort, List<LayerSpec> ingress, List<LayerSpec> egress) throws Exception {
+        return relay(name, targetPort, ingress, egress, options(ingress.size(), egress.size()));
+    }
+
+    public Relay relay(String name, int targetPort, List<LayerSpec> ingress, List<LayerSpec> egress,
+            RelayOptions options) throws Exception {
+        RelaySpec spec = new RelaySpec(name, new Endpoint("127.0.0.1", 0), new Endpoint("127.0.0.1", targetPort),
+                ingress, egress, options);
+        Relay relay = engine.open(UUID.randomUUID().toString(), spec, prepare(ingress), prepare(egress),
+                Instant.now());
+        relays.add(relay);
+        return relay;
+    }
+
+    private List<PreparedLayer> prepare(List<LayerSpec> specs) throws LayerConfigurationException {
+        List<PreparedLayer> prepared = new ArrayList<>();
+        for (LayerSpec spec : specs) {
+            prepared.add(contexts.prepare(spec));
+        }
+        return prepared;
+    }
+
+    public static int port(Relay relay) {
+        return relay.spec().listen().port();
+    }
+
+    @Override
+    public void close() {
+        relays.forEach(Relay::stop);
+        engine.close();
+    }
+}

@@ -1,0 +1,58 @@
+package dev.onionrelay.support;
+
+import dev.onionrelay.credential.Credential;
+import dev.onionrelay.credential.DevelopmentCa;
+import dev.onionrelay.layer.KeyMaterial;
+import dev.onionrelay.layer.LayerConfigurationException;
+import java.security.cert.X509Certificate;
+import java.time.Period;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/** Credentials for engine tests: CAs and leaves from the development CA, served to layers by name. */
+public final class TestPki implements KeyMaterial {
+
+    private final DevelopmentCa ca = new DevelopmentCa();
+    private final Map<String, Credential> credentials = new ConcurrentHashMap<>();
+
+    /** A new CA named {@code name}. */
+    public Credential ca(String name) {
+        Credential credential = ca.generateCa(name, name + " CA", Period.ofDays(30));
+        credentials.put(name, credential);
+        return credential;
+    }
+
+    /** A leaf for localhost and 127.0.0.1 issued by {@code issuer}. */
+    public Credential leaf(String name, String issuer) {
+        return leaf(name, issuer, List.of("localhost"), List.of("127.0.0.1"));
+    }
+
+    public Credential leaf(String name, String issuer, List<String> dnsNames, List<String> ipAddresses) {
+        Credential credential = ca.issue(name, credentials.get(issuer), name, dnsNames, ipAddresses, Period.ofDays(30));
+        credentials.put(name, credential);
+        return credential;
+    }
+
+    public Credential get(String name) {
+        return credentials.get(name);
+    }
+
+    @Override
+    public Identity identity(String credentialName) throws LayerConfigurationException {
+        Credential credential = credentials.get(credentialName);
+        if (credential == null || credential.privateKey() == null) {
+            throw new LayerConfigurationException("credential", "no identity '" + credentialName + "'");
+        }
+        return new Identity(credential.privateKey(), credential.chain());
+    }
+
+    @Override
+    public List<X509Certificate> trustAnchors(String credentialName) throws LayerConfigurationException {
+        Credential credential = credentials.get(credentialName);
+        if (credential == null) {
+            throw new LayerConfigurationException("trust", "no credential '" + credentialName + "'");
+        }
+        return credential.trustAnchors();
+    }
+}
