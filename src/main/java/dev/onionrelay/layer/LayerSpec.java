@@ -48,8 +48,11 @@ public record LayerSpec(
         Objects.requireNonNull(handshakeTimeout, "handshakeTimeout");
     }
 
-    /** Whether this layer checks its peer's certificate against {@link #trust()}. */
-    public boolean verifiesPeer() {
-        return verify != Verification.NONE && (role == Role.CLIENT || clientAuth != ClientAuthMode.NONE);
+    /**
+     * Whether the peer presents a certificate this layer could check: always for clients, for servers only when they
+     * ask for one. Only then does {@code verify: none} weaken anything.
+     */
+    public boolean verifiesPeerWhenAsked() {
+        return role == Role.CLIENT || clientAuth != ClientAuthMode.NONE;
     }
 }

@@ -33,8 +33,8 @@ public final class OnionEngine implements AutoCloseable {
     /**
      * @param workerThreads event loop threads for tunnels (0: Netty's default, two per core)
      */
-    public OnionEngine(int workerThreads, TlsProvider provider, RelayObserver observer) {
-        this.transport = Transport.preferred();
+    public OnionEngine(Transport transport, int workerThreads, TlsProvider provider, RelayObserver observer) {
+        this.transport = transport;
         this.provider = provider;
         this.observer = observer;
         this.acceptors = transport.newGroup(1, "onion-accept");

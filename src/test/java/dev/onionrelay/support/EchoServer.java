@@ -35,6 +35,11 @@ public final class EchoServer implements AutoCloseable {
         return server.getLocalPort();
     }
 
+    /** Connections accepted so far. */
+    public int connections() {
+        return sockets.size();
+    }
+
     /** Everything received so far over all connections (when recording). */
     public byte[] received() {
         synchronized (received) {

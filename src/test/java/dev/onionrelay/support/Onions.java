@@ -31,7 +31,7 @@ public final class Onions implements AutoCloseable {
 
     public Onions(RelayObserver observer) {
         TlsProvider provider = TlsProvider.fromSystemProperty();
-        engine = new OnionEngine(2, provider, observer);
+        engine = new OnionEngine(dev.onionrelay.relay.Transport.preferred(), 2, provider, observer);
         contexts = new TlsContexts(pki, provider);
     }
 

@@ -1,0 +1,137 @@
+package dev.onionrelay.api;
+
+import dev.onionrelay.credential.CredentialException;
+import dev.onionrelay.relay.RelayException;
+import java.net.URI;
+import java.util.ArrayList;
+import java.util.List;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.http.HttpHeaders;
+import org.springframework.http.HttpStatus;
+import org.springframework.http.HttpStatusCode;
+import org.springframework.http.MediaType;
+import org.springframework.http.ProblemDetail;
+import org.springframework.http.ResponseEntity;
+import org.springframework.http.converter.HttpMessageNotReadableException;
+import org.springframework.web.bind.annotation.ExceptionHandler;
+import org.springframework.web.bind.annotation.RestControllerAdvice;
+import org.springframework.web.context.request.WebRequest;
+import org.springframework.web.servlet.mvc.method.annotation.ResponseEntityExceptionHandler;
+import tools.jackson.core.JacksonException;
+import tools.jackson.databind.DatabindException;
+
+/**
+ * Turns every error into RFC 9457 {@code application/problem+json}: domain exceptions by kind, framework exceptions
+ * (unknown path, wrong method, unreadable body) through Spring's own handler. Messages never quote request bodies.
+ */
+@RestControllerAdvice
+public class ApiExceptionHandler extends ResponseEntityExceptionHandler {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ApiExceptionHandler.class);
+
+    @ExceptionHandler(InvalidRequestException.class)
+    ResponseEntity<ProblemDetail> invalid(InvalidRequestException e) {
+        return problem(HttpStatus.BAD_REQUEST, "invalid request", e.getMessage(), e.errors());
+    }
+
+    @ExceptionHandler(RelayException.class)
+    ResponseEntity<ProblemDetail> relay(RelayException e) {
+        HttpStatus status = switch (e.kind()) {
+            case INVALID -> HttpStatus.BAD_REQUEST;
+            case FORBIDDEN -> HttpStatus.FORBIDDEN;
+            case NOT_FOUND -> HttpStatus.NOT_FOUND;
+            case CONFLICT -> HttpStatus.CONFLICT;
+            case LIMIT -> HttpStatus.TOO_MANY_REQUESTS;
+        };
+        return problem(status, title(status), e.getMessage(), fieldErrors(e.field(), e.getMessage()));
+    }
+
+    @ExceptionHandler(CredentialException.class)
+    ResponseEntity<ProblemDetail> credential(CredentialException e) {
+        HttpStatus status = switch (e.kind()) {
+            case INVALID -> HttpStatus.BAD_REQUEST;
+            case CONFLICT -> HttpStatus.CONFLICT;
+            case NOT_FOUND -> HttpStatus.NOT_FOUND;
+        };
+        return problem(status, title(status), e.getMessage(), fieldErrors(e.field(), e.getMessage()));
+    }
+
+    @Override
+    protected @Nullable ResponseEntity<Object> handleHttpMessageNotReadable(HttpMessageNotReadableException ex,
+            HttpHeaders headers, HttpStatusCode status, WebRequest request) {
+        String field = null;
+        String detail = "the request body is not valid JSON";
+        if (ex.getCause() instanceof DatabindException databind && !databind.getPath().isEmpty()) {
+            field = path(databind);
+            detail = "field '" + field + "' has the wrong type";
+        } else if (ex.getCause() instanceof JacksonException jackson && jackson.getLocation() != null) {
+            detail += " (line " + jackson.getLocation().getLineNr() + ", column " + jackson.getLocation().getColumnNr() + ")";
+        } else if (ex.getCause() == null) {
+            detail = "a JSON request body is required";
+        }
+        ProblemDetail body = ProblemDetail.forStatusAndDetail(HttpStatus.BAD_REQUEST, detail);
+        body.setTitle("malformed request");
+        body.setType(type("malformed-request"));
+        if (field != null) {
+            body.setProperty("errors", List.of(new FieldProblem(field, "wrong type")));
+        }
+        return ResponseEntity.badRequest().contentType(MediaType.APPLICATION_PROBLEM_JSON).body(body);
+    }
+
+    @ExceptionHandler(IllegalStateException.class)
+    ResponseEntity<ProblemDetail> unexpected(IllegalStateException e) {
+        LOG.warn("request failed: {}", e.getMessage());
+        return problem(HttpStatus.SERVICE_UNAVAILABLE, "temporarily unavailable", e.getMessage(), List.of());
+    }
+
+    private static String path(DatabindException e) {
+        StringBuilder path = new StringBuilder();
+        for (var reference : e.getPath()) {
+            if (reference.getPropertyName() != null) {
+                if (!path.isEmpty()) {
+                    path.append('.');
+                }
+                path.append(reference.getPropertyName());
+            } else if (reference.getIndex() >= 0) {
+                path.append('[').append(reference.getIndex()).append(']');
+            }
+        }
+        return path.toString();
+    }
+
+    private static List<FieldProblem> fieldErrors(@Nullable String field, String message) {
+        List<FieldProblem> errors = new ArrayList<>();
+        if (field != null) {
+            errors.add(new FieldProblem(field, message));
+        }
+        return errors;
+    }
+
+    private static String title(HttpStatus status) {
+        return switch (status) {
+            case BAD_REQUEST -> "invalid request";
+            case FORBIDDEN -> "forbidden by policy";
+            case NOT_FOUND -> "not found";
+            case CONFLICT -> "conflict";
+            case TOO_MANY_REQUESTS -> "limit reached";
+            default -> status.getReasonPhrase();
+        };
+    }
+
+    private static URI type(String name) {
+        return URI.create("urn:onion-relay:problem:" + name);
+    }
+
+    static ResponseEntity<ProblemDetail> problem(HttpStatus status, String title, String detail,
+            List<FieldProblem> errors) {
+        ProblemDetail body = ProblemDetail.forStatusAndDetail(status, detail);
+        body.setTitle(title);
+        body.setType(type(title.replace(' ', '-')));
+        if (!errors.isEmpty()) {
+            body.setProperty("errors", errors);
+        }
+        return ResponseEntity.status(status).contentType(MediaType.APPLICATION_PROBLEM_JSON).body(body);
+    }
+}

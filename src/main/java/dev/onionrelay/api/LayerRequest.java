@@ -1,0 +1,19 @@
+package dev.onionrelay.api;
+
+import java.util.List;
+import org.jspecify.annotations.Nullable;
+
+/** One layer as requested; API.md's layer spec table gives the defaults. */
+public record LayerRequest(
+        @Nullable String name,
+        @Nullable String role,
+        @Nullable String credential,
+        @Nullable String trust,
+        @Nullable String serverName,
+        @Nullable String verify,
+        @Nullable String clientAuth,
+        @Nullable List<String> protocols,
+        @Nullable List<String> ciphers,
+        @Nullable List<String> alpn,
+        @Nullable String handshakeTimeout,
+        @Nullable String connect) {}

@@ -1,0 +1,108 @@
+package dev.onionrelay.api;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import dev.onionrelay.layer.LayerSpec;
+import dev.onionrelay.layer.LayerStatus;
+import dev.onionrelay.relay.Endpoint;
+import dev.onionrelay.relay.Relay;
+import dev.onionrelay.relay.RelayOptions;
+import dev.onionrelay.relay.RelayStats;
+import dev.onionrelay.relay.TunnelStatus;
+import java.time.Instant;
+import java.util.List;
+import java.util.Locale;
+import org.jspecify.annotations.Nullable;
+
+/** The JSON shapes of relays, layers and tunnels, exactly as API.md names their fields. */
+public final class RelayViews {
+
+    private RelayViews() {}
+
+    /** A relay. {@code error} only when FAILED. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record RelayView(
+            String id,
+            String name,
+            String state,
+            @Nullable String error,
+            Endpoint listen,
+            Endpoint target,
+            List<LayerView> ingress,
+            List<LayerView> egress,
+            OptionsView options,
+            Instant createdAt,
+            StatsView stats) {}
+
+    /** A configured layer, defaults applied. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record LayerView(
+            String name,
+            String role,
+            @Nullable String credential,
+            String trust,
+            @Nullable String serverName,
+            String verify,
+            String clientAuth,
+            List<String> protocols,
+            List<String> ciphers,
+            List<String> alpn,
+            String handshakeTimeout) {}
+
+    /** Relay options; durations in ISO-8601. */
+    public record OptionsView(int maxTunnels, String handshakeTimeout, String connectTimeout, String idleTimeout,
+            MinDepthView minDepth) {}
+
+    public record MinDepthView(int ingress, int egress) {}
+
+    public record StatsView(int activeTunnels, long totalTunnels, long handshakeFailures, long bytesIn, long bytesOut) {}
+
+    /** A tunnel and its two live stacks. */
+    public record TunnelView(String id, String relay, String client, Instant openedAt, String state, long bytesIn,
+            long bytesOut, StackView ingress, StackView egress) {}
+
+    public record StackView(int depth, int minDepth, List<LiveLayerView> layers) {}
+
+    /** A live layer; protocol, cipher, peer and handshakeMillis appear once known. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record LiveLayerView(int index, String name, String role, String state, @Nullable String protocol,
+            @Nullable String cipher, @Nullable String peer, String provider, @Nullable Long handshakeMillis,
+            @Nullable String failureReason) {}
+
+    public static RelayView relay(Relay relay) {
+        RelayOptions options = relay.spec().options();
+        RelayStats stats = relay.stats();
+        return new RelayView(relay.id(), relay.spec().name(), relay.state().name(), relay.error(),
+                relay.spec().listen(), relay.spec().target(), relay.spec().ingress().stream().map(RelayViews::layer).toList(),
+                relay.spec().egress().stream().map(RelayViews::layer).toList(),
+                new OptionsView(options.maxTunnels(), options.handshakeTimeout().toString(),
+                        options.connectTimeout().toString(), options.idleTimeout().toString(),
+                        new MinDepthView(options.minIngressDepth(), options.minEgressDepth())),
+                relay.createdAt(),
+                new StatsView(stats.activeTunnels(), stats.totalTunnels(), stats.handshakeFailures(), stats.bytesIn(),
+                        stats.bytesOut()));
+    }
+
+    public static LayerView layer(LayerSpec spec) {
+        return new LayerView(spec.name(), lower(spec.role()), spec.credential(), spec.trust(), spec.serverName(),
+                lower(spec.verify()), lower(spec.clientAuth()), spec.protocols(), spec.ciphers(), spec.alpn(),
+                spec.handshakeTimeout().toString());
+    }
+
+    public static TunnelView tunnel(TunnelStatus status) {
+        return new TunnelView(status.id(), status.relay(), status.client(), status.openedAt(), status.state().name(),
+                status.bytesIn(), status.bytesOut(), stack(status.ingress()), stack(status.egress()));
+    }
+
+    private static StackView stack(TunnelStatus.StackStatus stack) {
+        return new StackView(stack.depth(), stack.minDepth(), stack.layers().stream().map(RelayViews::liveLayer).toList());
+    }
+
+    public static LiveLayerView liveLayer(LayerStatus layer) {
+        return new LiveLayerView(layer.index(), layer.name(), lower(layer.role()), layer.state().name(), layer.protocol(),
+                layer.cipher(), layer.peer(), layer.provider().name(), layer.handshakeMillis(), layer.failureReason());
+    }
+
+    private static String lower(Enum<?> value) {
+        return value.name().toLowerCase(Locale.ROOT);
+    }
+}

@@ -1,0 +1,46 @@
+package dev.onionrelay.config;
+
+import dev.onionrelay.credential.CredentialStore;
+import dev.onionrelay.credential.StoreKeyMaterial;
+import dev.onionrelay.layer.TlsContexts;
+import dev.onionrelay.layer.TlsProvider;
+import dev.onionrelay.relay.FileRelayStore;
+import dev.onionrelay.relay.OnionEngine;
+import dev.onionrelay.relay.OnionService;
+import dev.onionrelay.relay.RelayLimits;
+import dev.onionrelay.relay.RelayObserver;
+import dev.onionrelay.relay.RelayPolicy;
+import dev.onionrelay.relay.Transport;
+import java.util.List;
+import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+
+/** Wires the Spring-free engine: credential store, TLS contexts, Netty engine and the relay registry. */
+@Configuration(proxyBeanMethods = false)
+@EnableConfigurationProperties(OnionProperties.class)
+public class OnionConfiguration {
+
+    @Bean
+    CredentialStore credentialStore(OnionProperties properties) {
+        return new CredentialStore(properties.stateDir().resolve("credentials"));
+    }
+
+    @Bean(destroyMethod = "close")
+    OnionService onionService(OnionProperties properties, CredentialStore credentials,
+            ObjectProvider<RelayObserver> observers) {
+        TlsProvider provider = TlsProvider.named(properties.tls().provider());
+        List<RelayObserver> all = observers.orderedStream().toList();
+        OnionEngine engine = new OnionEngine(Transport.named(properties.engine().transport()),
+                properties.engine().workerThreads(), provider, CompositeRelayObserver.of(all));
+        OnionProperties.Policy policy = properties.policy();
+        OnionProperties.Limits limits = properties.limits();
+        OnionService service = new OnionService(engine, new TlsContexts(new StoreKeyMaterial(credentials), provider),
+                new FileRelayStore(properties.stateDir().resolve("relays")),
+                new RelayPolicy(policy.listenHosts(), policy.targetHosts(), policy.allowInsecureVerify()),
+                new RelayLimits(limits.maxRelays(), limits.maxDepth(), limits.maxTunnelsPerRelay()));
+        service.restore();
+        return service;
+    }
+}

@@ -1,0 +1,62 @@
+package dev.onionrelay.config;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.jspecify.annotations.Nullable;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.util.unit.DataSize;
+
+/**
+ * Everything under {@code onion.*}, with its defaults in one place. The operator-facing documentation of these keys is
+ * {@code application.yml} at the repository root and the README's configuration table.
+ *
+ * @param stateDir where API-created relays, credentials and the generated admin token live
+ */
+@ConfigurationProperties("onion")
+public record OnionProperties(
+        @DefaultValue("./data") Path stateDir,
+        @DefaultValue Api api,
+        @DefaultValue Policy policy,
+        @DefaultValue Limits limits,
+        @DefaultValue Tls tls,
+        @DefaultValue Engine engine) {
+
+    /** API access. No tokens configured: an admin token is generated into {@code <state-dir>/admin.token}. */
+    public record Api(@DefaultValue List<Token> tokens) {}
+
+    /**
+     * One API token: a name for audit lines, a scope, and the secret as plain text, as its SHA-256 (hex), or as a
+     * file holding the plain text (a mounted Kubernetes Secret).
+     */
+    public record Token(
+            String name,
+            @DefaultValue("read") String scope,
+            @Nullable String secret,
+            @Nullable String sha256,
+            @Nullable Path file) {}
+
+    /** What relays may do. Entries: host names ({@code *.example.com}), IPs, CIDRs, {@code loopback}, {@code *}. */
+    public record Policy(
+            @DefaultValue("loopback") List<String> listenHosts,
+            @DefaultValue("loopback") List<String> targetHosts,
+            @DefaultValue("false") boolean allowInsecureVerify) {}
+
+    /** Service-wide limits; hitting one answers 429. */
+    public record Limits(
+            @DefaultValue("64") int maxRelays,
+            @DefaultValue("8") int maxDepth,
+            @DefaultValue("10000") int maxTunnelsPerRelay,
+            @DefaultValue("1024") int defaultMaxTunnels,
+            @DefaultValue("10s") Duration handshakeTimeout,
+            @DefaultValue("5s") Duration connectTimeout,
+            @DefaultValue("5m") Duration idleTimeout,
+            @DefaultValue("64KB") DataSize maxRequestSize) {}
+
+    /** TLS implementation: {@code jdk} (default, supports TLS 1.3 half-close) or {@code openssl} (BoringSSL). */
+    public record Tls(@DefaultValue("jdk") String provider) {}
+
+    /** Netty: {@code nio} (default) or {@code epoll} transport, and event loop threads (0: two per core). */
+    public record Engine(@DefaultValue("nio") String transport, @DefaultValue("0") int workerThreads) {}
+}

@@ -1,0 +1,31 @@
+package dev.onionrelay.config;
+
+import org.springframework.boot.web.servlet.FilterRegistrationBean;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.core.Ordered;
+
+/** The API port's filters: body size first, then bearer tokens. The management port has neither. */
+@Configuration(proxyBeanMethods = false)
+public class WebConfiguration {
+
+    @Bean
+    ApiTokens apiTokens(OnionProperties properties) {
+        return ApiTokens.load(properties);
+    }
+
+    @Bean
+    FilterRegistrationBean<RequestSizeFilter> requestSizeFilter(OnionProperties properties) {
+        FilterRegistrationBean<RequestSizeFilter> registration =
+                new FilterRegistrationBean<>(new RequestSizeFilter(properties.limits().maxRequestSize().toBytes()));
+        registration.setOrder(Ordered.HIGHEST_PRECEDENCE + 10);
+        return registration;
+    }
+
+    @Bean
+    FilterRegistrationBean<BearerTokenFilter> bearerTokenFilter(ApiTokens tokens) {
+        FilterRegistrationBean<BearerTokenFilter> registration = new FilterRegistrationBean<>(new BearerTokenFilter(tokens));
+        registration.setOrder(Ordered.HIGHEST_PRECEDENCE + 20);
+        return registration;
+    }
+}

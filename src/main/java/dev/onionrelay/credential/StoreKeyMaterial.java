@@ -1,0 +1,34 @@
+package dev.onionrelay.credential;
+
+import dev.onionrelay.layer.KeyMaterial;
+import dev.onionrelay.layer.LayerConfigurationException;
+import java.security.cert.X509Certificate;
+import java.util.List;
+
+/** Serves layers their keys and trust from the {@link CredentialStore}, by credential name. */
+public final class StoreKeyMaterial implements KeyMaterial {
+
+    private final CredentialStore store;
+
+    public StoreKeyMaterial(CredentialStore store) {
+        this.store = store;
+    }
+
+    @Override
+    public Identity identity(String credentialName) throws LayerConfigurationException {
+        Credential credential = store.find(credentialName).orElseThrow(() ->
+                new LayerConfigurationException("credential", "unknown credential '" + credentialName + "'"));
+        if (credential.privateKey() == null) {
+            throw new LayerConfigurationException("credential",
+                    "credential '" + credentialName + "' is a trust credential (no private key); a layer presents an identity");
+        }
+        return new Identity(credential.privateKey(), credential.chain());
+    }
+
+    @Override
+    public List<X509Certificate> trustAnchors(String credentialName) throws LayerConfigurationException {
+        return store.find(credentialName)
+                .orElseThrow(() -> new LayerConfigurationException("trust", "unknown credential '" + credentialName + "'"))
+                .trustAnchors();
+    }
+}
