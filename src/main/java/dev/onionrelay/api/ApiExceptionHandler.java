@@ -38,36 +38,40 @@ public class ApiExceptionHandler extends ResponseEntityExceptionHandler {
 
     @ExceptionHandler(RelayException.class)
     ResponseEntity<ProblemDetail> relay(RelayException e) {
-        HttpStatus status = switch (e.kind()) {
-            case INVALID -> HttpStatus.BAD_REQUEST;
-            case FORBIDDEN -> HttpStatus.FORBIDDEN;
-            case NOT_FOUND -> HttpStatus.NOT_FOUND;
-            case CONFLICT -> HttpStatus.CONFLICT;
-            case LIMIT -> HttpStatus.TOO_MANY_REQUESTS;
-        };
+        HttpStatus status =
+                switch (e.kind()) {
+                    case INVALID -> HttpStatus.BAD_REQUEST;
+                    case FORBIDDEN -> HttpStatus.FORBIDDEN;
+                    case NOT_FOUND -> HttpStatus.NOT_FOUND;
+                    case CONFLICT -> HttpStatus.CONFLICT;
+                    case LIMIT -> HttpStatus.TOO_MANY_REQUESTS;
+                };
         return problem(status, title(status), e.getMessage(), fieldErrors(e.field(), e.getMessage()));
     }
 
     @ExceptionHandler(CredentialException.class)
     ResponseEntity<ProblemDetail> credential(CredentialException e) {
-        HttpStatus status = switch (e.kind()) {
-            case INVALID -> HttpStatus.BAD_REQUEST;
-            case CONFLICT -> HttpStatus.CONFLICT;
-            case NOT_FOUND -> HttpStatus.NOT_FOUND;
-        };
+        HttpStatus status =
+                switch (e.kind()) {
+                    case INVALID -> HttpStatus.BAD_REQUEST;
+                    case CONFLICT -> HttpStatus.CONFLICT;
+                    case NOT_FOUND -> HttpStatus.NOT_FOUND;
+                };
         return problem(status, title(status), e.getMessage(), fieldErrors(e.field(), e.getMessage()));
     }
 
     @Override
-    protected @Nullable ResponseEntity<Object> handleHttpMessageNotReadable(HttpMessageNotReadableException ex,
-            HttpHeaders headers, HttpStatusCode status, WebRequest request) {
+    protected @Nullable ResponseEntity<Object> handleHttpMessageNotReadable(
+            HttpMessageNotReadableException ex, HttpHeaders headers, HttpStatusCode status, WebRequest request) {
         String field = null;
         String detail = "the request body is not valid JSON";
-        if (ex.getCause() instanceof DatabindException databind && !databind.getPath().isEmpty()) {
+        if (ex.getCause() instanceof DatabindException databind
+                && !databind.getPath().isEmpty()) {
             field = path(databind);
             detail = "field '" + field + "' has the wrong type";
         } else if (ex.getCause() instanceof JacksonException jackson && jackson.getLocation() != null) {
-            detail += " (line " + jackson.getLocation().getLineNr() + ", column " + jackson.getLocation().getColumnNr() + ")";
+            detail += " (line " + jackson.getLocation().getLineNr() + ", column "
+                    + jackson.getLocation().getColumnNr() + ")";
         } else if (ex.getCause() == null) {
             detail = "a JSON request body is required";
         }
@@ -77,7 +81,9 @@ public class ApiExceptionHandler extends ResponseEntityExceptionHandler {
         if (field != null) {
             body.setProperty("errors", List.of(new FieldProblem(field, "wrong type")));
         }
-        return ResponseEntity.badRequest().contentType(MediaType.APPLICATION_PROBLEM_JSON).body(body);
+        return ResponseEntity.badRequest()
+                .contentType(MediaType.APPLICATION_PROBLEM_JSON)
+                .body(body);
     }
 
     @ExceptionHandler(IllegalStateException.class)
@@ -124,14 +130,16 @@ public class ApiExceptionHandler extends ResponseEntityExceptionHandler {
         return URI.create("urn:onion-relay:problem:" + name);
     }
 
-    static ResponseEntity<ProblemDetail> problem(HttpStatus status, String title, String detail,
-            List<FieldProblem> errors) {
+    static ResponseEntity<ProblemDetail> problem(
+            HttpStatus status, String title, String detail, List<FieldProblem> errors) {
         ProblemDetail body = ProblemDetail.forStatusAndDetail(status, detail);
         body.setTitle(title);
         body.setType(type(title.replace(' ', '-')));
         if (!errors.isEmpty()) {
             body.setProperty("errors", errors);
         }
-        return ResponseEntity.status(status).contentType(MediaType.APPLICATION_PROBLEM_JSON).body(body);
+        return ResponseEntity.status(status)
+                .contentType(MediaType.APPLICATION_PROBLEM_JSON)
+                .body(body);
     }
 }

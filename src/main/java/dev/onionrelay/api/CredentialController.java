@@ -47,7 +47,8 @@ public class CredentialController {
     @Operation(summary = "Create a credential from PEM or from the development CA")
     public ResponseEntity<CredentialView> create(@RequestBody CredentialRequest request) {
         Credential credential = store.create(toNewCredential(request));
-        return ResponseEntity.created(URI.create("/credentials/" + credential.name())).body(view(credential));
+        return ResponseEntity.created(URI.create("/credentials/" + credential.name()))
+                .body(view(credential));
     }
 
     @GetMapping
@@ -99,7 +100,8 @@ public class CredentialController {
         boolean fromPem = request.certificate() != null;
         CredentialRequest.Generate generate = request.generate();
         if (fromPem == (generate != null)) {
-            errors.add(new FieldProblem(fromPem ? "generate" : "certificate",
+            errors.add(new FieldProblem(
+                    fromPem ? "generate" : "certificate",
                     "give exactly one of 'certificate' (PEM, with optional 'privateKey') or 'generate'"));
         }
         if (generate == null && request.privateKey() != null && !fromPem) {
@@ -118,7 +120,8 @@ public class CredentialController {
         }
         boolean wantsCa = generate != null && Boolean.TRUE.equals(generate.ca());
         if (generate != null && wantsCa == (generate.issuer() != null)) {
-            errors.add(new FieldProblem("generate.issuer",
+            errors.add(new FieldProblem(
+                    "generate.issuer",
                     "give either 'ca': true (a new CA) or an 'issuer' (a leaf signed by that CA credential)"));
         }
         if (!errors.isEmpty()) {
@@ -131,9 +134,13 @@ public class CredentialController {
         if (wantsCa) {
             return new NewCredential.GenerateCa(name, commonName, validity);
         }
-        return new NewCredential.GenerateIssued(name, generate.issuer(), commonName,
+        return new NewCredential.GenerateIssued(
+                name,
+                generate.issuer(),
+                commonName,
                 generate.dnsNames() != null ? generate.dnsNames() : List.of(),
-                generate.ipAddresses() != null ? generate.ipAddresses() : List.of(), validity);
+                generate.ipAddresses() != null ? generate.ipAddresses() : List.of(),
+                validity);
     }
 
     private static String orDefault(@Nullable String value, String fallback) {

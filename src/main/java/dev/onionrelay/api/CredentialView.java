@@ -20,8 +20,18 @@ public record CredentialView(
         List<String> usedBy) {
 
     static CredentialView of(CredentialInfo info, List<String> usedBy) {
-        return new CredentialView(info.name(), info.kind(), info.subject(), info.issuer(), info.serial(),
-                info.notBefore(), info.notAfter(), info.sha256(), info.dnsNames(), info.ipAddresses(),
-                info.hasPrivateKey(), usedBy);
+        return new CredentialView(
+                info.name(),
+                info.kind(),
+                info.subject(),
+                info.issuer(),
+                info.serial(),
+                info.notBefore(),
+                info.notAfter(),
+                info.sha256(),
+                info.dnsNames(),
+                info.ipAddresses(),
+                info.hasPrivateKey(),
+                usedBy);
     }
 }

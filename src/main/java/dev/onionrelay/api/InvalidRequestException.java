@@ -8,9 +8,11 @@ public final class InvalidRequestException extends RuntimeException {
     private final List<FieldProblem> errors;
 
     public InvalidRequestException(List<FieldProblem> errors) {
-        super(errors.isEmpty() ? "invalid request"
-                : errors.get(0).field() + ": " + errors.get(0).message()
-                        + (errors.size() > 1 ? " (and " + (errors.size() - 1) + " more)" : ""));
+        super(
+                errors.isEmpty()
+                        ? "invalid request"
+                        : errors.get(0).field() + ": " + errors.get(0).message()
+                                + (errors.size() > 1 ? " (and " + (errors.size() - 1) + " more)" : ""));
         this.errors = List.copyOf(errors);
     }
 

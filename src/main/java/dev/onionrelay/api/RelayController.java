@@ -46,8 +46,8 @@ public class RelayController {
     public RelayController(OnionService relays, OnionProperties properties) {
         this.relays = relays;
         OnionProperties.Limits limits = properties.limits();
-        this.defaults = new RelayRequests.Defaults(limits.defaultMaxTunnels(), limits.handshakeTimeout(),
-                limits.connectTimeout(), limits.idleTimeout());
+        this.defaults = new RelayRequests.Defaults(
+                limits.defaultMaxTunnels(), limits.handshakeTimeout(), limits.connectTimeout(), limits.idleTimeout());
     }
 
     @PostMapping(consumes = MediaType.APPLICATION_JSON_VALUE)
@@ -80,7 +80,9 @@ public class RelayController {
     @GetMapping("/{relay}/tunnels")
     @Operation(summary = "Open tunnels of a relay, oldest first")
     public List<RelayViews.TunnelView> tunnels(@PathVariable String relay) {
-        return relays.get(relay).tunnels().stream().map(t -> RelayViews.tunnel(t.status())).toList();
+        return relays.get(relay).tunnels().stream()
+                .map(t -> RelayViews.tunnel(t.status()))
+                .toList();
     }
 
     @GetMapping("/{relay}/tunnels/{tunnel}")
@@ -98,26 +100,41 @@ public class RelayController {
 
     @PostMapping(path = "/{relay}/tunnels/{tunnel}/{side}/layers", consumes = MediaType.APPLICATION_JSON_VALUE)
     @Operation(summary = "Push a new innermost layer on a live tunnel (startTLS); the handshake runs in the background")
-    public ResponseEntity<RelayViews.LiveLayerView> push(@PathVariable String relay, @PathVariable String tunnel,
-            @PathVariable String side, @RequestBody LayerRequest request) {
+    public ResponseEntity<RelayViews.LiveLayerView> push(
+            @PathVariable String relay,
+            @PathVariable String tunnel,
+            @PathVariable String side,
+            @RequestBody LayerRequest request) {
         Relay found = relays.get(relay);
         Tunnel live = find(relay, tunnel);
         Side which = side(side);
         LayerStack stack = live.stack(which);
         if (stack == null || live.state() == TunnelState.CLOSED || live.state() == TunnelState.HALF_CLOSED) {
-            throw new RelayException(RelayException.Kind.CONFLICT, null,
+            throw new RelayException(
+                    RelayException.Kind.CONFLICT,
+                    null,
                     "tunnel " + tunnel + " is " + live.state() + "; layers can only be pushed while it is open");
         }
         int index = stack.depth();
         if (index + 1 > relays.limits().maxDepth()) {
-            throw new RelayException(RelayException.Kind.LIMIT, null,
+            throw new RelayException(
+                    RelayException.Kind.LIMIT,
+                    null,
                     "at most " + relays.limits().maxDepth() + " layers per side (onion.limits.max-depth)");
         }
         String defaultServerName = which == Side.EGRESS ? found.spec().target().host() : null;
-        LayerSpec spec = RelayRequests.toLayer(request, which, index, index == 0 ? defaultServerName : null,
+        LayerSpec spec = RelayRequests.toLayer(
+                request,
+                which,
+                index,
+                index == 0 ? defaultServerName : null,
                 found.spec().options().handshakeTimeout());
-        if (spec.verify() == Verification.NONE && spec.verifiesPeerWhenAsked() && !relays.policy().allowInsecureVerify()) {
-            throw new RelayException(RelayException.Kind.FORBIDDEN, "verify",
+        if (spec.verify() == Verification.NONE
+                && spec.verifiesPeerWhenAsked()
+                && !relays.policy().allowInsecureVerify()) {
+            throw new RelayException(
+                    RelayException.Kind.FORBIDDEN,
+                    "verify",
                     "verify 'none' needs onion.policy.allow-insecure-verify=true");
         }
         PreparedLayer prepared = relays.prepare(which, List.of(spec)).get(0);
@@ -135,15 +152,20 @@ public class RelayController {
     }
 
     private Tunnel find(String relay, String tunnel) {
-        return relays.get(relay).tunnel(tunnel).orElseThrow(() -> new RelayException(RelayException.Kind.NOT_FOUND,
-                null, "no open tunnel '" + tunnel + "' on relay '" + relay + "'"));
+        return relays.get(relay)
+                .tunnel(tunnel)
+                .orElseThrow(() -> new RelayException(
+                        RelayException.Kind.NOT_FOUND,
+                        null,
+                        "no open tunnel '" + tunnel + "' on relay '" + relay + "'"));
     }
 
     private static Side side(String side) {
         try {
             return Side.valueOf(side.toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            throw new RelayException(RelayException.Kind.NOT_FOUND, "side", "side is 'ingress' or 'egress', not '" + side + "'");
+            throw new RelayException(
+                    RelayException.Kind.NOT_FOUND, "side", "side is 'ingress' or 'egress', not '" + side + "'");
         }
     }
 
@@ -159,7 +181,8 @@ public class RelayController {
             if (e.getCause() instanceof BelowMinimumDepthException below) {
                 throw new RelayException(RelayException.Kind.CONFLICT, "side", below.getMessage());
             }
-            throw new RelayException(RelayException.Kind.CONFLICT, null, e.getCause().getMessage());
+            throw new RelayException(
+                    RelayException.Kind.CONFLICT, null, e.getCause().getMessage());
         }
     }
 }

@@ -16,10 +16,14 @@ public record RelayRequest(
         @Nullable OptionsRequest options) {
 
     /** Where a relay listens. */
-    public record EndpointRequest(@Nullable String host, @Nullable Integer port) {}
+    public record EndpointRequest(
+            @Nullable String host, @Nullable Integer port) {}
 
     /** Where a relay connects; {@code mode: "connect"} is the HTTP CONNECT proxy mode. */
-    public record TargetRequest(@Nullable String host, @Nullable Integer port, @Nullable String mode) {}
+    public record TargetRequest(
+            @Nullable String host,
+            @Nullable Integer port,
+            @Nullable String mode) {}
 
     /** Relay options; durations as {@code PT10S} or {@code 10s}. */
     public record OptionsRequest(
@@ -30,5 +34,6 @@ public record RelayRequest(
             @Nullable MinDepthRequest minDepth) {}
 
     /** Minimum depth per side (stack rule 3); each defaults to the side's configured depth. */
-    public record MinDepthRequest(@Nullable Integer ingress, @Nullable Integer egress) {}
+    public record MinDepthRequest(
+            @Nullable Integer ingress, @Nullable Integer egress) {}
 }

@@ -44,7 +44,8 @@ public final class RelayRequests {
         if (targetRequest == null) {
             errors.add(new FieldProblem("target", "is required"));
         } else if (targetRequest.mode() != null) {
-            errors.add(new FieldProblem("target.mode",
+            errors.add(new FieldProblem(
+                    "target.mode",
                     "mode '" + targetRequest.mode() + "' is not supported by this version; give host and port"));
         } else {
             if (targetRequest.host() == null || targetRequest.host().isBlank()) {
@@ -58,12 +59,18 @@ public final class RelayRequests {
             }
         }
         RelayRequest.OptionsRequest options = request.options();
-        Duration handshakeTimeout = duration(errors, "options.handshakeTimeout",
-                options != null ? options.handshakeTimeout() : null, defaults.handshakeTimeout());
-        Duration connectTimeout = duration(errors, "options.connectTimeout",
-                options != null ? options.connectTimeout() : null, defaults.connectTimeout());
-        Duration idleTimeout = duration(errors, "options.idleTimeout",
-                options != null ? options.idleTimeout() : null, defaults.idleTimeout());
+        Duration handshakeTimeout = duration(
+                errors,
+                "options.handshakeTimeout",
+                options != null ? options.handshakeTimeout() : null,
+                defaults.handshakeTimeout());
+        Duration connectTimeout = duration(
+                errors,
+                "options.connectTimeout",
+                options != null ? options.connectTimeout() : null,
+                defaults.connectTimeout());
+        Duration idleTimeout = duration(
+                errors, "options.idleTimeout", options != null ? options.idleTimeout() : null, defaults.idleTimeout());
         int maxTunnels = options != null && options.maxTunnels() != null ? options.maxTunnels() : defaults.maxTunnels();
         if (maxTunnels < 1) {
             errors.add(new FieldProblem("options.maxTunnels", "must be at least 1"));
@@ -77,13 +84,18 @@ public final class RelayRequests {
         if (!errors.isEmpty()) {
             throw new InvalidRequestException(errors);
         }
-        return new RelaySpec(name, new Endpoint(listenHost, listenPort), target, ingress, egress,
+        return new RelaySpec(
+                name,
+                new Endpoint(listenHost, listenPort),
+                target,
+                ingress,
+                egress,
                 new RelayOptions(maxTunnels, handshakeTimeout, connectTimeout, idleTimeout, minIngress, minEgress));
     }
 
     /** One layer pushed on a live tunnel: index is its future position in the stack. */
-    public static LayerSpec toLayer(LayerRequest request, Side side, int index, @Nullable String defaultServerName,
-            Duration handshakeTimeout) {
+    public static LayerSpec toLayer(
+            LayerRequest request, Side side, int index, @Nullable String defaultServerName, Duration handshakeTimeout) {
         List<FieldProblem> errors = new ArrayList<>();
         LayerSpec spec = layer(errors, "", side, index, request, defaultServerName, handshakeTimeout);
         if (!errors.isEmpty()) {
@@ -92,8 +104,12 @@ public final class RelayRequests {
         return spec;
     }
 
-    private static List<LayerSpec> layers(List<FieldProblem> errors, Side side, @Nullable List<LayerRequest> requests,
-            @Nullable String defaultServerName, Duration handshakeTimeout) {
+    private static List<LayerSpec> layers(
+            List<FieldProblem> errors,
+            Side side,
+            @Nullable List<LayerRequest> requests,
+            @Nullable String defaultServerName,
+            Duration handshakeTimeout) {
         List<LayerSpec> layers = new ArrayList<>();
         if (requests == null) {
             return layers;
@@ -113,19 +129,28 @@ public final class RelayRequests {
         return layers;
     }
 
-    private static @Nullable LayerSpec layer(List<FieldProblem> errors, String prefix, Side side, int index,
-            LayerRequest request, @Nullable String defaultServerName, Duration relayHandshakeTimeout) {
+    private static @Nullable LayerSpec layer(
+            List<FieldProblem> errors,
+            String prefix,
+            Side side,
+            int index,
+            LayerRequest request,
+            @Nullable String defaultServerName,
+            Duration relayHandshakeTimeout) {
         int before = errors.size();
         Role role = enumValue(errors, prefix + "role", request.role(), Role.class);
         Verification verify = enumValue(errors, prefix + "verify", request.verify(), Verification.class);
-        ClientAuthMode clientAuth = enumValue(errors, prefix + "clientAuth", request.clientAuth(), ClientAuthMode.class);
-        Duration timeout = duration(errors, prefix + "handshakeTimeout", request.handshakeTimeout(),
-                relayHandshakeTimeout);
+        ClientAuthMode clientAuth =
+                enumValue(errors, prefix + "clientAuth", request.clientAuth(), ClientAuthMode.class);
+        Duration timeout =
+                duration(errors, prefix + "handshakeTimeout", request.handshakeTimeout(), relayHandshakeTimeout);
         if (request.connect() != null) {
-            errors.add(new FieldProblem(prefix + "connect", "HTTP CONNECT through a hop is not supported by this version"));
+            errors.add(new FieldProblem(
+                    prefix + "connect", "HTTP CONNECT through a hop is not supported by this version"));
         }
         Role effectiveRole = role != null ? role : (side == Side.INGRESS ? Role.SERVER : Role.CLIENT);
-        if (effectiveRole == Role.SERVER && (request.credential() == null || request.credential().isBlank())) {
+        if (effectiveRole == Role.SERVER
+                && (request.credential() == null || request.credential().isBlank())) {
             errors.add(new FieldProblem(prefix + "credential", "a server layer needs an identity credential"));
         }
         if (effectiveRole == Role.CLIENT && clientAuth != null && clientAuth != ClientAuthMode.NONE) {
@@ -134,13 +159,26 @@ public final class RelayRequests {
         if (errors.size() > before) {
             return null;
         }
-        return LayerDefaults.apply(side, index, request.name(), role, request.credential(), request.trust(),
-                request.serverName(), verify, clientAuth, request.protocols(), request.ciphers(), request.alpn(),
-                timeout, defaultServerName, relayHandshakeTimeout);
+        return LayerDefaults.apply(
+                side,
+                index,
+                request.name(),
+                role,
+                request.credential(),
+                request.trust(),
+                request.serverName(),
+                verify,
+                clientAuth,
+                request.protocols(),
+                request.ciphers(),
+                request.alpn(),
+                timeout,
+                defaultServerName,
+                relayHandshakeTimeout);
     }
 
-    private static <E extends Enum<E>> @Nullable E enumValue(List<FieldProblem> errors, String field,
-            @Nullable String value, Class<E> type) {
+    private static <E extends Enum<E>> @Nullable E enumValue(
+            List<FieldProblem> errors, String field, @Nullable String value, Class<E> type) {
         if (value == null) {
             return null;
         }
@@ -156,8 +194,8 @@ public final class RelayRequests {
         }
     }
 
-    private static Duration duration(List<FieldProblem> errors, String field, @Nullable String value,
-            Duration fallback) {
+    private static Duration duration(
+            List<FieldProblem> errors, String field, @Nullable String value, Duration fallback) {
         if (value == null) {
             return fallback;
         }

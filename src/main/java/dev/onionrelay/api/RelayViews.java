@@ -49,57 +49,120 @@ public final class RelayViews {
             String handshakeTimeout) {}
 
     /** Relay options; durations in ISO-8601. */
-    public record OptionsView(int maxTunnels, String handshakeTimeout, String connectTimeout, String idleTimeout,
+    public record OptionsView(
+            int maxTunnels,
+            String handshakeTimeout,
+            String connectTimeout,
+            String idleTimeout,
             MinDepthView minDepth) {}
 
     public record MinDepthView(int ingress, int egress) {}
 
-    public record StatsView(int activeTunnels, long totalTunnels, long handshakeFailures, long bytesIn, long bytesOut) {}
+    public record StatsView(
+            int activeTunnels, long totalTunnels, long handshakeFailures, long bytesIn, long bytesOut) {}
 
     /** A tunnel and its two live stacks. */
-    public record TunnelView(String id, String relay, String client, Instant openedAt, String state, long bytesIn,
-            long bytesOut, StackView ingress, StackView egress) {}
+    public record TunnelView(
+            String id,
+            String relay,
+            String client,
+            Instant openedAt,
+            String state,
+            long bytesIn,
+            long bytesOut,
+            StackView ingress,
+            StackView egress) {}
 
     public record StackView(int depth, int minDepth, List<LiveLayerView> layers) {}
 
     /** A live layer; protocol, cipher, peer and handshakeMillis appear once known. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    public record LiveLayerView(int index, String name, String role, String state, @Nullable String protocol,
-            @Nullable String cipher, @Nullable String peer, String provider, @Nullable Long handshakeMillis,
+    public record LiveLayerView(
+            int index,
+            String name,
+            String role,
+            String state,
+            @Nullable String protocol,
+            @Nullable String cipher,
+            @Nullable String peer,
+            String provider,
+            @Nullable Long handshakeMillis,
             @Nullable String failureReason) {}
 
     public static RelayView relay(Relay relay) {
         RelayOptions options = relay.spec().options();
         RelayStats stats = relay.stats();
-        return new RelayView(relay.id(), relay.spec().name(), relay.state().name(), relay.error(),
-                relay.spec().listen(), relay.spec().target(), relay.spec().ingress().stream().map(RelayViews::layer).toList(),
+        return new RelayView(
+                relay.id(),
+                relay.spec().name(),
+                relay.state().name(),
+                relay.error(),
+                relay.spec().listen(),
+                relay.spec().target(),
+                relay.spec().ingress().stream().map(RelayViews::layer).toList(),
                 relay.spec().egress().stream().map(RelayViews::layer).toList(),
-                new OptionsView(options.maxTunnels(), options.handshakeTimeout().toString(),
-                        options.connectTimeout().toString(), options.idleTimeout().toString(),
+                new OptionsView(
+                        options.maxTunnels(),
+                        options.handshakeTimeout().toString(),
+                        options.connectTimeout().toString(),
+                        options.idleTimeout().toString(),
                         new MinDepthView(options.minIngressDepth(), options.minEgressDepth())),
                 relay.createdAt(),
-                new StatsView(stats.activeTunnels(), stats.totalTunnels(), stats.handshakeFailures(), stats.bytesIn(),
+                new StatsView(
+                        stats.activeTunnels(),
+                        stats.totalTunnels(),
+                        stats.handshakeFailures(),
+                        stats.bytesIn(),
                         stats.bytesOut()));
     }
 
     public static LayerView layer(LayerSpec spec) {
-        return new LayerView(spec.name(), lower(spec.role()), spec.credential(), spec.trust(), spec.serverName(),
-                lower(spec.verify()), lower(spec.clientAuth()), spec.protocols(), spec.ciphers(), spec.alpn(),
+        return new LayerView(
+                spec.name(),
+                lower(spec.role()),
+                spec.credential(),
+                spec.trust(),
+                spec.serverName(),
+                lower(spec.verify()),
+                lower(spec.clientAuth()),
+                spec.protocols(),
+                spec.ciphers(),
+                spec.alpn(),
                 spec.handshakeTimeout().toString());
     }
 
     public static TunnelView tunnel(TunnelStatus status) {
-        return new TunnelView(status.id(), status.relay(), status.client(), status.openedAt(), status.state().name(),
-                status.bytesIn(), status.bytesOut(), stack(status.ingress()), stack(status.egress()));
+        return new TunnelView(
+                status.id(),
+                status.relay(),
+                status.client(),
+                status.openedAt(),
+                status.state().name(),
+                status.bytesIn(),
+                status.bytesOut(),
+                stack(status.ingress()),
+                stack(status.egress()));
     }
 
     private static StackView stack(TunnelStatus.StackStatus stack) {
-        return new StackView(stack.depth(), stack.minDepth(), stack.layers().stream().map(RelayViews::liveLayer).toList());
+        return new StackView(
+                stack.depth(),
+                stack.minDepth(),
+                stack.layers().stream().map(RelayViews::liveLayer).toList());
     }
 
     public static LiveLayerView liveLayer(LayerStatus layer) {
-        return new LiveLayerView(layer.index(), layer.name(), lower(layer.role()), layer.state().name(), layer.protocol(),
-                layer.cipher(), layer.peer(), layer.provider().name(), layer.handshakeMillis(), layer.failureReason());
+        return new LiveLayerView(
+                layer.index(),
+                layer.name(),
+                lower(layer.role()),
+                layer.state().name(),
+                layer.protocol(),
+                layer.cipher(),
+                layer.peer(),
+                layer.provider().name(),
+                layer.handshakeMillis(),
+                layer.failureReason());
     }
 
     private static String lower(Enum<?> value) {

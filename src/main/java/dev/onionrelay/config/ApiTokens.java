@@ -27,7 +27,8 @@ import org.slf4j.LoggerFactory;
 public final class ApiTokens {
 
     private static final Logger LOG = LoggerFactory.getLogger(ApiTokens.class);
-    private static final boolean POSIX = FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
+    private static final boolean POSIX =
+            FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
 
     /** What a token may do: read (GET) or everything. */
     public enum Scope {
@@ -62,20 +63,24 @@ public final class ApiTokens {
             throw new IllegalArgumentException("onion.api.tokens[].name is required");
         }
         Scope scope = Scope.valueOf(configured.scope().trim().toUpperCase(Locale.ROOT));
-        int given = (configured.secret() != null ? 1 : 0) + (configured.sha256() != null ? 1 : 0)
+        int given = (configured.secret() != null ? 1 : 0)
+                + (configured.sha256() != null ? 1 : 0)
                 + (configured.file() != null ? 1 : 0);
         if (given != 1) {
-            throw new IllegalArgumentException(
-                    "API token '" + name + "' needs exactly one of secret, sha256 or file");
+            throw new IllegalArgumentException("API token '" + name + "' needs exactly one of secret, sha256 or file");
         }
         if (configured.secret() != null) {
             return new Token(name, scope, sha256(configured.secret()));
         }
         if (configured.sha256() != null) {
-            return new Token(name, scope, HexFormat.of().parseHex(configured.sha256().trim().toLowerCase(Locale.ROOT)));
+            return new Token(
+                    name,
+                    scope,
+                    HexFormat.of().parseHex(configured.sha256().trim().toLowerCase(Locale.ROOT)));
         }
         try {
-            return new Token(name, scope, sha256(Files.readString(configured.file()).trim()));
+            return new Token(
+                    name, scope, sha256(Files.readString(configured.file()).trim()));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read the file of API token '" + name + "'", e);
         }

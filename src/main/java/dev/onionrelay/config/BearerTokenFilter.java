@@ -44,14 +44,20 @@ public final class BearerTokenFilter extends OncePerRequestFilter {
         boolean reading = HttpMethod.GET.matches(request.getMethod()) || HttpMethod.HEAD.matches(request.getMethod());
         if (token.isEmpty()) {
             response.setHeader("WWW-Authenticate", "Bearer");
-            Problems.write(response, HttpStatus.UNAUTHORIZED, "missing or invalid bearer token",
+            Problems.write(
+                    response,
+                    HttpStatus.UNAUTHORIZED,
+                    "missing or invalid bearer token",
                     "send 'Authorization: Bearer <token>'; without configured tokens the admin token is in "
                             + "<state-dir>/admin.token");
             audit(request, "-", HttpStatus.UNAUTHORIZED.value(), reading);
             return;
         }
         if (!reading && token.get().scope() != ApiTokens.Scope.ADMIN) {
-            Problems.write(response, HttpStatus.FORBIDDEN, "admin scope required",
+            Problems.write(
+                    response,
+                    HttpStatus.FORBIDDEN,
+                    "admin scope required",
                     "token '" + token.get().name() + "' has the read scope; " + request.getMethod() + " needs admin");
             audit(request, token.get().name(), HttpStatus.FORBIDDEN.value(), false);
             return;
@@ -65,8 +71,13 @@ public final class BearerTokenFilter extends OncePerRequestFilter {
 
     private static void audit(HttpServletRequest request, String tokenName, int status, boolean reading) {
         if (!reading || status == HttpStatus.UNAUTHORIZED.value()) {
-            AUDIT.info("token={} method={} path={} status={} remote={}", tokenName, request.getMethod(),
-                    request.getRequestURI(), status, request.getRemoteAddr());
+            AUDIT.info(
+                    "token={} method={} path={} status={} remote={}",
+                    tokenName,
+                    request.getMethod(),
+                    request.getRequestURI(),
+                    status,
+                    request.getRemoteAddr());
         }
     }
 }

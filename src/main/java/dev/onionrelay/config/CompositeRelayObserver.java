@@ -19,7 +19,8 @@ final class CompositeRelayObserver implements RelayObserver {
     }
 
     static RelayObserver of(List<RelayObserver> observers) {
-        return observers.isEmpty() ? RelayObserver.NONE
+        return observers.isEmpty()
+                ? RelayObserver.NONE
                 : observers.size() == 1 ? observers.get(0) : new CompositeRelayObserver(observers);
     }
 
@@ -44,8 +45,8 @@ final class CompositeRelayObserver implements RelayObserver {
     }
 
     @Override
-    public void handshakeFailed(Relay relay, Side side, String layer, String reason, Duration took,
-            SocketAddress peer) {
+    public void handshakeFailed(
+            Relay relay, Side side, String layer, String reason, Duration took, SocketAddress peer) {
         observers.forEach(o -> o.handshakeFailed(relay, side, layer, reason, took, peer));
     }
 

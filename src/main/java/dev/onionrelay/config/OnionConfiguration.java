@@ -28,15 +28,20 @@ public class OnionConfiguration {
     }
 
     @Bean(destroyMethod = "close")
-    OnionService onionService(OnionProperties properties, CredentialStore credentials,
-            ObjectProvider<RelayObserver> observers) {
+    OnionService onionService(
+            OnionProperties properties, CredentialStore credentials, ObjectProvider<RelayObserver> observers) {
         TlsProvider provider = TlsProvider.named(properties.tls().provider());
         List<RelayObserver> all = observers.orderedStream().toList();
-        OnionEngine engine = new OnionEngine(Transport.named(properties.engine().transport()),
-                properties.engine().workerThreads(), provider, CompositeRelayObserver.of(all));
+        OnionEngine engine = new OnionEngine(
+                Transport.named(properties.engine().transport()),
+                properties.engine().workerThreads(),
+                provider,
+                CompositeRelayObserver.of(all));
         OnionProperties.Policy policy = properties.policy();
         OnionProperties.Limits limits = properties.limits();
-        OnionService service = new OnionService(engine, new TlsContexts(new StoreKeyMaterial(credentials), provider),
+        OnionService service = new OnionService(
+                engine,
+                new TlsContexts(new StoreKeyMaterial(credentials), provider),
                 new FileRelayStore(properties.stateDir().resolve("relays")),
                 new RelayPolicy(policy.listenHosts(), policy.targetHosts(), policy.allowInsecureVerify()),
                 new RelayLimits(limits.maxRelays(), limits.maxDepth(), limits.maxTunnelsPerRelay()));

@@ -58,5 +58,7 @@ public record OnionProperties(
     public record Tls(@DefaultValue("jdk") String provider) {}
 
     /** Netty: {@code nio} (default) or {@code epoll} transport, and event loop threads (0: two per core). */
-    public record Engine(@DefaultValue("nio") String transport, @DefaultValue("0") int workerThreads) {}
+    public record Engine(
+            @DefaultValue("nio") String transport,
+            @DefaultValue("0") int workerThreads) {}
 }

@@ -11,13 +11,13 @@ final class Problems {
 
     private Problems() {}
 
-    static void write(HttpServletResponse response, HttpStatus status, String title, String detail)
-            throws IOException {
+    static void write(HttpServletResponse response, HttpStatus status, String title, String detail) throws IOException {
         response.setStatus(status.value());
         response.setContentType(MediaType.APPLICATION_PROBLEM_JSON_VALUE);
         response.setCharacterEncoding(StandardCharsets.UTF_8.name());
-        response.getWriter().write("{\"type\":\"about:blank\",\"title\":" + quote(title) + ",\"status\":"
-                + status.value() + ",\"detail\":" + quote(detail) + "}");
+        response.getWriter()
+                .write("{\"type\":\"about:blank\",\"title\":" + quote(title) + ",\"status\":" + status.value()
+                        + ",\"detail\":" + quote(detail) + "}");
     }
 
     private static String quote(String text) {

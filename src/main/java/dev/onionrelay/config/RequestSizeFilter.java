@@ -25,7 +25,10 @@ public final class RequestSizeFilter extends OncePerRequestFilter {
             throws ServletException, IOException {
         long length = request.getContentLengthLong();
         if (length > maxBytes) {
-            Problems.write(response, HttpStatus.CONTENT_TOO_LARGE, "request body too large",
+            Problems.write(
+                    response,
+                    HttpStatus.CONTENT_TOO_LARGE,
+                    "request body too large",
                     "the body has " + length + " bytes; at most " + maxBytes
                             + " are accepted (onion.limits.max-request-size)");
             return;

@@ -16,11 +16,14 @@ public final class StoreKeyMaterial implements KeyMaterial {
 
     @Override
     public Identity identity(String credentialName) throws LayerConfigurationException {
-        Credential credential = store.find(credentialName).orElseThrow(() ->
-                new LayerConfigurationException("credential", "unknown credential '" + credentialName + "'"));
+        Credential credential = store.find(credentialName)
+                .orElseThrow(() ->
+                        new LayerConfigurationException("credential", "unknown credential '" + credentialName + "'"));
         if (credential.privateKey() == null) {
-            throw new LayerConfigurationException("credential",
-                    "credential '" + credentialName + "' is a trust credential (no private key); a layer presents an identity");
+            throw new LayerConfigurationException(
+                    "credential",
+                    "credential '" + credentialName
+                            + "' is a trust credential (no private key); a layer presents an identity");
         }
         return new Identity(credential.privateKey(), credential.chain());
     }
@@ -28,7 +31,8 @@ public final class StoreKeyMaterial implements KeyMaterial {
     @Override
     public List<X509Certificate> trustAnchors(String credentialName) throws LayerConfigurationException {
         return store.find(credentialName)
-                .orElseThrow(() -> new LayerConfigurationException("trust", "unknown credential '" + credentialName + "'"))
+                .orElseThrow(
+                        () -> new LayerConfigurationException("trust", "unknown credential '" + credentialName + "'"))
                 .trustAnchors();
     }
 }

@@ -27,13 +27,34 @@ public final class HandshakeFailures {
 
     /** Alert names (RFC 8446 section 6 and RFC 5246) a handshake can end with. */
     static final Set<String> ALERTS = Set.of(
-            "close_notify", "unexpected_message", "bad_record_mac", "record_overflow", "handshake_failure",
-            "bad_certificate", "unsupported_certificate", "certificate_revoked", "certificate_expired",
-            "certificate_unknown", "illegal_parameter", "unknown_ca", "access_denied", "decode_error",
-            "decrypt_error", "protocol_version", "insufficient_security", "internal_error",
-            "inappropriate_fallback", "user_canceled", "missing_extension", "unsupported_extension",
-            "unrecognized_name", "bad_certificate_status_response", "unknown_psk_identity",
-            "certificate_required", "no_application_protocol", "no_renegotiation");
+            "close_notify",
+            "unexpected_message",
+            "bad_record_mac",
+            "record_overflow",
+            "handshake_failure",
+            "bad_certificate",
+            "unsupported_certificate",
+            "certificate_revoked",
+            "certificate_expired",
+            "certificate_unknown",
+            "illegal_parameter",
+            "unknown_ca",
+            "access_denied",
+            "decode_error",
+            "decrypt_error",
+            "protocol_version",
+            "insufficient_security",
+            "internal_error",
+            "inappropriate_fallback",
+            "user_canceled",
+            "missing_extension",
+            "unsupported_extension",
+            "unrecognized_name",
+            "bad_certificate_status_response",
+            "unknown_psk_identity",
+            "certificate_required",
+            "no_application_protocol",
+            "no_renegotiation");
 
     private static final Pattern JDK_ALERT = Pattern.compile("(?:Received|received) fatal alert: ([a-z_]+)");
     private static final Pattern BORINGSSL_ALERT = Pattern.compile("(?:TLSV1|SSLV3|TLSV13)_ALERT_([A-Z_]+)");
@@ -88,30 +109,36 @@ public final class HandshakeFailures {
         }
         String lower = message.toLowerCase(Locale.ROOT);
         // Failures we detect ourselves, named by the alert we send for them.
-        if (lower.contains("unable to find valid certification path") || lower.contains("certificate_verify_failed")
+        if (lower.contains("unable to find valid certification path")
+                || lower.contains("certificate_verify_failed")
                 || lower.contains("unknown_ca")) {
             return "unknown_ca";
         }
-        if (lower.contains("no subject alternative") || lower.contains("no name matching")
+        if (lower.contains("no subject alternative")
+                || lower.contains("no name matching")
                 || lower.contains("hostname") && lower.contains("match")) {
             return "certificate_unknown";
         }
-        if (lower.contains("empty client certificate chain") || lower.contains("peer_did_not_return_a_certificate")
+        if (lower.contains("empty client certificate chain")
+                || lower.contains("peer_did_not_return_a_certificate")
                 || lower.contains("certificate_required")) {
             return "certificate_required";
         }
-        if (lower.contains("no appropriate protocol") || lower.contains("unsupported_protocol")
+        if (lower.contains("no appropriate protocol")
+                || lower.contains("unsupported_protocol")
                 || lower.contains("protocol_version")) {
             return "protocol_version";
         }
         if (lower.contains("no_shared_cipher") || lower.contains("no appropriate cipher")) {
             return "handshake_failure";
         }
-        if (lower.contains("not an ssl/tls record") || lower.contains("wrong_version_number")
+        if (lower.contains("not an ssl/tls record")
+                || lower.contains("wrong_version_number")
                 || lower.contains("unsupported or unrecognized ssl message")) {
             return NOT_TLS;
         }
-        if (lower.contains("connection closed while ssl/tls handshake") || lower.contains("closed engine")
+        if (lower.contains("connection closed while ssl/tls handshake")
+                || lower.contains("closed engine")
                 || lower.contains("connection reset")) {
             return PEER_CLOSED;
         }

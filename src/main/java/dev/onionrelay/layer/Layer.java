@@ -87,8 +87,17 @@ public final class Layer {
     }
 
     LayerStatus status(int index) {
-        return new LayerStatus(index, name(), spec().role(), state, protocol, cipher, peer, prepared.provider(),
-                handshakeMillis, failureReason);
+        return new LayerStatus(
+                index,
+                name(),
+                spec().role(),
+                state,
+                protocol,
+                cipher,
+                peer,
+                prepared.provider(),
+                handshakeMillis,
+                failureReason);
     }
 
     private static @Nullable String peerSubject(SSLSession session) {

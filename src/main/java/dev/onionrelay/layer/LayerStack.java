@@ -52,7 +52,13 @@ public final class LayerStack {
      * @param anchor the pipeline name of the handler that stays innermost (layers are added before it)
      * @param peerHost,peerPort the remote end, a hint for client session caches
      */
-    public LayerStack(Channel channel, Side side, String anchor, String peerHost, int peerPort, int minDepth,
+    public LayerStack(
+            Channel channel,
+            Side side,
+            String anchor,
+            String peerHost,
+            int peerPort,
+            int minDepth,
             StackListener listener) {
         this.channel = channel;
         this.side = side;
@@ -144,8 +150,8 @@ public final class LayerStack {
     private Layer add(PreparedLayer prepared, boolean dynamic) {
         LayerSpec spec = prepared.spec();
         SslHandler handler = spec.role() == Role.CLIENT
-                ? prepared.context().newHandler(channel.alloc(),
-                        spec.serverName() != null ? spec.serverName() : peerHost, peerPort)
+                ? prepared.context()
+                        .newHandler(channel.alloc(), spec.serverName() != null ? spec.serverName() : peerHost, peerPort)
                 : prepared.context().newHandler(channel.alloc());
         handler.setHandshakeTimeoutMillis(spec.handshakeTimeout().toMillis());
         handler.setCloseNotifyFlushTimeout(2, TimeUnit.SECONDS);
@@ -192,7 +198,8 @@ public final class LayerStack {
             // Closing every layer innermost first is a clean end; a close_notify under open inner layers is not.
             for (int inner = index + 1; inner < layers.size(); inner++) {
                 if (!layers.get(inner).inboundClosed) {
-                    listener.protocolViolation(this,
+                    listener.protocolViolation(
+                            this,
                             "close_notify on " + side.label() + " layer '" + layer.name() + "' which is not innermost");
                     return;
                 }

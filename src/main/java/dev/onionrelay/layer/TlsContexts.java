@@ -48,12 +48,14 @@ public final class TlsContexts {
                 throw new LayerConfigurationException("credential", "a server layer needs an identity credential");
             }
             KeyMaterial.Identity identity = keyMaterial.identity(spec.credential());
-            builder = SslContextBuilder.forServer(identity.privateKey(), identity.chain().toArray(X509Certificate[]::new))
-                    .clientAuth(switch (spec.clientAuth()) {
-                        case NONE -> ClientAuth.NONE;
-                        case OPTIONAL -> ClientAuth.OPTIONAL;
-                        case REQUIRE -> ClientAuth.REQUIRE;
-                    });
+            builder = SslContextBuilder.forServer(
+                            identity.privateKey(), identity.chain().toArray(X509Certificate[]::new))
+                    .clientAuth(
+                            switch (spec.clientAuth()) {
+                                case NONE -> ClientAuth.NONE;
+                                case OPTIONAL -> ClientAuth.OPTIONAL;
+                                case REQUIRE -> ClientAuth.REQUIRE;
+                            });
         } else {
             builder = SslContextBuilder.forClient();
             if (spec.credential() != null) {

@@ -32,8 +32,8 @@ public enum TlsProvider {
     public static TlsProvider named(String name) {
         TlsProvider chosen = TlsProvider.valueOf(name.trim().toUpperCase(java.util.Locale.ROOT));
         if (chosen == OPENSSL && !OpenSsl.isAvailable()) {
-            throw new IllegalStateException("the OpenSSL provider is not available here: "
-                    + OpenSsl.unavailabilityCause());
+            throw new IllegalStateException(
+                    "the OpenSSL provider is not available here: " + OpenSsl.unavailabilityCause());
         }
         return chosen;
     }

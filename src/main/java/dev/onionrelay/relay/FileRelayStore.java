@@ -21,7 +21,8 @@ import tools.jackson.databind.json.JsonMapper;
 public final class FileRelayStore implements RelayStore {
 
     private static final System.Logger LOG = System.getLogger(FileRelayStore.class.getName());
-    private static final boolean POSIX = FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
+    private static final boolean POSIX =
+            FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
 
     private final Path directory;
     private final JsonMapper json = JsonMapper.builder().findAndAddModules().build();
@@ -80,7 +81,10 @@ public final class FileRelayStore implements RelayStore {
                     try {
                         relays.add(json.readValue(file.toFile(), StoredRelay.class));
                     } catch (RuntimeException e) {
-                        LOG.log(System.Logger.Level.WARNING, "skipping unreadable relay file {0}: {1}", file,
+                        LOG.log(
+                                System.Logger.Level.WARNING,
+                                "skipping unreadable relay file {0}: {1}",
+                                file,
                                 e.getMessage());
                     }
                 }

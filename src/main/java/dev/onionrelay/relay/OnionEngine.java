@@ -54,8 +54,9 @@ public final class OnionEngine implements AutoCloseable {
      *
      * @throws IOException when the address cannot be bound (port in use, address not local)
      */
-    public Relay open(String id, RelaySpec spec, List<PreparedLayer> ingress, List<PreparedLayer> egress,
-            Instant createdAt) throws IOException {
+    public Relay open(
+            String id, RelaySpec spec, List<PreparedLayer> ingress, List<PreparedLayer> egress, Instant createdAt)
+            throws IOException {
         Relay relay = new Relay(id, spec, ingress, egress, createdAt, observer);
         ServerBootstrap bootstrap = new ServerBootstrap()
                 .group(acceptors, workers)

@@ -38,8 +38,8 @@ public final class OnionService implements AutoCloseable {
     private final RelayLimits limits;
     private final Map<String, Relay> relays = new ConcurrentHashMap<>();
 
-    public OnionService(OnionEngine engine, TlsContexts contexts, RelayStore store, RelayPolicy policy,
-            RelayLimits limits) {
+    public OnionService(
+            OnionEngine engine, TlsContexts contexts, RelayStore store, RelayPolicy policy, RelayLimits limits) {
         this.engine = engine;
         this.contexts = contexts;
         this.store = store;
@@ -62,7 +62,9 @@ public final class OnionService implements AutoCloseable {
     /** Creates, opens and persists a relay. */
     public synchronized Relay create(RelaySpec spec) {
         if (relays.size() >= limits.maxRelays()) {
-            throw new RelayException(RelayException.Kind.LIMIT, null,
+            throw new RelayException(
+                    RelayException.Kind.LIMIT,
+                    null,
                     "at most " + limits.maxRelays() + " relays may exist (onion.limits.max-relays)");
         }
         validate(spec);
@@ -78,8 +80,15 @@ public final class OnionService implements AutoCloseable {
             throw e;
         }
         relays.put(id, relay);
-        LOG.log(System.Logger.Level.INFO, "relay {0} ({1}) listening on {2}, target {3}, depth {4}/{5}",
-                spec.name(), id, relay.spec().listen(), spec.target(), spec.ingress().size(), spec.egress().size());
+        LOG.log(
+                System.Logger.Level.INFO,
+                "relay {0} ({1}) listening on {2}, target {3}, depth {4}/{5}",
+                spec.name(),
+                id,
+                relay.spec().listen(),
+                spec.target(),
+                spec.ingress().size(),
+                spec.egress().size());
         return relay;
     }
 
@@ -91,60 +100,83 @@ public final class OnionService implements AutoCloseable {
         for (StoredRelay stored : store.load()) {
             Relay relay;
             try {
-                relay = bind(stored.id(), stored.spec(), prepare(Side.INGRESS, stored.spec().ingress()),
-                        prepare(Side.EGRESS, stored.spec().egress()), stored.createdAt());
+                relay = bind(
+                        stored.id(),
+                        stored.spec(),
+                        prepare(Side.INGRESS, stored.spec().ingress()),
+                        prepare(Side.EGRESS, stored.spec().egress()),
+                        stored.createdAt());
             } catch (RelayException e) {
                 relay = engine.failed(stored.id(), stored.spec(), stored.createdAt(), e.getMessage());
-                LOG.log(System.Logger.Level.WARNING, "relay {0} could not be restored: {1}", stored.spec().name(),
+                LOG.log(
+                        System.Logger.Level.WARNING,
+                        "relay {0} could not be restored: {1}",
+                        stored.spec().name(),
                         e.getMessage());
             }
             relays.put(relay.id(), relay);
         }
     }
 
-    private Relay bind(String id, RelaySpec spec, List<PreparedLayer> ingress, List<PreparedLayer> egress,
-            Instant createdAt) {
+    private Relay bind(
+            String id, RelaySpec spec, List<PreparedLayer> ingress, List<PreparedLayer> egress, Instant createdAt) {
         try {
             return engine.open(id, spec, ingress, egress, createdAt);
         } catch (BindException e) {
-            throw new RelayException(RelayException.Kind.CONFLICT, "listen.port",
+            throw new RelayException(
+                    RelayException.Kind.CONFLICT,
+                    "listen.port",
                     "cannot listen on " + spec.listen() + ": " + e.getMessage());
         } catch (IOException e) {
-            throw new RelayException(RelayException.Kind.INVALID, "listen.host",
+            throw new RelayException(
+                    RelayException.Kind.INVALID,
+                    "listen.host",
                     "cannot listen on " + spec.listen() + ": " + e.getMessage());
         }
     }
 
     private void validate(RelaySpec spec) {
         if (!NAME.matcher(spec.name()).matches()) {
-            throw new RelayException(RelayException.Kind.INVALID, "name",
+            throw new RelayException(
+                    RelayException.Kind.INVALID,
+                    "name",
                     "a relay name is 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit");
         }
         if (find(spec.name()).isPresent()) {
-            throw new RelayException(RelayException.Kind.CONFLICT, "name",
-                    "a relay named '" + spec.name() + "' exists already");
+            throw new RelayException(
+                    RelayException.Kind.CONFLICT, "name", "a relay named '" + spec.name() + "' exists already");
         }
         if (!policy.allowsListen(spec.listen().host())) {
-            throw new RelayException(RelayException.Kind.FORBIDDEN, "listen.host",
+            throw new RelayException(
+                    RelayException.Kind.FORBIDDEN,
+                    "listen.host",
                     "policy does not allow listening on " + spec.listen().host() + " (onion.policy.listen-hosts)");
         }
         if (!policy.allowsTarget(spec.target().host())) {
-            throw new RelayException(RelayException.Kind.FORBIDDEN, "target.host",
+            throw new RelayException(
+                    RelayException.Kind.FORBIDDEN,
+                    "target.host",
                     "policy does not allow the target " + spec.target().host() + " (onion.policy.target-hosts)");
         }
         if (spec.listen().port() != 0) {
             for (Relay other : relays.values()) {
                 if (other.spec().listen().port() == spec.listen().port() && other.state() == RelayState.LISTENING) {
-                    throw new RelayException(RelayException.Kind.CONFLICT, "listen.port",
-                            "port " + spec.listen().port() + " is used by relay '" + other.spec().name() + "'");
+                    throw new RelayException(
+                            RelayException.Kind.CONFLICT,
+                            "listen.port",
+                            "port " + spec.listen().port() + " is used by relay '"
+                                    + other.spec().name() + "'");
                 }
             }
         }
         checkDepth("ingress", spec.ingress().size(), spec.options().minIngressDepth());
         checkDepth("egress", spec.egress().size(), spec.options().minEgressDepth());
         if (spec.options().maxTunnels() > limits.maxTunnelsPerRelay()) {
-            throw new RelayException(RelayException.Kind.LIMIT, "options.maxTunnels",
-                    "at most " + limits.maxTunnelsPerRelay() + " tunnels per relay (onion.limits.max-tunnels-per-relay)");
+            throw new RelayException(
+                    RelayException.Kind.LIMIT,
+                    "options.maxTunnels",
+                    "at most " + limits.maxTunnelsPerRelay()
+                            + " tunnels per relay (onion.limits.max-tunnels-per-relay)");
         }
         checkVerify("ingress", spec.ingress());
         checkVerify("egress", spec.egress());
@@ -152,11 +184,15 @@ public final class OnionService implements AutoCloseable {
 
     private void checkDepth(String side, int depth, int minDepth) {
         if (depth > limits.maxDepth()) {
-            throw new RelayException(RelayException.Kind.LIMIT, side,
+            throw new RelayException(
+                    RelayException.Kind.LIMIT,
+                    side,
                     "at most " + limits.maxDepth() + " layers per side (onion.limits.max-depth)");
         }
         if (minDepth < 0 || minDepth > depth) {
-            throw new RelayException(RelayException.Kind.INVALID, "options.minDepth." + side,
+            throw new RelayException(
+                    RelayException.Kind.INVALID,
+                    "options.minDepth." + side,
                     "must be between 0 and the " + side + " depth " + depth);
         }
     }
@@ -165,7 +201,9 @@ public final class OnionService implements AutoCloseable {
         for (int i = 0; i < layers.size(); i++) {
             LayerSpec layer = layers.get(i);
             if (layer.verify() == Verification.NONE && layer.verifiesPeerWhenAsked() && !policy.allowInsecureVerify()) {
-                throw new RelayException(RelayException.Kind.FORBIDDEN, side + "[" + i + "].verify",
+                throw new RelayException(
+                        RelayException.Kind.FORBIDDEN,
+                        side + "[" + i + "].verify",
                         "verify 'none' needs onion.policy.allow-insecure-verify=true");
             }
         }
@@ -178,8 +216,8 @@ public final class OnionService implements AutoCloseable {
             try {
                 prepared.add(contexts.prepare(layers.get(i)));
             } catch (LayerConfigurationException e) {
-                throw new RelayException(RelayException.Kind.INVALID, side.label() + "[" + i + "]." + e.field(),
-                        e.getMessage());
+                throw new RelayException(
+                        RelayException.Kind.INVALID, side.label() + "[" + i + "]." + e.field(), e.getMessage());
             }
         }
         return prepared;
@@ -191,17 +229,22 @@ public final class OnionService implements AutoCloseable {
         if (byId != null) {
             return Optional.of(byId);
         }
-        return relays.values().stream().filter(r -> r.spec().name().equals(idOrName)).findFirst();
+        return relays.values().stream()
+                .filter(r -> r.spec().name().equals(idOrName))
+                .findFirst();
     }
 
     public Relay get(String idOrName) {
-        return find(idOrName).orElseThrow(() -> new RelayException(RelayException.Kind.NOT_FOUND, null,
-                "no relay with id or name '" + idOrName + "'"));
+        return find(idOrName)
+                .orElseThrow(() -> new RelayException(
+                        RelayException.Kind.NOT_FOUND, null, "no relay with id or name '" + idOrName + "'"));
     }
 
     /** All relays, oldest first. */
     public List<Relay> list() {
-        return relays.values().stream().sorted(Comparator.comparing(Relay::createdAt)).toList();
+        return relays.values().stream()
+                .sorted(Comparator.comparing(Relay::createdAt))
+                .toList();
     }
 
     /** Stops a relay (listener and tunnels) and forgets it. */
@@ -210,7 +253,11 @@ public final class OnionService implements AutoCloseable {
         relay.stop();
         store.delete(relay.id());
         relays.remove(relay.id());
-        LOG.log(System.Logger.Level.INFO, "relay {0} ({1}) deleted", relay.spec().name(), relay.id());
+        LOG.log(
+                System.Logger.Level.INFO,
+                "relay {0} ({1}) deleted",
+                relay.spec().name(),
+                relay.id());
     }
 
     /** Names of the relays whose layers use a credential (as identity or as trust). */

@@ -27,8 +27,13 @@ public final class Relay {
     private volatile @Nullable String error;
     private volatile @Nullable Channel listener;
 
-    Relay(String id, RelaySpec spec, List<PreparedLayer> ingressLayers, List<PreparedLayer> egressLayers,
-            Instant createdAt, RelayObserver observer) {
+    Relay(
+            String id,
+            RelaySpec spec,
+            List<PreparedLayer> ingressLayers,
+            List<PreparedLayer> egressLayers,
+            Instant createdAt,
+            RelayObserver observer) {
         this.id = id;
         this.spec = spec;
         this.ingressLayers = List.copyOf(ingressLayers);
@@ -74,7 +79,9 @@ public final class Relay {
 
     /** Open tunnels, oldest first. */
     public List<Tunnel> tunnels() {
-        return tunnels.values().stream().sorted(Comparator.comparingLong(Tunnel::sequence)).toList();
+        return tunnels.values().stream()
+                .sorted(Comparator.comparingLong(Tunnel::sequence))
+                .toList();
     }
 
     public Optional<Tunnel> tunnel(String tunnelId) {
@@ -95,7 +102,8 @@ public final class Relay {
 
     /** Accepts one connection, unless the relay is at its tunnel limit. */
     void accepted(Channel channel, Transport transport) {
-        if (state != RelayState.LISTENING || stats.activeTunnels.get() >= spec.options().maxTunnels()) {
+        if (state != RelayState.LISTENING
+                || stats.activeTunnels.get() >= spec.options().maxTunnels()) {
             stats.rejectedTunnels.increment();
             observer.tunnelRejected(this, state != RelayState.LISTENING ? "stopped" : "max_tunnels");
             channel.close();

@@ -27,7 +27,9 @@ public final class RelayStats {
 
     void recordFailure(HandshakeFailure failure) {
         handshakeFailures.increment();
-        failuresByLayer.computeIfAbsent(failure.side() + "/" + failure.layer(), k -> new LongAdder()).increment();
+        failuresByLayer
+                .computeIfAbsent(failure.side() + "/" + failure.layer(), k -> new LongAdder())
+                .increment();
         failuresByReason.computeIfAbsent(failure.reason(), k -> new LongAdder()).increment();
         lastFailure = failure;
     }

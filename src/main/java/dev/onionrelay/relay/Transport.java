@@ -35,14 +35,14 @@ public record Transport(
     /** {@code nio} or {@code epoll} (falls back to NIO when epoll cannot load). */
     public static Transport named(String name) {
         if ("epoll".equalsIgnoreCase(name.trim()) && Epoll.isAvailable()) {
-            return new Transport("epoll", EpollIoHandler.newFactory(), EpollServerSocketChannel.class,
-                    EpollSocketChannel.class);
+            return new Transport(
+                    "epoll", EpollIoHandler.newFactory(), EpollServerSocketChannel.class, EpollSocketChannel.class);
         }
         return new Transport("nio", NioIoHandler.newFactory(), NioServerSocketChannel.class, NioSocketChannel.class);
     }
 
     public EventLoopGroup newGroup(int threads, String namePrefix) {
-        return new MultiThreadIoEventLoopGroup(threads,
-                new io.netty.util.concurrent.DefaultThreadFactory(namePrefix, true), ioHandlerFactory);
+        return new MultiThreadIoEventLoopGroup(
+                threads, new io.netty.util.concurrent.DefaultThreadFactory(namePrefix, true), ioHandlerFactory);
     }
 }

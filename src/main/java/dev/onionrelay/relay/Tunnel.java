@@ -70,6 +70,7 @@ public final class Tunnel {
 
     /** Client bytes that arrived before the target was ready. */
     private final ArrayDeque<ByteBuf> held = new ArrayDeque<>();
+
     private boolean ingressInputEnded;
     private boolean egressInputEnded;
     private boolean ingressOutputShut;
@@ -81,8 +82,14 @@ public final class Tunnel {
         this.transport = transport;
         this.observer = observer;
         InetSocketAddress client = (InetSocketAddress) ingress.remoteAddress();
-        this.ingressStack = new LayerStack(ingress, Side.INGRESS, SPLICE, client.getHostString(), client.getPort(),
-                relay.spec().options().minIngressDepth(), new Listener());
+        this.ingressStack = new LayerStack(
+                ingress,
+                Side.INGRESS,
+                SPLICE,
+                client.getHostString(),
+                client.getPort(),
+                relay.spec().options().minIngressDepth(),
+                new Listener());
         Duration idle = relay.spec().options().idleTimeout();
         // Idle is judged on the client connection: reads there are uploads, writes there are downloads.
         ingress.pipeline().addLast(IDLE, new IdleStateHandler(0, 0, idle.toMillis(), TimeUnit.MILLISECONDS));
@@ -116,9 +123,17 @@ public final class Tunnel {
 
     public TunnelStatus status() {
         LayerStack egressSide = egressStack;
-        return new TunnelStatus(id, relay.spec().name(), address(ingress.remoteAddress()), openedAt, state,
-                bytesIn.get(), bytesOut.get(), stackStatus(ingressStack),
-                egressSide != null ? stackStatus(egressSide)
+        return new TunnelStatus(
+                id,
+                relay.spec().name(),
+                address(ingress.remoteAddress()),
+                openedAt,
+                state,
+                bytesIn.get(),
+                bytesOut.get(),
+                stackStatus(ingressStack),
+                egressSide != null
+                        ? stackStatus(egressSide)
                         : new TunnelStatus.StackStatus(0, relay.spec().options().minEgressDepth(), List.of()));
     }
 
@@ -154,8 +169,9 @@ public final class Tunnel {
         Bootstrap bootstrap = new Bootstrap()
                 .group(ingress.eventLoop())
                 .channel(transport.socketChannel())
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS,
-                        (int) Math.min(Integer.MAX_VALUE, relay.spec().options().connectTimeout().toMillis()))
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(
+                        Integer.MAX_VALUE,
+                        relay.spec().options().connectTimeout().toMillis()))
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.TCP_NODELAY, true)
                 .handler(new ChannelInitializer<>() {
@@ -177,8 +193,14 @@ public final class Tunnel {
                 connect.channel().close();
                 return;
             }
-            LayerStack stack = new LayerStack(connect.channel(), Side.EGRESS, SPLICE, target.host(), target.port(),
-                    relay.spec().options().minEgressDepth(), new Listener());
+            LayerStack stack = new LayerStack(
+                    connect.channel(),
+                    Side.EGRESS,
+                    SPLICE,
+                    target.host(),
+                    target.port(),
+                    relay.spec().options().minEgressDepth(),
+                    new Listener());
             egressStack = stack;
             stack.pushAll(relay.egressLayers()).addListener(pushed -> {
                 if (pushed.isSuccess()) {
@@ -470,8 +492,13 @@ public final class Tunnel {
         @Override
         public void handshakeFailed(LayerStack stack, Layer layer, String reason, Throwable cause) {
             SocketAddress peer = stack.channel().remoteAddress();
-            relay.stats().recordFailure(new RelayStats.HandshakeFailure(Instant.now(), stack.side().label(),
-                    layer.name(), reason, peer != null ? address(peer) : "unknown"));
+            relay.stats()
+                    .recordFailure(new RelayStats.HandshakeFailure(
+                            Instant.now(),
+                            stack.side().label(),
+                            layer.name(),
+                            reason,
+                            peer != null ? address(peer) : "unknown"));
             observer.handshakeFailed(relay, stack.side(), layer.name(), reason, Duration.ZERO, peer);
         }
 

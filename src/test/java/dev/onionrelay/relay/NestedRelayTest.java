@@ -79,7 +79,9 @@ class NestedRelayTest {
 
         Traffic.Echo result = Traffic.echo(Onions.port(entry), SIXTY_FOUR_MIB);
 
-        assertThat(result.intact()).as("echo through %d hops: %s", depth, result).isTrue();
+        assertThat(result.intact())
+                .as("echo through %d hops: %s", depth, result)
+                .isTrue();
         for (Relay hop : hops) {
             assertThat(hop.stats().handshakeFailures()).isZero();
             assertThat(hop.stats().totalTunnels()).isEqualTo(1);

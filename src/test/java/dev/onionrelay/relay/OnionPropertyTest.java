@@ -9,7 +9,6 @@ import dev.onionrelay.support.Onions;
 import dev.onionrelay.support.RecordingProxy;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
@@ -57,7 +56,10 @@ class OnionPropertyTest {
         wireB = new RecordingProxy(Onions.port(hop2));
         hop1 = onions.relay("hop1", wireB.port(), List.of(Layers.server("L0", "hop1")), List.of());
         wireA = new RecordingProxy(Onions.port(hop1));
-        entry = onions.relay("entry", wireA.port(), List.of(),
+        entry = onions.relay(
+                "entry",
+                wireA.port(),
+                List.of(),
                 List.of(Layers.client("L0", "ca", "localhost"), Layers.client("L1", "ca", "localhost")));
     }
 
@@ -82,15 +84,22 @@ class OnionPropertyTest {
         });
 
         // The control: the marker is found where the plaintext is, so its absence elsewhere means something.
-        assertThat(occurrences(target.received(), MARKER)).as("markers at the target").isEqualTo(MARKER_COUNT);
+        assertThat(occurrences(target.received(), MARKER))
+                .as("markers at the target")
+                .isEqualTo(MARKER_COUNT);
 
-        for (Wire wire : List.of(new Wire("entry -> hop1", wireA.upstream()),
-                new Wire("hop1 -> entry", wireA.downstream()), new Wire("hop1 -> hop2", wireB.upstream()),
+        for (Wire wire : List.of(
+                new Wire("entry -> hop1", wireA.upstream()),
+                new Wire("hop1 -> entry", wireA.downstream()),
+                new Wire("hop1 -> hop2", wireB.upstream()),
                 new Wire("hop2 -> hop1", wireB.downstream()))) {
             assertThat(wire.bytes().length).as("bytes captured %s", wire.name()).isGreaterThan(payload.length);
-            assertThat(occurrences(wire.bytes(), MARKER)).as("markers on the wire %s", wire.name()).isZero();
+            assertThat(occurrences(wire.bytes(), MARKER))
+                    .as("markers on the wire %s", wire.name())
+                    .isZero();
             List<TlsRecord> records = TlsRecord.parseAll(wire.bytes());
-            assertThat(records).as("TLS records %s", wire.name())
+            assertThat(records)
+                    .as("TLS records %s", wire.name())
                     .extracting(TlsRecord::type)
                     .contains(TlsRecord.APPLICATION_DATA)
                     .allMatch(type -> type >= TlsRecord.CHANGE_CIPHER_SPEC && type <= TlsRecord.APPLICATION_DATA);
@@ -98,8 +107,12 @@ class OnionPropertyTest {
 
         // Each wire shows exactly one plaintext ClientHello: L0's on wire A (L1's travels encrypted inside L0),
         // L1's on wire B (hop1 peeled L0 and passed L1 on as opaque bytes).
-        assertThat(TlsRecord.parseAll(wireA.upstream())).filteredOn(TlsRecord::isClientHello).hasSize(1);
-        assertThat(TlsRecord.parseAll(wireB.upstream())).filteredOn(TlsRecord::isClientHello).hasSize(1);
+        assertThat(TlsRecord.parseAll(wireA.upstream()))
+                .filteredOn(TlsRecord::isClientHello)
+                .hasSize(1);
+        assertThat(TlsRecord.parseAll(wireB.upstream()))
+                .filteredOn(TlsRecord::isClientHello)
+                .hasSize(1);
 
         // What hop1 decrypted and forwarded is exactly the L1 ciphertext on wire B: hop1 never held L1 plaintext.
         await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
@@ -174,17 +187,20 @@ class OnionPropertyTest {
             List<TlsRecord> records = new java.util.ArrayList<>();
             int offset = 0;
             while (offset < stream.length) {
-                assertThat(stream.length - offset).as("record header at offset %d", offset).isGreaterThanOrEqualTo(5);
+                assertThat(stream.length - offset)
+                        .as("record header at offset %d", offset)
+                        .isGreaterThanOrEqualTo(5);
                 int type = stream[offset] & 0xff;
                 int version = (stream[offset + 1] & 0xff) << 8 | stream[offset + 2] & 0xff;
                 int length = (stream[offset + 3] & 0xff) << 8 | stream[offset + 4] & 0xff;
                 assertThat(type).as("content type at offset %d", offset).isBetween(0x14, 0x17);
                 assertThat(version).as("legacy version at offset %d", offset).isBetween(0x0301, 0x0303);
                 assertThat(length).as("record length at offset %d", offset).isBetween(1, MAX_CIPHERTEXT);
-                assertThat(stream.length - offset - 5).as("record body at offset %d", offset)
+                assertThat(stream.length - offset - 5)
+                        .as("record body at offset %d", offset)
                         .isGreaterThanOrEqualTo(length);
-                records.add(new TlsRecord(type, version,
-                        java.util.Arrays.copyOfRange(stream, offset + 5, offset + 5 + length)));
+                records.add(new TlsRecord(
+                        type, version, java.util.Arrays.copyOfRange(stream, offset + 5, offset + 5 + length)));
                 offset += 5 + length;
             }
             return records;

@@ -16,29 +16,79 @@ public final class Layers {
 
     /** A server layer presenting {@code credential}, no client certificate asked. */
     public static LayerSpec server(String name, String credential) {
-        return new LayerSpec(name, Role.SERVER, credential, LayerSpec.SYSTEM_TRUST, null, Verification.NONE,
-                ClientAuthMode.NONE, List.of("TLSv1.3", "TLSv1.2"), List.of(), List.of(), TIMEOUT);
+        return new LayerSpec(
+                name,
+                Role.SERVER,
+                credential,
+                LayerSpec.SYSTEM_TRUST,
+                null,
+                Verification.NONE,
+                ClientAuthMode.NONE,
+                List.of("TLSv1.3", "TLSv1.2"),
+                List.of(),
+                List.of(),
+                TIMEOUT);
     }
 
     /** A server layer that requires a client certificate signed by {@code trust}. */
     public static LayerSpec serverRequiringClientCertificate(String name, String credential, String trust) {
-        return new LayerSpec(name, Role.SERVER, credential, trust, null, Verification.CHAIN, ClientAuthMode.REQUIRE,
-                List.of("TLSv1.3", "TLSv1.2"), List.of(), List.of(), TIMEOUT);
+        return new LayerSpec(
+                name,
+                Role.SERVER,
+                credential,
+                trust,
+                null,
+                Verification.CHAIN,
+                ClientAuthMode.REQUIRE,
+                List.of("TLSv1.3", "TLSv1.2"),
+                List.of(),
+                List.of(),
+                TIMEOUT);
     }
 
     /** A client layer verifying the server fully against {@code trust} for {@code serverName}. */
     public static LayerSpec client(String name, String trust, String serverName) {
-        return new LayerSpec(name, Role.CLIENT, null, trust, serverName, Verification.FULL, ClientAuthMode.NONE,
-                List.of("TLSv1.3", "TLSv1.2"), List.of(), List.of(), TIMEOUT);
+        return new LayerSpec(
+                name,
+                Role.CLIENT,
+                null,
+                trust,
+                serverName,
+                Verification.FULL,
+                ClientAuthMode.NONE,
+                List.of("TLSv1.3", "TLSv1.2"),
+                List.of(),
+                List.of(),
+                TIMEOUT);
     }
 
     public static LayerSpec clientWithCertificate(String name, String trust, String serverName, String credential) {
-        return new LayerSpec(name, Role.CLIENT, credential, trust, serverName, Verification.FULL, ClientAuthMode.NONE,
-                List.of("TLSv1.3", "TLSv1.2"), List.of(), List.of(), TIMEOUT);
+        return new LayerSpec(
+                name,
+                Role.CLIENT,
+                credential,
+                trust,
+                serverName,
+                Verification.FULL,
+                ClientAuthMode.NONE,
+                List.of("TLSv1.3", "TLSv1.2"),
+                List.of(),
+                List.of(),
+                TIMEOUT);
     }
 
     public static LayerSpec withTimeout(LayerSpec spec, Duration timeout) {
-        return new LayerSpec(spec.name(), spec.role(), spec.credential(), spec.trust(), spec.serverName(),
-                spec.verify(), spec.clientAuth(), spec.protocols(), spec.ciphers(), spec.alpn(), timeout);
+        return new LayerSpec(
+                spec.name(),
+                spec.role(),
+                spec.credential(),
+                spec.trust(),
+                spec.serverName(),
+                spec.verify(),
+                spec.clientAuth(),
+                spec.protocols(),
+                spec.ciphers(),
+                spec.alpn(),
+                timeout);
     }
 }

@@ -36,8 +36,13 @@ public final class Onions implements AutoCloseable {
     }
 
     public static RelayOptions options(int minIngress, int minEgress) {
-        return new RelayOptions(RelayOptions.DEFAULT_MAX_TUNNELS, Layers.TIMEOUT, Duration.ofSeconds(5),
-                Duration.ofMinutes(5), minIngress, minEgress);
+        return new RelayOptions(
+                RelayOptions.DEFAULT_MAX_TUNNELS,
+                Layers.TIMEOUT,
+                Duration.ofSeconds(5),
+                Duration.ofMinutes(5),
+                minIngress,
+                minEgress);
     }
 
     /** Opens a relay on an ephemeral loopback port whose minimum depths are its static depths. */
@@ -45,12 +50,12 @@ public final class Onions implements AutoCloseable {
         return relay(name, targetPort, ingress, egress, options(ingress.size(), egress.size()));
     }
 
-    public Relay relay(String name, int targetPort, List<LayerSpec> ingress, List<LayerSpec> egress,
-            RelayOptions options) throws Exception {
-        RelaySpec spec = new RelaySpec(name, new Endpoint("127.0.0.1", 0), new Endpoint("127.0.0.1", targetPort),
-                ingress, egress, options);
-        Relay relay = engine.open(UUID.randomUUID().toString(), spec, prepare(ingress), prepare(egress),
-                Instant.now());
+    public Relay relay(
+            String name, int targetPort, List<LayerSpec> ingress, List<LayerSpec> egress, RelayOptions options)
+            throws Exception {
+        RelaySpec spec = new RelaySpec(
+                name, new Endpoint("127.0.0.1", 0), new Endpoint("127.0.0.1", targetPort), ingress, egress, options);
+        Relay relay = engine.open(UUID.randomUUID().toString(), spec, prepare(ingress), prepare(egress), Instant.now());
         relays.add(relay);
         return relay;
     }

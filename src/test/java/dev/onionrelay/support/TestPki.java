@@ -23,6 +23,17 @@ public final class TestPki implements KeyMaterial {
         return credential;
     }
 
+    /**
+     * A new CA named {@code name} with subject CN {@code commonName}. Given another CA's subject it is that CA
+     * regenerated with a new key (or an impostor): certificate choosers that go by issuer name cannot tell them apart,
+     * signature checks can.
+     */
+    public Credential ca(String name, String commonName) {
+        Credential credential = ca.generateCa(name, commonName, Period.ofDays(30));
+        credentials.put(name, credential);
+        return credential;
+    }
+
     /** A leaf for localhost and 127.0.0.1 issued by {@code issuer}. */
     public Credential leaf(String name, String issuer) {
         return leaf(name, issuer, List.of("localhost"), List.of("127.0.0.1"));

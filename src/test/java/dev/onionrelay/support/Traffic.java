@@ -59,7 +59,10 @@ public final class Traffic {
                 received += n;
             }
             writer.get();
-            return new Echo(bytes, received, HexFormat.of().formatHex(sentDigest.digest()),
+            return new Echo(
+                    bytes,
+                    received,
+                    HexFormat.of().formatHex(sentDigest.digest()),
                     HexFormat.of().formatHex(receivedDigest.digest()));
         }
     }
