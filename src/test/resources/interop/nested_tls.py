@@ -173,12 +173,16 @@ class NestedTls:
             raise NestedTlsError("pop at depth 0")
         layer = self.layers[-1]
         index = len(self.layers) - 1
-        # Complete records were already drained by _pump() after every socket read, so the
-        # read that unwrap() attempts right after sending close_notify sees at most a partial
-        # record: no application data is swallowed by SSL_shutdown().
+        # unwrap() calls SSL_shutdown() twice; the second call reads, and a complete app-data
+        # record in the BIO at that moment is fatal (APPLICATION_DATA_AFTER_CLOSE_NOTIFY) and
+        # breaks the SSL object.  _pump() runs after every socket read, so the BIO holds at most
+        # a partial record; pump once more anyway.  App data arriving later is read by
+        # SSLObject.read(), which OpenSSL allows after our close_notify (TLS 1.2 and 1.3).
         if not layer.local_closed:
-            self._unwrap(layer)
-            self._flush_layers()
+            self._pump()
+            if layer in self.layers and not layer.local_closed:
+                self._unwrap(layer)
+                self._flush_layers()
         self._drive(lambda: layer.peer_closed or layer not in self.layers,
                     f"peer close_notify on layer {index}")
         if layer in self.layers:
@@ -254,9 +258,9 @@ class NestedTls:
         self._service(0)
 
     def shutdown_write(self):
-        """Half-close: close_notify on every layer, innermost first, then TCP FIN.
-        Reading stays possible (TLS 1.3; OpenSSL discards TLS<=1.2 app data after our
-        close_notify)."""
+        """Half-close: close_notify on every layer, innermost first, then TCP FIN.  Reading
+        stays possible (TLS 1.3 half-close; OpenSSL 3 also delivers TLS 1.2 app data that
+        arrives after our close_notify, but a strict TLS 1.2 peer stops sending)."""
         if self._wr_shut:
             return
         self._pump()

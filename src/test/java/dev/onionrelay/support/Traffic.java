@@ -67,6 +67,51 @@ public final class Traffic {
         }
     }
 
+    /**
+     * Like {@link #echo} but without half-close: sends {@code bytes} while reading the echo concurrently, stops once
+     * as many bytes came back, then closes. For paths that cannot carry data after the client's end of input, such as
+     * the OpenSSL provider, whose engine closes its outbound side when it receives close_notify (see TlsProvider).
+     */
+    public static Echo echoThenClose(int port, long bytes) throws Exception {
+        try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), port)) {
+            socket.setSoTimeout(60_000);
+            MessageDigest sentDigest = sha256();
+            CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {
+                try {
+                    OutputStream out = socket.getOutputStream();
+                    Random random = new Random(bytes);
+                    byte[] chunk = new byte[32 * 1024];
+                    long left = bytes;
+                    while (left > 0) {
+                        int n = (int) Math.min(chunk.length, left);
+                        random.nextBytes(chunk);
+                        sentDigest.update(chunk, 0, n);
+                        out.write(chunk, 0, n);
+                        left -= n;
+                    }
+                    out.flush();
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            MessageDigest receivedDigest = sha256();
+            InputStream in = socket.getInputStream();
+            byte[] buffer = new byte[64 * 1024];
+            long received = 0;
+            int n;
+            while (received < bytes && (n = in.read(buffer, 0, (int) Math.min(buffer.length, bytes - received))) > 0) {
+                receivedDigest.update(buffer, 0, n);
+                received += n;
+            }
+            writer.get();
+            return new Echo(
+                    bytes,
+                    received,
+                    HexFormat.of().formatHex(sentDigest.digest()),
+                    HexFormat.of().formatHex(receivedDigest.digest()));
+        }
+    }
+
     private static MessageDigest sha256() {
         try {
             return MessageDigest.getInstance("SHA-256");
