@@ -3,6 +3,7 @@ package dev.onionrelay.credential;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.onionrelay.support.OpenSsl;
 import java.nio.file.Path;
 import java.security.interfaces.ECPrivateKey;
 import java.time.Instant;

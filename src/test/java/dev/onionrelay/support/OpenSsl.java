@@ -1,4 +1,4 @@
-package dev.onionrelay.credential;
+package dev.onionrelay.support;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -12,17 +12,17 @@ import java.util.concurrent.TimeUnit;
  * The OpenSSL command line as an independent peer: it makes the keys and certificates we import
  * and judges the ones we generate.
  */
-final class OpenSsl {
+public final class OpenSsl {
 
     /** What a certificate and its key look like when pasted into the API. */
-    record PemPair(String certificate, String privateKey) {}
+    public record PemPair(String certificate, String privateKey) {}
 
-    record Result(int exitCode, String output) {}
+    public record Result(int exitCode, String output) {}
 
     private OpenSsl() {}
 
     /** Runs {@code openssl args...} in {@code directory}; fails the test unless it exits 0. */
-    static String run(Path directory, String... args) {
+    public static String run(Path directory, String... args) {
         Result result = execute(directory, args);
         if (result.exitCode() != 0) {
             throw new AssertionError(
@@ -31,7 +31,7 @@ final class OpenSsl {
         return result.output();
     }
 
-    static Result execute(Path directory, String... args) {
+    public static Result execute(Path directory, String... args) {
         List<String> command = new ArrayList<>();
         command.add("openssl");
         command.addAll(List.of(args));
@@ -56,7 +56,7 @@ final class OpenSsl {
     }
 
     /** EC P-256 self-signed certificate with a PKCS#8 ({@code BEGIN PRIVATE KEY}) key. */
-    static PemPair ecPkcs8(Path directory, String commonName) {
+    public static PemPair ecPkcs8(Path directory, String commonName) {
         run(
                 directory,
                 "req",
@@ -78,7 +78,7 @@ final class OpenSsl {
     }
 
     /** RSA 2048 self-signed certificate with a PKCS#1 ({@code BEGIN RSA PRIVATE KEY}) key. */
-    static PemPair rsaPkcs1(Path directory, String commonName) {
+    public static PemPair rsaPkcs1(Path directory, String commonName) {
         run(
                 directory,
                 "req",
@@ -99,7 +99,7 @@ final class OpenSsl {
     }
 
     /** EC self-signed certificate with a SEC1 key after an {@code EC PARAMETERS} block. */
-    static PemPair ecSec1WithParameters(Path directory, String commonName) {
+    public static PemPair ecSec1WithParameters(Path directory, String commonName) {
         run(directory, "ecparam", "-name", "prime256v1", "-genkey", "-out", commonName + ".key");
         run(
                 directory,
@@ -117,7 +117,7 @@ final class OpenSsl {
     }
 
     /** Ed25519 self-signed certificate with a PKCS#8 key. */
-    static PemPair ed25519(Path directory, String commonName) {
+    public static PemPair ed25519(Path directory, String commonName) {
         run(
                 directory,
                 "req",
@@ -137,7 +137,7 @@ final class OpenSsl {
     }
 
     /** RSA CA certificate (CA:true, keyCertSign) with a PKCS#8 key. */
-    static PemPair rsaCa(Path directory, String commonName) {
+    public static PemPair rsaCa(Path directory, String commonName) {
         run(
                 directory,
                 "req",
@@ -160,7 +160,7 @@ final class OpenSsl {
         return read(directory, commonName);
     }
 
-    static String readFile(Path file) {
+    public static String readFile(Path file) {
         try {
             return Files.readString(file, StandardCharsets.US_ASCII);
         } catch (IOException e) {
@@ -168,7 +168,7 @@ final class OpenSsl {
         }
     }
 
-    static Path writeFile(Path file, String content) {
+    public static Path writeFile(Path file, String content) {
         try {
             return Files.writeString(file, content, StandardCharsets.US_ASCII);
         } catch (IOException e) {
