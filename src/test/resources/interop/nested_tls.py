@@ -67,7 +67,7 @@ class Layer:
         self.outgoing = outgoing
         self.server_side = server_side
         self.established = False
-        self.peer_closed = False     # peer's close_notify received (SSLZeroReturnError)
+        self.peer_closed = False     # peer's close_notify received on this layer
         self.local_closed = False    # our close_notify generated (unwrap() called)
         self.fed = 0                 # bytes ever written into .incoming
         self.name = name
@@ -532,7 +532,9 @@ class NestedTls:
 def _ssl_reason(e):
     if isinstance(e, ssl.SSLError) and getattr(e, "reason", None):
         lib = getattr(e, "library", None)
-        return f"{lib}:{e.reason}" if lib else str(e.reason)
+        text = f"{lib}:{e.reason}" if lib else str(e.reason)
+        detail = getattr(e, "verify_message", None)
+        return f"{text} ({detail})" if detail else text
     return str(e) or e.__class__.__name__
 
 

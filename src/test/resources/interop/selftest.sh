@@ -4,13 +4,14 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 PY=${PYTHON:-python3}
+export PYTHONDONTWRITEBYTECODE=1
 NT="$here/nested_tls.py"
 VERBOSE=${1:-}
 work=$(mktemp -d "${TMPDIR:-/tmp}/nested-tls-selftest.XXXXXX")
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -rf "$work"
+  [ -n "${KEEP:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
 
@@ -107,6 +108,27 @@ wait "$spid" && fail "badauth: server should fail" || true
 grep -q '^FAIL ' "$work/badauth-client.out" || fail "badauth: no FAIL line from client"
 grep -q '^FAIL layer 1 handshake failed' "$work/badauth.out" || fail "badauth: server FAIL line"
 ok "missing client certificate on layer 1 fails on both sides"
+
+# wrong server_name on the inner layer: hostname check fails there, outer layer was fine
+start_server badname --echo --layer "$S1" --layer "$S3"
+if "$PY" "$NT" client --connect "127.0.0.1:$port" --timeout 10 --layer "$C1" \
+     --layer "ca=$K/ca1.pem,server_name=wrong.test" --marker x --expect-echo >"$work/badname-client.out" 2>&1; then
+  fail "badname: client should fail"
+fi
+wait "$spid" && fail "badname: server should fail" || true
+grep -q '^FAIL layer 1 handshake failed: .*CERTIFICATE_VERIFY_FAILED' "$work/badname-client.out" || fail "badname: client FAIL line"
+grep -q '^FAIL layer 1 handshake failed' "$work/badname.out" || fail "badname: server FAIL line"
+ok "hostname mismatch on layer 1 fails on both sides"
+
+# app data in flight while a pop is under way (peer sends before it sees our close_notify)
+for v in 1.2 1.3; do
+  start_server "inflight$v" --layer "$S1,tls=$v" --steps 'expect:go,sleep:0.3,send:late-data,waitpop:after,send:plain'
+  client "inflight$v-client" --layer "$C1,tls=$v" --steps 'send:go,pop,expect:late-dataafterplain,depth:0'
+  wait_server "inflight$v"
+  grep -q "^LAYER 0 TLSv$v " "$work/inflight$v-client.out" || fail "inflight$v: version"
+  grep -q '^DONE ' "$work/inflight$v-client.out" || fail "inflight$v: client not DONE"
+  ok "TLS $v: data in flight during a pop is delivered, then plaintext"
+done
 
 # pops down to plaintext against a --follow-pops echo server (the way onion-relay pops)
 start_server follow --echo --follow-pops --layer "$S1" --layer "$S2"

@@ -1,0 +1,57 @@
+package dev.onionrelay.demo;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.onionrelay.support.ApiClient;
+import dev.onionrelay.support.RunningService;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+import tools.jackson.databind.JsonNode;
+
+/** The demo profile builds a working three-hop onion in front of the service's own API. */
+class DemoOnionTest {
+
+    @Test
+    void demoOnionCarriesAnHttpRequestThroughThreeHopsToTheApi() throws Exception {
+        try (RunningService service = RunningService.inTemporaryDirectory(
+                "--spring.profiles.active=demo",
+                "--onion.demo.entry-port=0",
+                "--onion.demo.h1-port=0",
+                "--onion.demo.h2-port=0")) {
+            ApiClient api = service.api();
+            JsonNode entry = api.get("/relays/demo-entry").json();
+            assertThat(entry.get("egress").size()).isEqualTo(2);
+            assertThat(api.get("/relays/demo-h1").json().get("ingress").size()).isEqualTo(1);
+            assertThat(api.get("/relays/demo-h2").json().get("ingress").size()).isEqualTo(1);
+
+            try (Socket client = new Socket(
+                    InetAddress.getLoopbackAddress(),
+                    entry.get("listen").get("port").asInt())) {
+                client.setSoTimeout(10_000);
+                OutputStream out = client.getOutputStream();
+                out.write(("GET /v3/api-docs HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                        .getBytes(StandardCharsets.US_ASCII));
+                client.shutdownOutput();
+                InputStream in = client.getInputStream();
+                String response = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+                assertThat(response).startsWith("HTTP/1.1 200").contains("onion-relay API");
+            }
+            assertThat(api.get("/relays/demo-entry")
+                            .json()
+                            .get("stats")
+                            .get("totalTunnels")
+                            .asLong())
+                    .isEqualTo(1);
+            assertThat(api.get("/relays/demo-h2")
+                            .json()
+                            .get("stats")
+                            .get("handshakeFailures")
+                            .asLong())
+                    .isZero();
+        }
+    }
+}
