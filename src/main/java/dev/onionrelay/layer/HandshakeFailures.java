@@ -5,18 +5,25 @@ import io.netty.handler.ssl.SslHandshakeTimeoutException;
 import java.nio.channels.ClosedChannelException;
 import java.security.cert.CertPathBuilderException;
 import java.security.cert.CertPathValidatorException;
+import java.security.cert.CertPathValidatorException.BasicReason;
 import java.security.cert.CertificateExpiredException;
 import java.security.cert.CertificateNotYetValidException;
+import java.security.cert.PKIXReason;
 import java.util.Locale;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Classifies why a handshake failed into the reason values of API.md: the TLS alert's RFC 8446 name when there is one
- * (sent or received), else {@code timeout}, {@code not_tls}, {@code peer_closed} or {@code other}. Both engines are
- * covered: the JDK says "Received fatal alert: unknown_ca", BoringSSL says "TLSV1_ALERT_UNKNOWN_CA", and for alerts
- * we send the cause chain names the certificate problem.
+ * Classifies why a handshake failed into the reason values of API.md: an RFC 8446 alert name when there is one, else
+ * {@code timeout}, {@code not_tls}, {@code peer_closed} or {@code other}.
+ *
+ * <p>The side that <em>receives</em> an alert reports the alert as received: the JDK says "Received fatal alert:
+ * certificate_unknown", BoringSSL "TLSV1_ALERT_INTERNAL_ERROR". The side that <em>detects</em> the problem names it by
+ * the alert RFC 8446 defines for it, whatever its engine puts on the wire, so that one problem gets one reason on
+ * either provider: for a certificate that does not chain to a trusted CA the JDK engine sends certificate_unknown and
+ * Netty's OpenSSL engine internal_error (its verifier turns any trust manager exception it does not map into
+ * X509_V_ERR_UNSPECIFIED), yet both are reported here as {@code unknown_ca}.
  */
 public final class HandshakeFailures {
 
@@ -77,9 +84,7 @@ public final class HandshakeFailures {
                 return "unknown_ca";
             }
             if (t instanceof CertPathValidatorException validator) {
-                return validator.getReason() == CertPathValidatorException.BasicReason.EXPIRED
-                        ? "certificate_expired"
-                        : "unknown_ca";
+                return certificatePathReason(validator.getReason());
             }
             String message = t.getMessage();
             if (message != null) {
@@ -93,6 +98,39 @@ public final class HandshakeFailures {
             }
         }
         return OTHER;
+    }
+
+    /**
+     * The alert for a chain the PKIX validator rejected. The JDK trust manager validates a chain that ends at (or is
+     * issued under the name of) a trust anchor and only builds one otherwise, so the same trust problem arrives either
+     * as a {@link CertPathBuilderException} or as a validator exception with a reason.
+     */
+    private static String certificatePathReason(CertPathValidatorException.Reason reason) {
+        if (reason == BasicReason.EXPIRED || reason == BasicReason.NOT_YET_VALID) {
+            // RFC 8446: "A certificate has expired or is not currently valid."
+            return "certificate_expired";
+        }
+        if (reason == BasicReason.REVOKED) {
+            return "certificate_revoked";
+        }
+        if (reason == BasicReason.ALGORITHM_CONSTRAINED) {
+            return "unsupported_certificate";
+        }
+        if (reason == BasicReason.UNDETERMINED_REVOCATION_STATUS) {
+            return "certificate_unknown";
+        }
+        if (reason == PKIXReason.INVALID_KEY_USAGE
+                || reason == PKIXReason.UNRECOGNIZED_CRIT_EXT
+                || reason == PKIXReason.INVALID_NAME
+                || reason == PKIXReason.INVALID_POLICY
+                || reason == PKIXReason.PATH_TOO_LONG
+                || reason == PKIXReason.NOT_CA_CERT) {
+            // The chain reaches a trusted CA but a certificate in it is unfit for its place.
+            return "bad_certificate";
+        }
+        // NO_TRUST_ANCHOR, NAME_CHAINING, and INVALID_SIGNATURE: a chain under the name of a trusted CA that was signed
+        // with another key (a regenerated or impostor CA) has no trust anchor either.
+        return "unknown_ca";
     }
 
     private static String fromMessage(String message) {

@@ -20,7 +20,9 @@ import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -77,8 +79,8 @@ class HandshakeFailureTest {
                     List.of(
                             Layers.client("L0", "ca", "localhost"),
                             Layers.clientWithCertificate("L1", "ca", "localhost", "client")));
-            assertThat(Traffic.echo(Onions.port(entry), GOOD_ECHO_BYTES).intact())
-                    .isTrue();
+            Traffic.Echo result = Traffic.echoThenClose(Onions.port(entry), GOOD_ECHO_BYTES);
+            assertThat(result.intact()).as("warm-up echo: %s", result).isTrue();
         }
     }
 
@@ -129,8 +131,8 @@ class HandshakeFailureTest {
     @Test
     void hopThatDoesNotTrustTheClientCertificatesCaFailsWithUnknownCaOnThatLayer() throws Exception {
         // The client's CA has the name of the CA the hop trusts but another key (the CA was regenerated, or it is an
-        // impostor). With a CA of another name the client would not send its certificate at all: both engines pick a
-        // client certificate by the issuer names in the hop's CertificateRequest, and that is certificate_required.
+        // impostor). With a CA of another name a JDK client would not send its certificate at all: it picks one by
+        // the issuer names in the hop's CertificateRequest, and an empty certificate is certificate_required.
         onions.pki.ca("regenerated", "ca CA");
         onions.pki.leaf("regenerated-client", "regenerated");
         Relay exit = exit(Layers.server("L0", "hop0"), Layers.serverRequiringClientCertificate("L1", "hop1", "ca"));
@@ -158,6 +160,33 @@ class HandshakeFailureTest {
         assertNoTunnelsLeft(exit, good, bad);
     }
 
+    // --- certificate not valid yet (clock skew) ---------------------------------------------------------------------
+
+    @Test
+    void hopRejectsAClientCertificateThatIsNotValidYetWithCertificateExpiredOnThatLayer() throws Exception {
+        // Issued by the trusted CA, by a host whose clock runs two days ahead.
+        onions.pki.leafIssuedAt("early-client", "ca", Instant.now().plus(Duration.ofDays(2)));
+        Relay exit = exit(Layers.server("L0", "hop0"), Layers.serverRequiringClientCertificate("L1", "hop1", "ca"));
+        Relay good = entryTo(
+                exit,
+                Layers.client("L0", "ca", "localhost"),
+                Layers.clientWithCertificate("L1", "ca", "localhost", "client"));
+        Relay bad = entryTo(
+                exit,
+                Layers.client("L0", "ca", "localhost"),
+                Layers.clientWithCertificate("L1", "ca", "localhost", "early-client"));
+
+        assertThat(clientIsDisconnected(Onions.port(bad), HTTP_REQUEST))
+                .as("bytes the client got back")
+                .isEmpty();
+
+        // RFC 8446 names one alert for "expired or is not currently valid".
+        assertFailures(exit, 1, "ingress", "L1", "certificate_expired", LOOPBACK_PEER);
+
+        assertRelaysOtherClients(exit, good);
+        assertNoTunnelsLeft(exit, good, bad);
+    }
+
     // --- wrong hostname ---------------------------------------------------------------------------------------------
 
     @Test
@@ -174,9 +203,9 @@ class HandshakeFailureTest {
 
         // A certificate that chains to a trusted CA but names another host is not an unknown CA, nor a malformed
         // (bad) certificate: RFC 8446 leaves "some other issue ... rendering it unacceptable" to certificate_unknown,
-        // and that is also the alert both engines send for a name mismatch.
+        // which is also the alert the JDK engine sends for a name mismatch.
         assertFailures(bad, 1, "egress", "L1", "certificate_unknown", peer(Onions.port(exit)));
-        assertFailures(exit, 1, "ingress", "L1", "certificate_unknown", LOOPBACK_PEER);
+        assertFailures(exit, 1, "ingress", "L1", alertSentFor("certificate_unknown"), LOOPBACK_PEER);
 
         assertRelaysOtherClients(exit, good);
         assertNoTunnelsLeft(exit, good, bad);
@@ -238,6 +267,7 @@ class HandshakeFailureTest {
 
         byte[] answer = clientIsDisconnected(Onions.port(exit), HTTP_REQUEST);
 
+        // Netty rejects the bytes before any TLS engine sees them: there is no session to carry an alert, only EOF.
         assertThat(answer).as("what the plaintext client got back").isEmpty();
         assertFailures(exit, 1, "ingress", "L0", "not_tls", LOOPBACK_PEER);
         assertThat(echo.connections())
@@ -367,20 +397,33 @@ class HandshakeFailureTest {
     // --- helpers ----------------------------------------------------------------------------------------------------
 
     /**
-     * The alert a {@link #PROVIDER} peer puts on the wire when it detects {@code problem}. The JDK engine sends
-     * certificate_unknown for every certificate its trust manager rejects, unless the path validator gives a reason
-     * it maps (expired, revoked, ...); "no path to a trust anchor" is not one of them (sun.security.ssl
-     * CertificateMessage.getCertificateAlert).
+     * The alert a {@link #PROVIDER} engine puts on the wire when it detects {@code problem} (named by its RFC 8446
+     * alert): what the other side of a failure reports. Observed on JDK 17 and netty-tcnative BoringSSL:
+     *
+     * <ul>
+     *   <li>JDK: certificate_unknown for any certificate its trust manager rejects unless the path validator gives a
+     *       reason it maps (expired, revoked, ...), and "no path to a trust anchor" is not one of them
+     *       (sun.security.ssl.CertificateMessage); bad_certificate, not certificate_required, for an empty client
+     *       certificate chain on TLS 1.3.
+     *   <li>OpenSSL: internal_error for any certificate the JDK trust manager rejects, because Netty's verifier hands
+     *       BoringSSL X509_V_ERR_UNSPECIFIED for exceptions it does not map (only expiry and revocation);
+     *       certificate_required for an empty client certificate chain.
+     * </ul>
      */
     static String alertSentFor(String problem) {
-        if (PROVIDER == TlsProvider.JDK && problem.equals("unknown_ca")) {
-            return "certificate_unknown";
-        }
-        if (PROVIDER == TlsProvider.JDK && problem.equals("certificate_required")) {
-            // JDK 17's TLS 1.3 server still sends bad_certificate for an empty client certificate chain.
-            return "bad_certificate";
-        }
-        return problem;
+        return switch (PROVIDER) {
+            case JDK ->
+                switch (problem) {
+                    case "unknown_ca", "certificate_unknown" -> "certificate_unknown";
+                    case "certificate_required" -> "bad_certificate";
+                    default -> problem;
+                };
+            case OPENSSL ->
+                switch (problem) {
+                    case "unknown_ca", "certificate_unknown" -> "internal_error";
+                    default -> problem;
+                };
+        };
     }
 
     /** The pattern of a loopback peer address on {@code port}. */
@@ -480,7 +523,7 @@ class HandshakeFailureTest {
     static final class PlaintextServer implements AutoCloseable {
 
         private final ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
-        private final List<Socket> sockets = new java.util.concurrent.CopyOnWriteArrayList<>();
+        private final List<Socket> sockets = new CopyOnWriteArrayList<>();
         private final ByteArrayOutputStream firstBytes = new ByteArrayOutputStream();
 
         PlaintextServer(String greeting) throws IOException {

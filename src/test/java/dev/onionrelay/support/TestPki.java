@@ -5,7 +5,10 @@ import dev.onionrelay.credential.DevelopmentCa;
 import dev.onionrelay.layer.KeyMaterial;
 import dev.onionrelay.layer.LayerConfigurationException;
 import java.security.cert.X509Certificate;
+import java.time.Clock;
+import java.time.Instant;
 import java.time.Period;
+import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -41,6 +44,23 @@ public final class TestPki implements KeyMaterial {
 
     public Credential leaf(String name, String issuer, List<String> dnsNames, List<String> ipAddresses) {
         Credential credential = ca.issue(name, credentials.get(issuer), name, dnsNames, ipAddresses, Period.ofDays(30));
+        credentials.put(name, credential);
+        return credential;
+    }
+
+    /**
+     * A leaf for localhost and 127.0.0.1 issued by {@code issuer} as if the clock read {@code issuedAt}: from a host
+     * whose clock runs ahead, a certificate that is not valid yet.
+     */
+    public Credential leafIssuedAt(String name, String issuer, Instant issuedAt) {
+        Credential credential = new DevelopmentCa(Clock.fixed(issuedAt, ZoneOffset.UTC))
+                .issue(
+                        name,
+                        credentials.get(issuer),
+                        name,
+                        List.of("localhost"),
+                        List.of("127.0.0.1"),
+                        Period.ofDays(30));
         credentials.put(name, credential);
         return credential;
     }
