@@ -31,6 +31,8 @@ public final class Layer {
     boolean localPopRequested;
     /** No longer in the stack. */
     boolean removed;
+    /** Plaintext has come out of this layer (see {@code LayerStack.onException}). */
+    boolean receivedData;
 
     Layer(PreparedLayer prepared, SslHandler handler, String handlerName) {
         this.prepared = prepared;
@@ -60,6 +62,10 @@ public final class Layer {
 
     String handlerName() {
         return handlerName;
+    }
+
+    String guardName() {
+        return handlerName + "-guard";
     }
 
     long elapsedNanos() {

@@ -47,6 +47,7 @@ public final class LayerStack {
     private volatile int minDepth;
     private boolean inboundEnded;
     private boolean abandoned;
+    private Throwable lastException;
 
     /**
      * @param anchor the pipeline name of the handler that stays innermost (layers are added before it)
@@ -165,6 +166,7 @@ public final class LayerStack {
             }
         });
         channel.pipeline().addBefore(anchor, layer.handlerName(), handler);
+        channel.pipeline().addAfter(layer.handlerName(), layer.guardName(), new LayerGuard(layer));
         if (dynamic) {
             listener.pushed(this, layer, Initiator.LOCAL);
         }
@@ -185,6 +187,56 @@ public final class LayerStack {
         String reason = HandshakeFailures.reason(result.cause());
         layer.failed(reason);
         listener.handshakeFailed(this, layer, reason, result.cause());
+    }
+
+    /**
+     * An exception passed the guard right behind {@code layer}. The first guard to see an exception is the one of
+     * the layer that raised it. A TLS 1.3 client finishes its handshake when it has sent its Finished, so a server
+     * that rejects its certificate answers with an alert after the handshake future succeeded: an SSL failure on an
+     * established layer that has not carried any data yet is still that layer's handshake failure (rule 6).
+     */
+    private void onException(Layer layer, Throwable cause) {
+        if (cause == lastException) {
+            return;
+        }
+        lastException = cause;
+        if (abandoned || layer.state() != LayerState.ESTABLISHED || layer.receivedData || !isTlsFailure(cause)) {
+            return;
+        }
+        String reason = HandshakeFailures.reason(cause);
+        layer.failed(reason);
+        listener.handshakeFailed(this, layer, reason, cause);
+    }
+
+    private static boolean isTlsFailure(Throwable cause) {
+        for (Throwable t = cause; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof javax.net.ssl.SSLException) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Sits right behind one layer's handler: sees that layer's plaintext and the exceptions it raises first. */
+    private final class LayerGuard extends io.netty.channel.ChannelInboundHandlerAdapter {
+
+        private final Layer layer;
+
+        LayerGuard(Layer layer) {
+            this.layer = layer;
+        }
+
+        @Override
+        public void channelRead(io.netty.channel.ChannelHandlerContext ctx, Object msg) {
+            layer.receivedData = true;
+            ctx.fireChannelRead(msg);
+        }
+
+        @Override
+        public void exceptionCaught(io.netty.channel.ChannelHandlerContext ctx, Throwable cause) {
+            onException(layer, cause);
+            ctx.fireExceptionCaught(cause);
+        }
     }
 
     /** The peer's close_notify arrived on {@code layer}. Runs inside that handler's decode (see class comment). */
@@ -229,6 +281,7 @@ public final class LayerStack {
         layers.remove(layer);
         // Removal forwards whatever followed the close_notify to the next handler (the layer outside's plaintext).
         channel.pipeline().remove(handler);
+        channel.pipeline().remove(layer.guardName());
         // An engine that answers close_notify by itself writes the answer without flushing it.
         channel.flush();
         listener.popped(this, layer, initiator);

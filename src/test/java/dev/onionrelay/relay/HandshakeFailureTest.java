@@ -26,7 +26,6 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -243,8 +242,6 @@ class HandshakeFailureTest {
      * for the failure with side, layer and reason on both relays.
      */
     @Test
-    @Disabled("engine bug: a TLS 1.3 client-certificate rejection that arrives after the client's handshake future"
-            + " succeeded is not counted as a handshake failure (LayerStack counts handshake futures only)")
     void entryWhoseClientCertificateIsRejectedCountsTheFailureOnThatLayer() throws Exception {
         Relay exit = exit(Layers.server("L0", "hop0"), Layers.serverRequiringClientCertificate("L1", "hop1", "ca"));
         Relay bad = entryTo(exit, Layers.client("L0", "ca", "localhost"), Layers.client("L1", "ca", "localhost"));

@@ -204,8 +204,7 @@ class OnionPropertyTest {
                 assertThat(stream.length - offset - 5)
                         .as("record body at offset %d", offset)
                         .isGreaterThanOrEqualTo(length);
-                records.add(new TlsRecord(
-                        type, version, Arrays.copyOfRange(stream, offset + 5, offset + 5 + length)));
+                records.add(new TlsRecord(type, version, Arrays.copyOfRange(stream, offset + 5, offset + 5 + length)));
                 offset += 5 + length;
             }
             return records;
