@@ -1,8 +1,10 @@
 package dev.onionrelay.config;
 
+import dev.onionrelay.api.RelayRequest;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import org.jspecify.annotations.Nullable;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
@@ -13,6 +15,8 @@ import org.springframework.util.unit.DataSize;
  * {@code application.yml} at the repository root and the README's configuration table.
  *
  * @param stateDir where API-created relays, credentials and the generated admin token live
+ * @param credentials file credentials by name ({@code onion.credentials.<name>.certificate-file})
+ * @param relays declarative relays, same fields as {@code POST /relays}, opened at every start and never persisted
  */
 @ConfigurationProperties("onion")
 public record OnionProperties(
@@ -21,7 +25,16 @@ public record OnionProperties(
         @DefaultValue Policy policy,
         @DefaultValue Limits limits,
         @DefaultValue Tls tls,
-        @DefaultValue Engine engine) {
+        @DefaultValue Engine engine,
+        @DefaultValue Map<String, FileCredential> credentials,
+        @DefaultValue List<RelayRequest> relays) {
+
+    /**
+     * A credential loaded from files (mounted Kubernetes Secrets): a certificate chain and, for an identity, its
+     * private key. Reloaded when the files change.
+     */
+    public record FileCredential(
+            Path certificateFile, @Nullable Path privateKeyFile) {}
 
     /** API access. No tokens configured: an admin token is generated into {@code <state-dir>/admin.token}. */
     public record Api(@DefaultValue List<Token> tokens) {}

@@ -93,6 +93,34 @@ public final class OnionService implements AutoCloseable {
     }
 
     /**
+     * Opens a relay declared in configuration: validated like an API one, never persisted (configuration brings it
+     * back at every start), with a stable id derived from its name. One that cannot open (port taken) is kept as
+     * {@link RelayState#FAILED} with the reason, so that status and health show it.
+     */
+    public synchronized Relay openDeclared(RelaySpec spec) {
+        String id = "config-" + spec.name();
+        Instant createdAt = Instant.now();
+        Relay relay;
+        try {
+            validate(spec);
+            relay = bind(
+                    id, spec, prepare(Side.INGRESS, spec.ingress()), prepare(Side.EGRESS, spec.egress()), createdAt);
+        } catch (RelayException e) {
+            if (e.kind() == RelayException.Kind.CONFLICT && "name".equals(e.field())) {
+                throw e;
+            }
+            relay = engine.failed(id, spec, createdAt, e.getMessage());
+            LOG.log(
+                    System.Logger.Level.WARNING,
+                    "declared relay {0} could not be opened: {1}",
+                    spec.name(),
+                    e.getMessage());
+        }
+        relays.put(id, relay);
+        return relay;
+    }
+
+    /**
      * Opens the relays saved by earlier runs, with their ids and ports. One that cannot come back (port taken,
      * credential gone) is kept as {@link RelayState#FAILED} with the reason.
      */
