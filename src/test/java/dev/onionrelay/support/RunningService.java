@@ -57,6 +57,20 @@ public final class RunningService implements AutoCloseable {
         return ((WebServerApplicationContext) context).getWebServer().getPort();
     }
 
+    /** The actuator port (management.server.port, 0 in tests: the port actually bound). */
+    public int managementPort() {
+        Integer port = context.getEnvironment().getProperty("local.management.port", Integer.class);
+        if (port == null) {
+            throw new IllegalStateException("no separate management port is listening");
+        }
+        return port;
+    }
+
+    /** A client for the actuator endpoints on the management port (they need no token). */
+    public ApiClient management() {
+        return new ApiClient(managementPort(), null);
+    }
+
     public String adminToken() {
         try {
             return Files.readString(stateDir.resolve("admin.token")).trim();
