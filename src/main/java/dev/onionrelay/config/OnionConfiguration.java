@@ -32,18 +32,26 @@ public class OnionConfiguration {
             OnionProperties properties, CredentialStore credentials, ObjectProvider<RelayObserver> observers) {
         TlsProvider provider = TlsProvider.named(properties.tls().provider());
         List<RelayObserver> all = observers.orderedStream().toList();
+        OnionProperties.Policy p = properties.policy();
+        OnionProperties.Limits limits = properties.limits();
+        RelayPolicy policy = new RelayPolicy(
+                p.listenHosts(),
+                p.listenPorts(),
+                p.targetHosts(),
+                p.targetPorts(),
+                p.deniedTargets(),
+                p.allowInsecureVerify());
         OnionEngine engine = new OnionEngine(
                 Transport.named(properties.engine().transport()),
                 properties.engine().workerThreads(),
                 provider,
-                CompositeRelayObserver.of(all));
-        OnionProperties.Policy policy = properties.policy();
-        OnionProperties.Limits limits = properties.limits();
+                CompositeRelayObserver.of(all),
+                new OnionEngine.Settings(limits.maxTunnels(), limits.setupTimeout(), policy));
         OnionService service = new OnionService(
                 engine,
                 new TlsContexts(new StoreKeyMaterial(credentials), provider),
                 new FileRelayStore(properties.stateDir().resolve("relays")),
-                new RelayPolicy(policy.listenHosts(), policy.targetHosts(), policy.allowInsecureVerify()),
+                policy,
                 new RelayLimits(limits.maxRelays(), limits.maxDepth(), limits.maxTunnelsPerRelay()));
         service.restore();
         return service;

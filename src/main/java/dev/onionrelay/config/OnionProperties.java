@@ -53,7 +53,23 @@ public record OnionProperties(
     /** What relays may do. Entries: host names ({@code *.example.com}), IPs, CIDRs, {@code loopback}, {@code *}. */
     public record Policy(
             @DefaultValue("loopback") List<String> listenHosts,
+            @DefaultValue({"0", "1024-65535"}) List<String> listenPorts,
             @DefaultValue("loopback") List<String> targetHosts,
+            @DefaultValue("1-65535") List<String> targetPorts,
+
+            @DefaultValue({
+                "169.254.0.0/16",
+                "fe80::/10",
+                "100.100.100.200/32",
+                "fd00:ec2::254/128",
+                "0.0.0.0/8",
+                "::/128",
+                "224.0.0.0/4",
+                "ff00::/8",
+                "255.255.255.255/32"
+            })
+            List<String> deniedTargets,
+
             @DefaultValue("false") boolean allowInsecureVerify) {}
 
     /** Service-wide limits; hitting one answers 429. */
@@ -62,6 +78,8 @@ public record OnionProperties(
             @DefaultValue("8") int maxDepth,
             @DefaultValue("10000") int maxTunnelsPerRelay,
             @DefaultValue("1024") int defaultMaxTunnels,
+            @DefaultValue("100000") int maxTunnels,
+            @DefaultValue("30s") Duration setupTimeout,
             @DefaultValue("10s") Duration handshakeTimeout,
             @DefaultValue("5s") Duration connectTimeout,
             @DefaultValue("5m") Duration idleTimeout,

@@ -9,11 +9,23 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.WriteBufferWaterMark;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The Netty side of the service: event loops, the transport, and relays opened on them. No registry, no policy, no
@@ -29,11 +41,35 @@ public final class OnionEngine implements AutoCloseable {
     private final EventLoopGroup acceptors;
     private final EventLoopGroup workers;
     private final RelayObserver observer;
+    private final Settings settings;
+    private final AtomicInteger openTunnels = new AtomicInteger();
+    private final ExecutorService resolver;
+
+    /**
+     * Engine-wide settings.
+     *
+     * @param maxTunnels tunnels open at once over all relays; more connections are closed at accept
+     * @param setupTimeout how long a tunnel may take from accept to open (all handshakes and the connect)
+     * @param policy checks target addresses at connect time; null lets the transport resolve names unchecked
+     *     (engine tests)
+     */
+    public record Settings(
+            int maxTunnels, Duration setupTimeout, @Nullable RelayPolicy policy) {
+        public static final Settings DEFAULTS = new Settings(100_000, Duration.ofSeconds(30), null);
+    }
 
     /**
      * @param workerThreads event loop threads for tunnels (0: Netty's default, two per core)
      */
     public OnionEngine(Transport transport, int workerThreads, TlsProvider provider, RelayObserver observer) {
+        this(transport, workerThreads, provider, observer, Settings.DEFAULTS);
+    }
+
+    public OnionEngine(
+            Transport transport, int workerThreads, TlsProvider provider, RelayObserver observer, Settings settings) {
+        this.settings = settings;
+        // Name lookups block: they run here, never on an event loop.
+        this.resolver = Executors.newFixedThreadPool(2, new DefaultThreadFactory("onion-resolve", true));
         this.transport = transport;
         this.provider = provider;
         this.observer = observer;
@@ -47,6 +83,49 @@ public final class OnionEngine implements AutoCloseable {
 
     public TlsProvider provider() {
         return provider;
+    }
+
+    public Settings settings() {
+        return settings;
+    }
+
+    /** Tunnels open over all relays. */
+    public int openTunnels() {
+        return openTunnels.get();
+    }
+
+    /** Takes one tunnel from the engine-wide allowance; false when it is used up. */
+    boolean tryOpenTunnel() {
+        while (true) {
+            int open = openTunnels.get();
+            if (open >= settings.maxTunnels()) {
+                return false;
+            }
+            if (openTunnels.compareAndSet(open, open + 1)) {
+                return true;
+            }
+        }
+    }
+
+    void tunnelEnded() {
+        openTunnels.decrementAndGet();
+    }
+
+    /** Resolves a host name off the event loops; the future completes on {@code executor}. */
+    Future<List<InetAddress>> resolve(String host, EventExecutor executor) {
+        Promise<List<InetAddress>> result = executor.newPromise();
+        try {
+            resolver.execute(() -> {
+                try {
+                    result.trySuccess(List.of(InetAddress.getAllByName(host)));
+                } catch (UnknownHostException | RuntimeException e) {
+                    result.tryFailure(e);
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            result.tryFailure(e);
+        }
+        return result;
     }
 
     /**
@@ -69,7 +148,7 @@ public final class OnionEngine implements AutoCloseable {
                 .childHandler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel channel) {
-                        relay.accepted(channel, transport);
+                        relay.accepted(channel, OnionEngine.this);
                     }
                 });
         ChannelFuture bind = bootstrap.bind(spec.listen().host(), spec.listen().port());
@@ -98,6 +177,7 @@ public final class OnionEngine implements AutoCloseable {
 
     @Override
     public void close() {
+        resolver.shutdownNow();
         acceptors.shutdownGracefully(0, 2, TimeUnit.SECONDS);
         workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
     }

@@ -10,7 +10,9 @@ import java.io.IOException;
 import java.net.BindException;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
@@ -174,17 +176,25 @@ public final class OnionService implements AutoCloseable {
             throw new RelayException(
                     RelayException.Kind.CONFLICT, "name", "a relay named '" + spec.name() + "' exists already");
         }
-        if (!policy.allowsListen(spec.listen().host())) {
+        if (!policy.allowsListen(spec.listen().host(), spec.listen().port())) {
             throw new RelayException(
                     RelayException.Kind.FORBIDDEN,
-                    "listen.host",
-                    "policy does not allow listening on " + spec.listen().host() + " (onion.policy.listen-hosts)");
+                    "listen",
+                    "policy does not allow listening on " + spec.listen()
+                            + " (onion.policy.listen-hosts, onion.policy.listen-ports)");
         }
-        if (!policy.allowsTarget(spec.target().host())) {
+        if (!policy.allowsTargetHost(spec.target().host())) {
             throw new RelayException(
                     RelayException.Kind.FORBIDDEN,
                     "target.host",
-                    "policy does not allow the target " + spec.target().host() + " (onion.policy.target-hosts)");
+                    "policy does not allow the target " + spec.target().host()
+                            + " (onion.policy.target-hosts; link-local and metadata addresses must be listed explicitly)");
+        }
+        if (!policy.allowsTargetPort(spec.target().port())) {
+            throw new RelayException(
+                    RelayException.Kind.FORBIDDEN,
+                    "target.port",
+                    "policy does not allow target port " + spec.target().port() + " (onion.policy.target-ports)");
         }
         if (spec.listen().port() != 0) {
             for (Relay other : relays.values()) {
@@ -286,6 +296,62 @@ public final class OnionService implements AutoCloseable {
                 "relay {0} ({1}) deleted",
                 relay.spec().name(),
                 relay.id());
+    }
+
+    /**
+     * Rebuilds the TLS contexts of every listening relay whose layers use {@code credentialName}, after its key material
+     * changed in the credential store (file credentials rotated on disk). Tunnels accepted afterwards use the new
+     * material; open tunnels keep the contexts they started with. A relay whose contexts cannot be rebuilt keeps its
+     * current ones and is named in the result's {@code failed} map, so the caller can report it.
+     *
+     * @return the relays refreshed, and those that kept their old contexts with the reason
+     */
+    public synchronized Refresh refresh(String credentialName) {
+        List<String> refreshed = new ArrayList<>();
+        Map<String, String> failed = new LinkedHashMap<>();
+        for (Relay relay : list()) {
+            RelaySpec spec = relay.spec();
+            if (relay.state() != RelayState.LISTENING || !uses(spec, credentialName)) {
+                continue;
+            }
+            try {
+                relay.replaceLayers(prepare(Side.INGRESS, spec.ingress()), prepare(Side.EGRESS, spec.egress()));
+                refreshed.add(spec.name());
+            } catch (RelayException e) {
+                failed.put(spec.name(), e.getMessage());
+                LOG.log(
+                        System.Logger.Level.WARNING,
+                        "relay {0} keeps its TLS contexts: credential {1} changed but {2}",
+                        spec.name(),
+                        credentialName,
+                        e.getMessage());
+            }
+        }
+        if (!refreshed.isEmpty()) {
+            LOG.log(
+                    System.Logger.Level.INFO,
+                    "credential {0} changed: new tunnels of relays {1} use it",
+                    credentialName,
+                    refreshed);
+        }
+        return new Refresh(refreshed, failed);
+    }
+
+    /** What {@link #refresh} did: relays now on the new material, and relays that kept the old one, with why. */
+    public record Refresh(List<String> refreshed, Map<String, String> failed) {
+        public Refresh {
+            refreshed = List.copyOf(refreshed);
+            failed = Collections.unmodifiableMap(new LinkedHashMap<>(failed));
+        }
+    }
+
+    private static boolean uses(RelaySpec spec, String credentialName) {
+        for (LayerSpec layer : allLayers(spec)) {
+            if (credentialName.equals(layer.credential()) || credentialName.equals(layer.trust())) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Names of the relays whose layers use a credential (as identity or as trust). */

@@ -17,8 +17,8 @@ public final class Relay {
 
     private final String id;
     private final Instant createdAt;
-    private final List<PreparedLayer> ingressLayers;
-    private final List<PreparedLayer> egressLayers;
+    // Both stacks in one volatile field so that a replacement is seen whole: never new ingress with old egress.
+    private volatile Stacks stacks;
     private final RelayStats stats = new RelayStats();
     private final ConcurrentHashMap<String, Tunnel> tunnels = new ConcurrentHashMap<>();
     private final RelayObserver observer;
@@ -36,8 +36,7 @@ public final class Relay {
             RelayObserver observer) {
         this.id = id;
         this.spec = spec;
-        this.ingressLayers = List.copyOf(ingressLayers);
-        this.egressLayers = List.copyOf(egressLayers);
+        this.stacks = new Stacks(ingressLayers, egressLayers);
         this.createdAt = createdAt;
         this.observer = observer;
         this.state = RelayState.STOPPED;
@@ -70,11 +69,38 @@ public final class Relay {
     }
 
     List<PreparedLayer> ingressLayers() {
-        return ingressLayers;
+        return stacks.ingress();
     }
 
     List<PreparedLayer> egressLayers() {
-        return egressLayers;
+        return stacks.egress();
+    }
+
+    /**
+     * Replaces the prepared layers (TLS contexts) that tunnels accepted from now on push, e.g. after a credential's
+     * files were rotated. Open tunnels are untouched: their {@code SslHandler}s hold the engines they were created with,
+     * so they keep running on the old key material until they close. The spec does not change, only the contexts built
+     * from it, so the new lists must describe the same layers in the same order.
+     */
+    void replaceLayers(List<PreparedLayer> ingress, List<PreparedLayer> egress) {
+        Stacks current = stacks;
+        if (!sameLayers(current.ingress(), ingress) || !sameLayers(current.egress(), egress)) {
+            throw new IllegalArgumentException(
+                    "replacement layers of relay '" + spec.name() + "' differ from its spec");
+        }
+        stacks = new Stacks(ingress, egress);
+    }
+
+    private static boolean sameLayers(List<PreparedLayer> current, List<PreparedLayer> replacement) {
+        if (current.size() != replacement.size()) {
+            return false;
+        }
+        for (int i = 0; i < current.size(); i++) {
+            if (!current.get(i).spec().equals(replacement.get(i).spec())) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Open tunnels, oldest first. */
@@ -101,15 +127,20 @@ public final class Relay {
     }
 
     /** Accepts one connection, unless the relay is at its tunnel limit. */
-    void accepted(Channel channel, Transport transport) {
-        if (state != RelayState.LISTENING
-                || stats.activeTunnels.get() >= spec.options().maxTunnels()) {
+    void accepted(Channel channel, OnionEngine engine) {
+        String refusal = state != RelayState.LISTENING
+                ? "stopped"
+                : stats.activeTunnels.get() >= spec.options().maxTunnels() ? "max_tunnels" : null;
+        if (refusal == null && !engine.tryOpenTunnel()) {
+            refusal = "max_tunnels_total";
+        }
+        if (refusal != null) {
             stats.rejectedTunnels.increment();
-            observer.tunnelRejected(this, state != RelayState.LISTENING ? "stopped" : "max_tunnels");
+            observer.tunnelRejected(this, refusal);
             channel.close();
             return;
         }
-        Tunnel tunnel = new Tunnel(this, channel, transport, observer);
+        Tunnel tunnel = new Tunnel(this, channel, engine, observer);
         tunnels.put(tunnel.id(), tunnel);
         stats.activeTunnels.incrementAndGet();
         stats.totalTunnels.increment();
@@ -138,5 +169,13 @@ public final class Relay {
     @Override
     public String toString() {
         return "Relay[" + spec.name() + " " + id + " " + state + "]";
+    }
+
+    /** The layers every new tunnel pushes, outermost first, on each side. */
+    private record Stacks(List<PreparedLayer> ingress, List<PreparedLayer> egress) {
+        Stacks {
+            ingress = List.copyOf(ingress);
+            egress = List.copyOf(egress);
+        }
     }
 }

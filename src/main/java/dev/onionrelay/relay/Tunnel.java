@@ -22,6 +22,7 @@ import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import java.net.ConnectException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.net.UnknownHostException;
@@ -29,6 +30,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.List;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -57,6 +59,7 @@ public final class Tunnel {
     private final String id = UUID.randomUUID().toString();
     private final long sequence = SEQUENCE.incrementAndGet();
     private final Relay relay;
+    private final OnionEngine engine;
     private final Transport transport;
     private final RelayObserver observer;
     private final Channel ingress;
@@ -76,10 +79,11 @@ public final class Tunnel {
     private boolean ingressOutputShut;
     private boolean egressOutputShut;
 
-    Tunnel(Relay relay, Channel ingress, Transport transport, RelayObserver observer) {
+    Tunnel(Relay relay, Channel ingress, OnionEngine engine, RelayObserver observer) {
         this.relay = relay;
         this.ingress = ingress;
-        this.transport = transport;
+        this.engine = engine;
+        this.transport = engine.transport();
         this.observer = observer;
         InetSocketAddress client = (InetSocketAddress) ingress.remoteAddress();
         this.ingressStack = new LayerStack(
@@ -151,6 +155,17 @@ public final class Tunnel {
 
     /** Starts the ingress handshakes; the rest follows from their outcome. Called once the channel is active. */
     void start() {
+        // The whole set-up (every handshake and the connect) has a deadline, so slow peers cannot pile up.
+        ingress.eventLoop()
+                .schedule(
+                        () -> {
+                            if (state == TunnelState.HANDSHAKING || state == TunnelState.CONNECTING) {
+                                observer.tunnelRejected(relay, "setup_timeout");
+                                close();
+                            }
+                        },
+                        engine.settings().setupTimeout().toMillis(),
+                        TimeUnit.MILLISECONDS);
         ingressStack.pushAll(relay.ingressLayers()).addListener(f -> {
             if (f.isSuccess()) {
                 connectTarget();
@@ -180,7 +195,43 @@ public final class Tunnel {
                         channel.pipeline().addLast(SPLICE, new Splice(Side.EGRESS));
                     }
                 });
-        ChannelFuture connect = bootstrap.connect(target.host(), target.port());
+        RelayPolicy policy = engine.settings().policy();
+        InetAddress literal = RelayPolicy.literal(target.host());
+        if (literal != null || policy == null) {
+            // An address was checked when the relay was created; without a policy (engine tests) Netty resolves.
+            connect(
+                    bootstrap,
+                    literal != null
+                            ? new InetSocketAddress(literal, target.port())
+                            : InetSocketAddress.createUnresolved(target.host(), target.port()),
+                    target);
+            return;
+        }
+        engine.resolve(target.host(), ingress.eventLoop()).addListener(resolved -> {
+            if (state == TunnelState.CLOSED) {
+                return;
+            }
+            if (!resolved.isSuccess()) {
+                observer.connectFailed(relay, "unresolved");
+                endGracefully();
+                return;
+            }
+            @SuppressWarnings("unchecked")
+            List<InetAddress> addresses = (List<InetAddress>) resolved.getNow();
+            Optional<InetAddress> allowed = policy.chooseResolved(addresses);
+            if (allowed.isEmpty()) {
+                // The name was allowed; what it resolves to now is not (rebinding, or a name for a denied address).
+                observer.connectFailed(relay, "policy");
+                endGracefully();
+                return;
+            }
+            // Connect to the address that was checked: no second lookup that could answer differently.
+            connect(bootstrap, new InetSocketAddress(allowed.get(), target.port()), target);
+        });
+    }
+
+    private void connect(Bootstrap bootstrap, InetSocketAddress address, Endpoint target) {
+        ChannelFuture connect = bootstrap.connect(address);
         egress = connect.channel();
         connect.addListener(f -> {
             if (!f.isSuccess()) {
@@ -370,6 +421,7 @@ public final class Tunnel {
             return;
         }
         state = TunnelState.CLOSED;
+        engine.tunnelEnded();
         ingressStack.abandon();
         LayerStack egressSide = egressStack;
         if (egressSide != null) {
