@@ -3,7 +3,10 @@ package dev.onionrelay.api;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
 
-/** One layer as requested; API.md's layer spec table gives the defaults. */
+/**
+ * One layer as requested; API.md's layer spec table gives the defaults. {@code profile} is {@code default} or
+ * {@code strict} (TLS 1.3 only with AES-256-GCM; see {@link RelayRequests#STRICT_CIPHERS}).
+ */
 public record LayerRequest(
         @Nullable String name,
         @Nullable String role,
@@ -16,4 +19,5 @@ public record LayerRequest(
         @Nullable List<String> ciphers,
         @Nullable List<String> alpn,
         @Nullable String handshakeTimeout,
-        @Nullable String connect) {}
+        @Nullable String connect,
+        @Nullable String profile) {}

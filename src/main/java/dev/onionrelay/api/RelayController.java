@@ -46,8 +46,7 @@ public class RelayController {
     public RelayController(OnionService relays, OnionProperties properties) {
         this.relays = relays;
         OnionProperties.Limits limits = properties.limits();
-        this.defaults = new RelayRequests.Defaults(
-                limits.defaultMaxTunnels(), limits.handshakeTimeout(), limits.connectTimeout(), limits.idleTimeout());
+        this.defaults = RelayRequests.Defaults.from(limits, properties.tls().profile());
     }
 
     @PostMapping(consumes = MediaType.APPLICATION_JSON_VALUE)
@@ -128,7 +127,8 @@ public class RelayController {
                 which,
                 index,
                 index == 0 ? defaultServerName : null,
-                found.spec().options().handshakeTimeout());
+                found.spec().options().handshakeTimeout(),
+                defaults.profile());
         if (spec.verify() == Verification.NONE
                 && spec.verifiesPeerWhenAsked()
                 && !relays.policy().allowInsecureVerify()) {

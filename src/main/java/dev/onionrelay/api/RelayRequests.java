@@ -23,7 +23,37 @@ import org.springframework.boot.convert.DurationStyle;
 public final class RelayRequests {
 
     /** Defaults that come from configuration rather than from API.md. */
-    public record Defaults(int maxTunnels, Duration handshakeTimeout, Duration connectTimeout, Duration idleTimeout) {}
+    public record Defaults(
+            int maxTunnels, Duration handshakeTimeout, Duration connectTimeout, Duration idleTimeout, String profile) {
+
+        public Defaults(int maxTunnels, Duration handshakeTimeout, Duration connectTimeout, Duration idleTimeout) {
+            this(maxTunnels, handshakeTimeout, connectTimeout, idleTimeout, DEFAULT_PROFILE);
+        }
+
+        /**
+         * The defaults of {@code onion.limits}; a relay that names no maxTunnels gets the default, capped by the
+         * per-relay maximum so that omitting the field never hits the limit.
+         */
+        public static Defaults from(dev.onionrelay.config.OnionProperties.Limits limits) {
+            return from(limits, DEFAULT_PROFILE);
+        }
+
+        /** The same with the global TLS profile ({@code onion.tls.profile}) for layers that name none. */
+        public static Defaults from(dev.onionrelay.config.OnionProperties.Limits limits, String profile) {
+            return new Defaults(
+                    Math.min(limits.defaultMaxTunnels(), limits.maxTunnelsPerRelay()),
+                    limits.handshakeTimeout(),
+                    limits.connectTimeout(),
+                    limits.idleTimeout(),
+                    profile);
+        }
+    }
+
+    public static final String DEFAULT_PROFILE = "default";
+    public static final String STRICT_PROFILE = "strict";
+
+    /** The strict profile's suites: TLS 1.3 with AES-256-GCM only. */
+    public static final List<String> STRICT_CIPHERS = List.of("TLS_AES_256_GCM_SHA384");
 
     private RelayRequests() {}
 
@@ -76,8 +106,10 @@ public final class RelayRequests {
             errors.add(new FieldProblem("options.maxTunnels", "must be at least 1"));
         }
         String defaultServerName = target != null ? target.host() : null;
-        List<LayerSpec> ingress = layers(errors, Side.INGRESS, request.ingress(), null, handshakeTimeout);
-        List<LayerSpec> egress = layers(errors, Side.EGRESS, request.egress(), defaultServerName, handshakeTimeout);
+        List<LayerSpec> ingress =
+                layers(errors, Side.INGRESS, request.ingress(), null, handshakeTimeout, defaults.profile());
+        List<LayerSpec> egress =
+                layers(errors, Side.EGRESS, request.egress(), defaultServerName, handshakeTimeout, defaults.profile());
         RelayRequest.MinDepthRequest minDepth = options != null ? options.minDepth() : null;
         int minIngress = minDepth != null && minDepth.ingress() != null ? minDepth.ingress() : ingress.size();
         int minEgress = minDepth != null && minDepth.egress() != null ? minDepth.egress() : egress.size();
@@ -95,9 +127,14 @@ public final class RelayRequests {
 
     /** One layer pushed on a live tunnel: index is its future position in the stack. */
     public static LayerSpec toLayer(
-            LayerRequest request, Side side, int index, @Nullable String defaultServerName, Duration handshakeTimeout) {
+            LayerRequest request,
+            Side side,
+            int index,
+            @Nullable String defaultServerName,
+            Duration handshakeTimeout,
+            String defaultProfile) {
         List<FieldProblem> errors = new ArrayList<>();
-        LayerSpec spec = layer(errors, "", side, index, request, defaultServerName, handshakeTimeout);
+        LayerSpec spec = layer(errors, "", side, index, request, defaultServerName, handshakeTimeout, defaultProfile);
         if (!errors.isEmpty()) {
             throw new InvalidRequestException(errors);
         }
@@ -109,7 +146,8 @@ public final class RelayRequests {
             Side side,
             @Nullable List<LayerRequest> requests,
             @Nullable String defaultServerName,
-            Duration handshakeTimeout) {
+            Duration handshakeTimeout,
+            String defaultProfile) {
         List<LayerSpec> layers = new ArrayList<>();
         if (requests == null) {
             return layers;
@@ -121,7 +159,8 @@ public final class RelayRequests {
                 errors.add(new FieldProblem(side.label() + "[" + i + "]", "a layer cannot be null"));
                 continue;
             }
-            LayerSpec layer = layer(errors, prefix, side, i, request, defaultServerName, handshakeTimeout);
+            LayerSpec layer =
+                    layer(errors, prefix, side, i, request, defaultServerName, handshakeTimeout, defaultProfile);
             if (layer != null) {
                 layers.add(layer);
             }
@@ -136,8 +175,28 @@ public final class RelayRequests {
             int index,
             LayerRequest request,
             @Nullable String defaultServerName,
-            Duration relayHandshakeTimeout) {
+            Duration relayHandshakeTimeout,
+            String defaultProfile) {
         int before = errors.size();
+        String profile = request.profile() != null
+                ? request.profile().trim().toLowerCase(java.util.Locale.ROOT)
+                : defaultProfile;
+        List<String> protocols = request.protocols();
+        List<String> ciphers = request.ciphers();
+        if (STRICT_PROFILE.equals(profile)) {
+            // Strict: TLS 1.3 only, AES-256-GCM only. Explicit lists may narrow it, never widen it.
+            if (protocols != null && protocols.stream().anyMatch(v -> !v.equals("TLSv1.3"))) {
+                errors.add(new FieldProblem(prefix + "protocols", "the strict profile allows TLSv1.3 only"));
+            }
+            if (ciphers != null && !STRICT_CIPHERS.containsAll(ciphers)) {
+                errors.add(
+                        new FieldProblem(prefix + "ciphers", "the strict profile allows " + STRICT_CIPHERS + " only"));
+            }
+            protocols = List.of("TLSv1.3");
+            ciphers = STRICT_CIPHERS;
+        } else if (!DEFAULT_PROFILE.equals(profile)) {
+            errors.add(new FieldProblem(prefix + "profile", "'" + profile + "' is not one of [default, strict]"));
+        }
         Role role = enumValue(errors, prefix + "role", request.role(), Role.class);
         Verification verify = enumValue(errors, prefix + "verify", request.verify(), Verification.class);
         ClientAuthMode clientAuth =
@@ -169,8 +228,8 @@ public final class RelayRequests {
                 request.serverName(),
                 verify,
                 clientAuth,
-                request.protocols(),
-                request.ciphers(),
+                protocols,
+                ciphers,
                 request.alpn(),
                 timeout,
                 defaultServerName,

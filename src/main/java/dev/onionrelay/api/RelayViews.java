@@ -58,8 +58,15 @@ public final class RelayViews {
 
     public record MinDepthView(int ingress, int egress) {}
 
+    /** API.md's stats, plus connections refused at accept (limits) and failed connects to the target. */
     public record StatsView(
-            int activeTunnels, long totalTunnels, long handshakeFailures, long bytesIn, long bytesOut) {}
+            int activeTunnels,
+            long totalTunnels,
+            long handshakeFailures,
+            long bytesIn,
+            long bytesOut,
+            long rejectedTunnels,
+            long connectFailures) {}
 
     /** A tunnel and its two live stacks. */
     public record TunnelView(
@@ -113,7 +120,9 @@ public final class RelayViews {
                         stats.totalTunnels(),
                         stats.handshakeFailures(),
                         stats.bytesIn(),
-                        stats.bytesOut()));
+                        stats.bytesOut(),
+                        stats.rejectedTunnels(),
+                        stats.connectFailures()));
     }
 
     public static LayerView layer(LayerSpec spec) {

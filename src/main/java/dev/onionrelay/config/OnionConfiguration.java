@@ -3,6 +3,7 @@ package dev.onionrelay.config;
 import dev.onionrelay.credential.CredentialStore;
 import dev.onionrelay.credential.StoreKeyMaterial;
 import dev.onionrelay.layer.TlsContexts;
+import dev.onionrelay.layer.TlsHardening;
 import dev.onionrelay.layer.TlsProvider;
 import dev.onionrelay.relay.FileRelayStore;
 import dev.onionrelay.relay.OnionEngine;
@@ -30,6 +31,10 @@ public class OnionConfiguration {
     @Bean(destroyMethod = "close")
     OnionService onionService(
             OnionProperties properties, CredentialStore credentials, ObjectProvider<RelayObserver> observers) {
+        TlsHardening.apply();
+        if ("strict".equalsIgnoreCase(properties.tls().profile())) {
+            TlsHardening.strictKeyExchange();
+        }
         TlsProvider provider = TlsProvider.named(properties.tls().provider());
         List<RelayObserver> all = observers.orderedStream().toList();
         OnionProperties.Policy p = properties.policy();

@@ -85,8 +85,14 @@ public record OnionProperties(
             @DefaultValue("5m") Duration idleTimeout,
             @DefaultValue("64KB") DataSize maxRequestSize) {}
 
-    /** TLS implementation: {@code jdk} (default, supports TLS 1.3 half-close) or {@code openssl} (BoringSSL). */
-    public record Tls(@DefaultValue("jdk") String provider) {}
+    /**
+     * TLS implementation, {@code jdk} (default, supports TLS 1.3 half-close) or {@code openssl} (BoringSSL), and the
+     * profile of layers that name none: {@code default} (TLS 1.3 and 1.2, AEAD suites) or {@code strict} (TLS 1.3
+     * with AES-256-GCM; key exchange restricted to P-384 on the JDK provider).
+     */
+    public record Tls(
+            @DefaultValue("jdk") String provider,
+            @DefaultValue("default") String profile) {}
 
     /** Netty: {@code nio} (default) or {@code epoll} transport, and event loop threads (0: two per core). */
     public record Engine(

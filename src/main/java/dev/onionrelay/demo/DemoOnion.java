@@ -124,8 +124,7 @@ public class DemoOnion implements ApplicationRunner {
 
     private RelayRequests.Defaults defaults() {
         OnionProperties.Limits limits = properties.limits();
-        return new RelayRequests.Defaults(
-                limits.defaultMaxTunnels(), limits.handshakeTimeout(), limits.connectTimeout(), limits.idleTimeout());
+        return RelayRequests.Defaults.from(limits);
     }
 
     private static LayerRequest server(String name, String credential) {
@@ -143,6 +142,7 @@ public class DemoOnion implements ApplicationRunner {
                 credential,
                 trust,
                 trust != null ? "localhost" : null,
+                null,
                 null,
                 null,
                 null,

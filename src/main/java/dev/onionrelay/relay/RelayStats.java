@@ -20,6 +20,7 @@ public final class RelayStats {
     final LongAdder bytesOut = new LongAdder();
     private final ConcurrentHashMap<String, LongAdder> failuresByLayer = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, LongAdder> failuresByReason = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, LongAdder> connectFailures = new ConcurrentHashMap<>();
     private volatile @Nullable HandshakeFailure lastFailure;
 
     /** One handshake failure, as shown in status: where, why and from whom. */
@@ -32,6 +33,19 @@ public final class RelayStats {
                 .increment();
         failuresByReason.computeIfAbsent(failure.reason(), k -> new LongAdder()).increment();
         lastFailure = failure;
+    }
+
+    void recordConnectFailure(String reason) {
+        connectFailures.computeIfAbsent(reason, k -> new LongAdder()).increment();
+    }
+
+    /** Failed connects to the target by reason: {@code refused}, {@code timeout}, {@code unresolved}, {@code policy}. */
+    public Map<String, Long> connectFailuresByReason() {
+        return snapshot(connectFailures);
+    }
+
+    public long connectFailures() {
+        return connectFailures.values().stream().mapToLong(LongAdder::sum).sum();
     }
 
     public int activeTunnels() {

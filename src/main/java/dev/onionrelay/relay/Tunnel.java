@@ -212,7 +212,7 @@ public final class Tunnel {
                 return;
             }
             if (!resolved.isSuccess()) {
-                observer.connectFailed(relay, "unresolved");
+                connectFailed("unresolved");
                 endGracefully();
                 return;
             }
@@ -221,7 +221,7 @@ public final class Tunnel {
             Optional<InetAddress> allowed = policy.chooseResolved(addresses);
             if (allowed.isEmpty()) {
                 // The name was allowed; what it resolves to now is not (rebinding, or a name for a denied address).
-                observer.connectFailed(relay, "policy");
+                connectFailed("policy");
                 endGracefully();
                 return;
             }
@@ -236,7 +236,7 @@ public final class Tunnel {
         connect.addListener(f -> {
             if (!f.isSuccess()) {
                 String reason = connectFailureReason(f.cause());
-                observer.connectFailed(relay, reason);
+                connectFailed(reason);
                 endGracefully();
                 return;
             }
@@ -261,6 +261,11 @@ public final class Tunnel {
                 }
             });
         });
+    }
+
+    private void connectFailed(String reason) {
+        relay.stats().recordConnectFailure(reason);
+        observer.connectFailed(relay, reason);
     }
 
     private static String connectFailureReason(Throwable cause) {

@@ -35,8 +35,7 @@ public final class RunningService implements AutoCloseable {
                 "--server.port=0",
                 "--management.server.port=0",
                 "--onion.state-dir=" + stateDir,
-                "--spring.main.banner-mode=off",
-                "--logging.level.dev.onionrelay.audit=warn"));
+                "--spring.main.banner-mode=off"));
         args.addAll(List.of(extraArgs));
         context = new SpringApplicationBuilder(OnionRelayApplication.class).run(args.toArray(String[]::new));
     }

@@ -1,0 +1,99 @@
+package dev.onionrelay.security;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.onionrelay.support.ApiClient;
+import dev.onionrelay.support.ApiClient.Response;
+import dev.onionrelay.support.EchoServer;
+import dev.onionrelay.support.RunningService;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.Socket;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import tools.jackson.databind.JsonNode;
+
+/** The default policy keeps relays on loopback; targets are checked at creation and again when a client connects. */
+class PolicyTest {
+
+    private static Map<String, Object> relay(String name, String listenHost, String targetHost, int targetPort) {
+        return Map.of(
+                "name", name,
+                "listen", Map.of("host", listenHost, "port", 0),
+                "target", Map.of("host", targetHost, "port", targetPort));
+    }
+
+    private static void assertForbidden(Response response, String field) {
+        assertThat(response.status()).as(response.toString()).isEqualTo(403);
+        assertThat(response.contentType()).startsWith("application/problem+json");
+        assertThat(response.json().get("errors").get(0).get("field").asString()).isEqualTo(field);
+    }
+
+    @Test
+    void defaultPolicyRefusesMetadataPublicAndWildcardAddressesAndCreatesNothing() throws Exception {
+        try (RunningService service = RunningService.inTemporaryDirectory()) {
+            ApiClient api = service.api();
+            assertForbidden(api.post("/relays", relay("metadata", "127.0.0.1", "169.254.169.254", 80)), "target.host");
+            assertForbidden(api.post("/relays", relay("public", "127.0.0.1", "93.184.216.34", 443)), "target.host");
+            assertForbidden(api.post("/relays", relay("named", "127.0.0.1", "example.com", 443)), "target.host");
+            assertForbidden(api.post("/relays", relay("everywhere", "0.0.0.0", "127.0.0.1", 80)), "listen");
+            assertThat(api.get("/relays").json().size())
+                    .as("nothing was created")
+                    .isZero();
+        }
+    }
+
+    @Test
+    void portsOutsideThePoolsAreRefusedAndExplicitlyListedMetadataIsAllowed() throws Exception {
+        try (RunningService service = RunningService.inTemporaryDirectory(
+                "--onion.policy.target-ports=7000-7999",
+                "--onion.policy.listen-ports=0",
+                "--onion.policy.target-hosts=loopback,169.254.169.254")) {
+            ApiClient api = service.api();
+            assertForbidden(api.post("/relays", relay("low-port", "127.0.0.1", "127.0.0.1", 22)), "target.port");
+            Response fixedPort = api.post(
+                    "/relays",
+                    Map.of(
+                            "name", "fixed",
+                            "listen", Map.of("host", "127.0.0.1", "port", 7500),
+                            "target", Map.of("host", "127.0.0.1", "port", 7001)));
+            assertForbidden(fixedPort, "listen");
+            assertThat(api.post("/relays", relay("metadata", "127.0.0.1", "169.254.169.254", 7080))
+                            .status())
+                    .as("an explicitly listed metadata address is allowed")
+                    .isEqualTo(201);
+            assertThat(api.get("/relays").json().size()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void aNameThatResolvesToADeniedAddressIsRefusedWhenAClientConnectsAndCounted() throws Exception {
+        try (EchoServer echo = new EchoServer();
+                RunningService service = RunningService.inTemporaryDirectory("--onion.policy.target-hosts=localhost")) {
+            ApiClient api = service.api();
+            // The name is allowed; loopback addresses are not: "localhost" resolves to one of them.
+            assertForbidden(
+                    api.post("/relays", relay("by-address", "127.0.0.1", "127.0.0.1", echo.port())), "target.host");
+            Response created = api.post("/relays", relay("by-name", "127.0.0.1", "localhost", echo.port()));
+            assertThat(created.status()).as(created.toString()).isEqualTo(201);
+            int port = created.json().get("listen").get("port").asInt();
+
+            try (Socket client = new Socket(InetAddress.getLoopbackAddress(), port)) {
+                client.setSoTimeout(10_000);
+                client.getOutputStream().write("hello".getBytes());
+                InputStream in = client.getInputStream();
+                assertThat(in.read())
+                        .as("the relay ends the tunnel instead of connecting")
+                        .isEqualTo(-1);
+            }
+            await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+                JsonNode stats = api.get("/relays/by-name").json().get("stats");
+                assertThat(stats.get("connectFailures").asLong()).isEqualTo(1);
+                assertThat(stats.get("activeTunnels").asInt()).isZero();
+            });
+            assertThat(echo.connections()).as("nothing reached the target").isZero();
+        }
+    }
+}
