@@ -1,5 +1,6 @@
 package dev.onionrelay.api;
 
+import dev.onionrelay.config.FileCredentials;
 import dev.onionrelay.credential.Credential;
 import dev.onionrelay.credential.CredentialException;
 import dev.onionrelay.credential.CredentialStore;
@@ -37,10 +38,12 @@ public class CredentialController {
 
     private final CredentialStore store;
     private final OnionService relays;
+    private final FileCredentials files;
 
-    public CredentialController(CredentialStore store, OnionService relays) {
+    public CredentialController(CredentialStore store, OnionService relays, FileCredentials files) {
         this.store = store;
         this.relays = relays;
+        this.files = files;
     }
 
     @PostMapping(consumes = MediaType.APPLICATION_JSON_VALUE)
@@ -88,7 +91,12 @@ public class CredentialController {
     }
 
     private CredentialView view(Credential credential) {
-        return CredentialView.of(credential.info(), List.copyOf(relays.relaysUsing(credential.name())));
+        return CredentialView.of(
+                credential.info(),
+                List.copyOf(relays.relaysUsing(credential.name())),
+                files.status(credential.name())
+                        .map(CredentialView.FileSource::of)
+                        .orElse(null));
     }
 
     static NewCredential toNewCredential(CredentialRequest request) {

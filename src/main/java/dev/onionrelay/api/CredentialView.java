@@ -1,10 +1,17 @@
 package dev.onionrelay.api;
 
+import dev.onionrelay.config.FileCredentials;
 import dev.onionrelay.credential.CredentialInfo;
 import java.time.Instant;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
-/** A credential as the API shows it: what identifies the certificate, never key material. */
+/**
+ * A credential as the API shows it: what identifies the certificate, never key material.
+ *
+ * @param file for a credential loaded from files ({@code onion.credentials.<name>}): where from and whether the latest
+ *     files could be loaded; null for credentials created over the API
+ */
 public record CredentialView(
         String name,
         String kind,
@@ -17,9 +24,35 @@ public record CredentialView(
         List<String> dnsNames,
         List<String> ipAddresses,
         boolean hasPrivateKey,
-        List<String> usedBy) {
+        List<String> usedBy,
+        @Nullable FileSource file) {
 
-    static CredentialView of(CredentialInfo info, List<String> usedBy) {
+    /**
+     * Where a file credential comes from. {@code reloadError} is set while the files changed but cannot be loaded: the
+     * material described above (the previous files') stays in use until they are fixed.
+     */
+    public record FileSource(
+            String certificateFile,
+            @Nullable String privateKeyFile,
+            Instant loadedAt,
+            long reloads,
+            long reloadFailures,
+            @Nullable String reloadError,
+            @Nullable Instant reloadErrorSince) {
+
+        static FileSource of(FileCredentials.Status status) {
+            return new FileSource(
+                    status.certificateFile().toString(),
+                    status.privateKeyFile() != null ? status.privateKeyFile().toString() : null,
+                    status.loadedAt(),
+                    status.reloads(),
+                    status.reloadFailures(),
+                    status.error() != null ? status.error().message() : null,
+                    status.error() != null ? status.error().since() : null);
+        }
+    }
+
+    static CredentialView of(CredentialInfo info, List<String> usedBy, @Nullable FileSource file) {
         return new CredentialView(
                 info.name(),
                 info.kind(),
@@ -32,6 +65,7 @@ public record CredentialView(
                 info.dnsNames(),
                 info.ipAddresses(),
                 info.hasPrivateKey(),
-                usedBy);
+                usedBy,
+                file);
     }
 }

@@ -21,6 +21,7 @@ import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -136,7 +137,11 @@ final class PrometheusTools {
                             if (!process.isAlive()) {
                                 fail("prometheus exited with " + process.exitValue() + ":\n" + log());
                             }
-                            return get("/-/ready").statusCode() == 200;
+                            try {
+                                return get("/-/ready").statusCode() == 200;
+                            } catch (java.io.UncheckedIOException notListeningYet) {
+                                return false;
+                            }
                         });
             } catch (RuntimeException | Error e) {
                 close();
@@ -168,7 +173,7 @@ final class PrometheusTools {
             }
         }
 
-        /** An instant query through {@code /api/v1/query}: each series' labels (without job and instance) → value. */
+        /** An instant query through {@code /api/v1/query}: each series' labels (but name, job, instance) → value. */
         Map<Map<String, String>, Double> query(String promql) {
             HttpResponse<String> response =
                     get("/api/v1/query?query=" + URLEncoder.encode(promql, StandardCharsets.UTF_8));
@@ -181,7 +186,7 @@ final class PrometheusTools {
             for (JsonNode series : body.get("data").get("result")) {
                 Map<String, String> labels = new TreeMap<>();
                 series.get("metric").properties().forEach(field -> {
-                    if (!field.getKey().equals("job") && !field.getKey().equals("instance")) {
+                    if (!Set.of("__name__", "job", "instance").contains(field.getKey())) {
                         labels.put(field.getKey(), field.getValue().asString());
                     }
                 });

@@ -1,0 +1,84 @@
+package dev.onionrelay.config;
+
+import dev.onionrelay.credential.CredentialStore;
+import dev.onionrelay.relay.OnionService;
+import java.time.Clock;
+import java.time.Duration;
+import org.springframework.boot.autoconfigure.AbstractDependsOnBeanFactoryPostProcessor;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.boot.context.properties.bind.Bindable;
+import org.springframework.boot.context.properties.bind.Binder;
+import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Condition;
+import org.springframework.context.annotation.ConditionContext;
+import org.springframework.context.annotation.Conditional;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.core.type.AnnotatedTypeMetadata;
+
+/**
+ * Configuration-driven state, the path the Helm chart uses: file credentials ({@code onion.credentials.<name>.*},
+ * reloaded when the files change) and declarative relays ({@code onion.relays[i]}).
+ *
+ * <p>Order at start: file credentials are loaded before the relay registry is created (it restores API-created relays,
+ * which may use them), declarative relays are opened once everything is up, and reloading starts with the context.
+ */
+@Configuration(proxyBeanMethods = false)
+@EnableConfigurationProperties(DeclarativeConfiguration.CredentialReload.class)
+public class DeclarativeConfiguration {
+
+    /** How often file credentials are checked for changes ({@code onion.credential-reload.interval}). */
+    @ConfigurationProperties("onion.credential-reload")
+    public record CredentialReload(@DefaultValue("5s") Duration interval) {}
+
+    @Bean
+    FileCredentials fileCredentials(OnionProperties properties, CredentialStore store) {
+        return new FileCredentials(properties.credentials(), store, Clock.systemUTC());
+    }
+
+    @Bean
+    FileCredentialWatcher fileCredentialWatcher(
+            FileCredentials credentials, OnionService relays, CredentialReload reload) {
+        return new FileCredentialWatcher(credentials, relays, reload.interval());
+    }
+
+    @Bean
+    FileCredentialMetrics fileCredentialMetrics(FileCredentials credentials) {
+        return new FileCredentialMetrics(credentials);
+    }
+
+    @Bean
+    @Conditional(FileCredentialsConfigured.class)
+    FileCredentialHealthIndicator fileCredentialsHealthIndicator(FileCredentials credentials) {
+        return new FileCredentialHealthIndicator(credentials);
+    }
+
+    @Bean
+    DeclarativeRelays declarativeRelays(OnionProperties properties, OnionService relays) {
+        return new DeclarativeRelays(properties, relays);
+    }
+
+    /** Makes the relay registry wait for file credentials: restored relays that use them must find them. */
+    @Bean
+    static OnionServiceDependsOnFileCredentials onionServiceDependsOnFileCredentials() {
+        return new OnionServiceDependsOnFileCredentials();
+    }
+
+    static final class OnionServiceDependsOnFileCredentials extends AbstractDependsOnBeanFactoryPostProcessor {
+        OnionServiceDependsOnFileCredentials() {
+            super(OnionService.class, FileCredentials.class);
+        }
+    }
+
+    /** True when at least one {@code onion.credentials.<name>} is configured. */
+    static final class FileCredentialsConfigured implements Condition {
+        @Override
+        public boolean matches(ConditionContext context, AnnotatedTypeMetadata metadata) {
+            return Binder.get(context.getEnvironment())
+                    .bind("onion.credentials", Bindable.mapOf(String.class, OnionProperties.FileCredential.class))
+                    .map(credentials -> !credentials.isEmpty())
+                    .orElse(false);
+        }
+    }
+}

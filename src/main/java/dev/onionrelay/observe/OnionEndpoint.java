@@ -1,0 +1,34 @@
+package dev.onionrelay.observe;
+
+import dev.onionrelay.relay.OnionService;
+import org.jspecify.annotations.Nullable;
+import org.springframework.boot.actuate.endpoint.annotation.Endpoint;
+import org.springframework.boot.actuate.endpoint.annotation.ReadOperation;
+import org.springframework.boot.actuate.endpoint.annotation.Selector;
+import org.springframework.stereotype.Component;
+
+/**
+ * {@code /actuator/onion} on the management port: relays, their configured and live layer depth, and where and why
+ * handshakes fail (API.md, Actuator). {@code /actuator/onion/{relay}} (id or name) returns one relay's entry, 404 for
+ * an unknown one. Reads counters and live stacks only: no lock on the engine, cheap with thousands of tunnels.
+ */
+@Component
+@Endpoint(id = "onion")
+public class OnionEndpoint {
+
+    private final OnionService service;
+
+    public OnionEndpoint(OnionService service) {
+        this.service = service;
+    }
+
+    @ReadOperation
+    public OnionReport onion() {
+        return OnionReport.of(service.list(), service.engine().provider().name());
+    }
+
+    @ReadOperation
+    public OnionReport.@Nullable RelayReport relay(@Selector String relay) {
+        return service.find(relay).map(OnionReport.RelayReport::of).orElse(null);
+    }
+}

@@ -1,0 +1,70 @@
+package dev.onionrelay.deploy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.onionrelay.credential.Credential;
+import dev.onionrelay.credential.PemCodec;
+import dev.onionrelay.support.ApiClient;
+import dev.onionrelay.support.EchoServer;
+import dev.onionrelay.support.RunningService;
+import dev.onionrelay.support.TestPki;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The start order of configuration-driven state, and what a broken declaration does to the start. */
+class DeclarativeStartTest {
+
+    @TempDir
+    Path work;
+
+    @Test
+    void apiCreatedRelaysThatUseAFileCredentialComeBackAfterARestart() throws Exception {
+        TestPki pki = new TestPki();
+        pki.ca("ca");
+        Credential edge = pki.leaf("edge", "ca");
+        MountedSecret secret = new MountedSecret(work.resolve("secret"));
+        secret.write(Map.of(
+                "tls.crt", PemCodec.certificatesToPem(edge.chain()),
+                "tls.key", PemCodec.privateKeyToPem(edge.privateKey())));
+        try (EchoServer echo = new EchoServer();
+                RunningService service = new RunningService(
+                        Files.createDirectory(work.resolve("state")),
+                        "--onion.credentials.edge.certificate-file=" + secret.file("tls.crt"),
+                        "--onion.credentials.edge.private-key-file=" + secret.file("tls.key"))) {
+            ApiClient api = service.api();
+            assertThat(api.post("/relays", """
+                                    {"name": "api-exit", "listen": {"host": "127.0.0.1", "port": 0},
+                                     "target": {"host": "127.0.0.1", "port": %d},
+                                     "ingress": [{"credential": "edge"}]}
+                                    """.formatted(echo.port())).status()).isEqualTo(201);
+
+            service.stop();
+            service.start();
+
+            // Restored before file credentials were loaded, it would be FAILED with "unknown credential 'edge'".
+            assertThat(service.api().get("/relays/api-exit").json().at("/state").asString())
+                    .isEqualTo("LISTENING");
+            try (Stream<Path> stored = Files.list(service.stateDir().resolve("credentials"))) {
+                assertThat(stored.toList())
+                        .as("file credentials are never written to the state directory")
+                        .isEmpty();
+            }
+        }
+    }
+
+    @Test
+    void anInvalidDeclaredRelayStopsTheStartNamingTheProperty() {
+        assertThatThrownBy(() -> new RunningService(
+                                Files.createDirectory(work.resolve("state")),
+                                "--onion.relays[0].name=exit",
+                                "--onion.relays[0].listen.port=0",
+                                "--onion.relays[0].target.host=127.0.0.1")
+                        .close())
+                .hasStackTraceContaining("onion.relays[0].target.port");
+    }
+}
