@@ -2,7 +2,10 @@
 """Peer-initiated pop, byte-exact: a two-layer client that sends close_notify on its innermost layer and,
 in the SAME socket write, bytes of the layer outside it. Used by PeerPopTest.
 
-usage: pop_peer.py PORT CA_FILE SERVER_NAME
+usage: pop_peer.py PORT CA_FILE SERVER_NAME [outer]
+
+With "outer": after step 1, close_notify on layer 0 while layer 1 is still open (a protocol error), then read
+until EOF                                                                                   -> OUTER-CLOSED <n>
 
 Steps (each prints a line; any failure prints FAIL <why> and exits 1):
   1. layer 0 and layer 1 handshakes (layer 1 inside layer 0), "before" echoed at depth 2   -> DEPTH2 OK
@@ -88,6 +91,21 @@ def main():
             print("FAIL echo at depth 2 was %r" % got, flush=True)
             return 1
     print("DEPTH2 OK", flush=True)
+
+    if len(sys.argv) > 4 and sys.argv[4] == "outer":
+        try:
+            layers[0][0].unwrap()
+        except ssl.SSLWantReadError:
+            pass
+        sock.sendall(layers[0][2].read())
+        rest = b""
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                break
+            rest += data
+        print("OUTER-CLOSED %d" % len(rest), flush=True)
+        return 0
 
     # 2. close_notify on layer 1 and layer-0 data in one TCP write
     try:

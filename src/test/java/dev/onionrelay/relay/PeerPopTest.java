@@ -70,4 +70,45 @@ class PeerPopTest {
             assertThat(relay.stats().handshakeFailures()).isZero();
         }
     }
+
+    @Test
+    void closeNotifyOnALayerThatIsNotInnermostClosesTheTunnel(@TempDir Path dir) throws Exception {
+        List<String> pops = new CopyOnWriteArrayList<>();
+        RelayObserver observer = new RelayObserver() {
+            @Override
+            public void layerPopped(Relay relay, Side side, Initiator initiator) {
+                pops.add(side.label() + "/" + initiator.label());
+            }
+        };
+        try (Onions onions = new Onions(observer);
+                EchoServer target = new EchoServer(true)) {
+            onions.pki.ca("ca");
+            onions.pki.leaf("hop", "ca");
+            Path caFile = dir.resolve("ca.pem");
+            Files.writeString(
+                    caFile, PemCodec.certificatesToPem(onions.pki.get("ca").chain()));
+            Relay relay = onions.relay(
+                    "exit",
+                    target.port(),
+                    List.of(Layers.server("outer", "hop"), Layers.server("inner", "hop")),
+                    List.of(),
+                    Onions.options(0, 0));
+
+            PythonPeer.Result peer = PythonPeer.run(
+                    Duration.ofSeconds(30),
+                    "pop_peer.py",
+                    Integer.toString(Onions.port(relay)),
+                    caFile.toString(),
+                    "localhost",
+                    "outer");
+
+            assertThat(peer.lines()).as(peer.toString()).contains("DEPTH2 OK");
+            assertThat(peer.lines()).as(peer.toString()).anyMatch(l -> l.startsWith("OUTER-CLOSED"));
+            await().atMost(Duration.ofSeconds(5)).until(() -> relay.stats().activeTunnels() == 0);
+            assertThat(pops)
+                    .as("nothing was popped: the stack rule was broken, the tunnel closed")
+                    .isEmpty();
+            assertThat(new String(target.received(), StandardCharsets.US_ASCII)).isEqualTo("before");
+        }
+    }
 }
