@@ -1,0 +1,436 @@
+package dev.onionrelay.bench;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The onion-relay benchmark: the real service jar against a chain of stunnel processes, on the same certificates, in
+ * the same run, over loopback. See {@code bench/README.md} and {@code docs/BENCHMARKS.md}.
+ *
+ * <p>Phases: throughput (MB/s, depth 0-4), tunnel set-up rate (tunnels/s, depth 1-3), 1 KiB ping-pong latency (p50,
+ * p99, depth 2), memory per idle depth-2 tunnel. Every transfer is checked end to end (byte count and SHA-256, or the
+ * echoed bytes); a mismatch stops the run with exit status 2.
+ */
+public final class Bench {
+
+    private final Options options;
+    private final Path work;
+    private final Report report = new Report();
+    private final List<AutoCloseable> toClose = new ArrayList<>();
+    private Process sink;
+    private int sinkPort;
+    private Contender.Direct direct;
+    private final List<Contender.Onion> onions = new ArrayList<>();
+    private Contender.Stunnel stunnel;
+
+    private Bench(Options options) throws IOException {
+        this.options = options;
+        this.work = options.workDir != null
+                ? options.workDir
+                : Files.createTempDirectory("onion-bench-");
+    }
+
+    public static void main(String[] args) throws Exception {
+        Options options;
+        try {
+            options = Options.parse(args);
+        } catch (IllegalArgumentException e) {
+            System.err.println(e.getMessage());
+            System.err.println(Options.USAGE);
+            System.exit(64);
+            return;
+        }
+        if (options.help) {
+            System.out.println(Options.USAGE);
+            return;
+        }
+        Bench bench = new Bench(options);
+        int status = 0;
+        try {
+            bench.run();
+        } catch (Load.IntegrityFailure e) {
+            System.out.println();
+            System.out.println("INTEGRITY FAILURE: " + e.getMessage());
+            status = 2;
+        } finally {
+            bench.shutdown();
+        }
+        System.exit(status);
+    }
+
+    private void run() throws Exception {
+        Instant began = Instant.now();
+        report.header(options, began);
+        say("work directory " + work + " (logs of every process)");
+        Pki pki = Pki.generate(work.resolve("pki"), options.maxDepth(), options.keyType);
+        say("certificates: CA + " + options.maxDepth() + " layer identities (" + options.keyType + ") in " + pki.dir);
+        startSink();
+        direct = new Contender.Direct(sinkPort, List.of(sink.pid(), ProcessHandle.current().pid()));
+        startOnions(pki);
+        startStunnel(pki);
+        crossCheck(pki);
+
+        Load.Payload payload = new Load.Payload(7);
+        warmUp(payload);
+        if (options.phases.contains("throughput")) {
+            throughput(payload);
+        }
+        if (options.phases.contains("setup")) {
+            setup();
+        }
+        if (options.phases.contains("latency")) {
+            latency(payload);
+        }
+        if (options.phases.contains("memory")) {
+            memory();
+        }
+        report.footer(Duration.between(began, Instant.now()));
+        System.out.println();
+        System.out.print(report.text());
+        if (options.markdown != null) {
+            Files.createDirectories(options.markdown.toAbsolutePath().getParent());
+            Files.writeString(options.markdown, report.markdown());
+            System.out.println("markdown: " + options.markdown);
+        }
+    }
+
+    private void startSink() throws IOException {
+        Path classes = Path.of(Bench.class.getProtectionDomain().getCodeSource().getLocation().getPath());
+        sink = new ProcessBuilder(
+                        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                        "-cp", classes.toString(),
+                        Sink.class.getName(), "0", "2")
+                .redirectError(work.resolve("sink.log").toFile())
+                .start();
+        BufferedReader out = new BufferedReader(new InputStreamReader(sink.getInputStream(), StandardCharsets.UTF_8));
+        String ready = out.readLine();
+        if (ready == null || !ready.startsWith("READY ")) {
+            throw new IOException("sink did not start: " + ready + "; see " + work.resolve("sink.log"));
+        }
+        sinkPort = Integer.parseInt(ready.substring(6).trim());
+        say("sink listening on 127.0.0.1:" + sinkPort + " (pid " + sink.pid() + ")");
+    }
+
+    private void startOnions(Pki pki) throws Exception {
+        long started = System.nanoTime();
+        for (String config : options.configs) {
+            for (boolean compare : options.compare() ? List.of(false, true) : List.of(false)) {
+                String[] parts = config.split("/");
+                Path jar = compare && options.compareJar != null ? options.compareJar : options.jar;
+                List<String> jvmArgs = new ArrayList<>(options.jvmArgs);
+                if (compare) {
+                    jvmArgs.addAll(options.compareJvmArgs);
+                }
+                String dir = parts[0] + "-" + parts[1] + (compare ? "-compare" : "");
+                RelayService entry = RelayService.start(
+                        jar, work.resolve(dir + "-entry"), dir + " entry", parts[0], parts[1], jvmArgs);
+                RelayService exit = RelayService.start(
+                        jar, work.resolve(dir + "-exit"), dir + " exit", parts[0], parts[1], jvmArgs);
+                Contender.Onion onion =
+                        new Contender.Onion(parts[0], parts[1], compare ? " [compare]" : "", entry, exit);
+                onions.add(onion);
+                toClose.add(onion);
+            }
+        }
+        for (Contender.Onion onion : onions) {
+            onion.entry.awaitReady(Duration.ofSeconds(180));
+            onion.exit.awaitReady(Duration.ofSeconds(180));
+            // The service allows at most 10,000 tunnels per relay (onion.limits.max-tunnels-per-relay).
+            onion.configure(pki, options.maxDepth(), sinkPort, Math.min(10_000, Math.max(1024, options.idleTunnels + 64)));
+        }
+        say(String.format(Locale.ROOT, "onion-relay: %d configurations up (2 processes each) in %.1f s",
+                onions.size(), (System.nanoTime() - started) / 1e9));
+    }
+
+    private void startStunnel(Pki pki) throws Exception {
+        stunnel = new Contender.Stunnel();
+        toClose.add(stunnel);
+        for (int depth = 1; depth <= options.maxDepth(); depth++) {
+            stunnel.chains.put(depth, StunnelChain.full(pki, work.resolve("stunnel-" + depth), depth, sinkPort));
+        }
+        say("stunnel: chains for depth 1-" + options.maxDepth() + " up (" + StunnelChain.binary() + ", "
+                + options.maxDepth() * (options.maxDepth() + 1) + " processes)");
+    }
+
+    /**
+     * Proves both contenders build the same onion: onion-relay's entry against stunnel's exits, and stunnel's entries
+     * against onion-relay's exit, at depth 2, with a checked transfer each way round.
+     */
+    private void crossCheck(Pki pki) throws Exception {
+        if (onions.isEmpty() || options.maxDepth() < 2) {
+            return;
+        }
+        Contender.Onion onion = onions.get(0);
+        Load.Payload payload = new Load.Payload(11);
+        try (StunnelChain exits = StunnelChain.servers(pki, work.resolve("cross-exits"), 2, sinkPort);
+                StunnelChain entries = StunnelChain.clients(
+                        pki, work.resolve("cross-entries"), 2, onion.exitPort(2))) {
+            int onionEntry = onion.entryTo("cross-entry-2", 2, exits.entryPort());
+            Load.throughput(onionEntry, payload, 4, 1);
+            Load.throughput(entries.entryPort(), payload, 4, 1);
+        }
+        say("layer order cross-check at depth 2: onion-relay entry -> stunnel exits, and stunnel entries -> "
+                + "onion-relay exit: 4 MiB each, SHA-256 match");
+        report.note("Layer order cross-check (depth 2): onion-relay entry -> stunnel exits and stunnel entries -> "
+                + "onion-relay exit both carried 4 MiB with matching SHA-256; each layer checks its own host name.");
+    }
+
+    /**
+     * Traffic through every contender before anything is measured, so that measured runs see compiled code, not the
+     * interpreter: bulk transfers at each depth, alternating with bursts of tunnel set-ups at depths 1-3 (the set-up
+     * path takes thousands of handshakes to compile). stunnel gets the same.
+     */
+    private void warmUp(Load.Payload payload) throws Exception {
+        if (options.warmup <= 0) {
+            return;
+        }
+        long started = System.nanoTime();
+        List<Contender> all = new ArrayList<>(onions);
+        all.add(stunnel);
+        for (Contender c : all) {
+            long until = System.nanoTime() + (long) (options.warmup * 1e9);
+            for (int round = 0; System.nanoTime() < until; round++) {
+                int depth = round % (options.maxDepth() + 1);
+                if (c.supports(depth)) {
+                    Load.throughput(c.port(depth), payload, 16, 1);
+                }
+                int setupDepth = 1 + round % Math.min(3, options.maxDepth());
+                if (c.supports(setupDepth)) {
+                    Load.setupRate(c.port(setupDepth), options.setupConcurrency, Duration.ZERO,
+                            Duration.ofMillis(400));
+                }
+            }
+        }
+        say(String.format(Locale.ROOT, "warm-up: %.0f s of traffic through each contender (%.0f s)", options.warmup,
+                (System.nanoTime() - started) / 1e9));
+    }
+
+    private List<Contender> contenders(int depth) {
+        List<Contender> all = new ArrayList<>();
+        all.addAll(onions);
+        all.add(stunnel);
+        if (depth == 0) {
+            all.add(direct);
+        }
+        return all.stream().filter(c -> c.supports(depth)).toList();
+    }
+
+    /** A contender's best figure over the runs, and the least relay CPU it needed for one unit of work. */
+    record Measured(double best, double cpu) {
+        Measured merge(Measured other) {
+            return new Measured(Math.max(best, other.best), Math.min(cpu, other.cpu));
+        }
+    }
+
+    private void throughput(Load.Payload payload) throws Exception {
+        say("throughput: " + options.streams + " stream(s), ~" + options.seconds + " s per run, best of "
+                + options.runs);
+        Map<Integer, Map<String, Measured>> results = new LinkedHashMap<>();
+        for (int depth = 0; depth <= options.maxDepth(); depth++) {
+            List<Contender> here = contenders(depth);
+            Map<Contender, Long> blocks = new LinkedHashMap<>();
+            for (Contender c : here) {
+                Load.throughput(c.port(depth), payload, 16, options.streams);
+                Load.Throughput calibration = Load.throughput(c.port(depth), payload, 64, options.streams);
+                blocks.put(c, blocksFor(calibration.megabytesPerSecond()));
+            }
+            Map<String, Measured> best = new LinkedHashMap<>();
+            for (int run = 0; run < options.runs; run++) {
+                for (int i = 0; i < here.size(); i++) {
+                    Contender c = here.get((i + run) % here.size());
+                    List<Long> pids = c.pids(depth);
+                    double cpuBefore = Cpu.seconds(pids);
+                    Load.Throughput t = Load.throughput(c.port(depth), payload, blocks.get(c), options.streams);
+                    double cpuPerGigabyte = (Cpu.seconds(pids) - cpuBefore) / (t.bytes() / 1e9);
+                    best.merge(c.label, new Measured(t.megabytesPerSecond(), cpuPerGigabyte), Measured::merge);
+                }
+            }
+            results.put(depth, best);
+            say("  depth " + depth + ": " + format(best, "MB/s", "CPU s/GB"));
+        }
+        report.throughput(results, onions, stunnel, direct, options);
+    }
+
+    /** MiB per stream for a run of about the configured length: a power of two, so digests can be shared. */
+    private long blocksFor(double megabytesPerSecond) {
+        double mib = megabytesPerSecond * 1e6 / Load.BLOCK * options.seconds / options.streams;
+        long blocks = Long.highestOneBit(Math.max(1, (long) (mib * 1.4)));
+        return Math.max(16, Math.min(8192, blocks));
+    }
+
+    private void setup() throws Exception {
+        say("set-up rate: " + options.setupConcurrency + " concurrent clients, ~" + options.seconds
+                + " s per run, best of " + options.runs);
+        Map<Integer, Map<String, Measured>> results = new LinkedHashMap<>();
+        Map<Integer, Map<String, Long>> failures = new LinkedHashMap<>();
+        for (int depth = 1; depth <= Math.min(3, options.maxDepth()); depth++) {
+            List<Contender> here = contenders(depth);
+            Map<String, Measured> best = new LinkedHashMap<>();
+            Map<String, Long> failed = new LinkedHashMap<>();
+            for (int run = 0; run < options.runs; run++) {
+                for (int i = 0; i < here.size(); i++) {
+                    Contender c = here.get((i + run) % here.size());
+                    List<Long> pids = c.pids(depth);
+                    double cpuBefore = Cpu.seconds(pids);
+                    Load.SetupRate r = Load.setupRate(c.port(depth), options.setupConcurrency,
+                            Duration.ofMillis(500), Duration.ofMillis((long) (options.seconds * 1000)));
+                    double cpuPerTunnel = (Cpu.seconds(pids) - cpuBefore) * 1000 / Math.max(1, r.all());
+                    best.merge(c.label, new Measured(r.perSecond(), cpuPerTunnel), Measured::merge);
+                    failed.merge(c.label, r.failures(), Long::sum);
+                    // Let closing tunnels finish before the next contender is measured.
+                    Thread.sleep(300);
+                }
+            }
+            results.put(depth, best);
+            failures.put(depth, failed);
+            say("  depth " + depth + ": " + format(best, "tunnels/s", "CPU ms/tunnel"));
+        }
+        report.setup(results, failures, onions, stunnel);
+    }
+
+    private void latency(Load.Payload payload) throws Exception {
+        int depth = Math.min(2, options.maxDepth());
+        say("latency: 1 KiB ping-pong at depth " + depth + ", ~" + options.seconds + " s per run, best p50 of "
+                + options.runs);
+        Map<String, Load.Latency> best = new LinkedHashMap<>();
+        Map<String, String> layers = new LinkedHashMap<>();
+        for (int run = 0; run < options.runs; run++) {
+            List<Contender> here = contenders(depth);
+            for (int i = 0; i < here.size(); i++) {
+                Contender c = here.get((i + run) % here.size());
+                Load.Latency l = Load.pingPong(c.port(depth), payload, 1024, Duration.ofMillis(500),
+                        Duration.ofMillis((long) (options.seconds * 1000)));
+                best.merge(c.label, l, (a, b) -> a.p50Micros() <= b.p50Micros() ? a : b);
+            }
+        }
+        for (Contender.Onion onion : onions) {
+            // A tunnel held open just long enough to read its live layers from the API.
+            try (SocketChannel held = Load.open(onion.port(depth))) {
+                Load.writeFully(held, Load.header(Wire.ECHO, 0));
+                Load.writeFully(held, java.nio.ByteBuffer.wrap(new byte[] {1}));
+                Load.readFully(held, java.nio.ByteBuffer.allocate(1));
+                layers.put(onion.label, onion.layers(depth));
+            }
+        }
+        for (Map.Entry<String, Load.Latency> e : best.entrySet()) {
+            say(String.format(Locale.ROOT, "  %s: p50 %.0f us, p99 %.0f us (%d samples)", e.getKey(),
+                    e.getValue().p50Micros(), e.getValue().p99Micros(), e.getValue().samples()));
+        }
+        layers.forEach((k, v) -> say("  " + k + " live layers: " + v));
+        report.latency(depth, best, layers, onions, stunnel);
+    }
+
+    private void memory() throws Exception {
+        int depth = Math.min(2, options.maxDepth());
+        int count = options.idleTunnels;
+        long limit = openFileLimit();
+        if (2L * count + 512 > limit) {
+            int fits = (int) ((limit - 512) / 2);
+            report.note("Memory: asked for " + count + " idle tunnels, but a relay process holds two sockets per "
+                    + "tunnel and RLIMIT_NOFILE here is " + limit + "; measured at " + fits + ".");
+            say("memory: RLIMIT_NOFILE " + limit + " allows " + fits + " tunnels per relay process, not " + count);
+            count = fits;
+        }
+        say("memory: " + count + " idle depth-" + depth + " tunnels per contender");
+        Map<String, List<Contender.SideMemory[]>> results = new LinkedHashMap<>();
+        Map<String, Integer> counts = new LinkedHashMap<>();
+        Map<String, String> running = new LinkedHashMap<>();
+        List<Contender> here = new ArrayList<>(onions);
+        here.add(stunnel);
+        for (Contender c : here) {
+            List<Contender.SideMemory> before = c.memory(depth);
+            long opening = System.nanoTime();
+            Load.Idle idle = Load.openIdle(c.port(depth), count, 32);
+            int held = idle.channels().size();
+            double openSeconds = (System.nanoTime() - opening) / 1e9;
+            try {
+                if (idle.failure() != null) {
+                    String why = c.label + " could hold only " + held + " of " + count + " idle depth-" + depth
+                            + " tunnels: " + idle.failure() + " (see its logs in " + work + ")";
+                    say("  " + why);
+                    report.note(why);
+                }
+                Thread.sleep(1000);
+                String verified = held > 0 ? c.verifyRunning(depth, held) : "";
+                List<Contender.SideMemory> after = c.memory(depth);
+                List<Contender.SideMemory[]> pairs = new ArrayList<>();
+                for (int i = 0; i < before.size(); i++) {
+                    pairs.add(new Contender.SideMemory[] {before.get(i), after.get(i)});
+                }
+                if (held > 0) {
+                    results.put(c.label, pairs);
+                    counts.put(c.label, held);
+                }
+                if (!verified.isEmpty()) {
+                    running.put(c.label, verified);
+                }
+                say(String.format(Locale.ROOT, "  %s: %d tunnels opened in %.1f s; %s", c.label, held,
+                        openSeconds, held > 0 ? Report.perTunnel(pairs, held) : "nothing to measure"));
+                if (!verified.isEmpty()) {
+                    say("    running: " + verified);
+                }
+            } finally {
+                Load.closeAll(idle.channels());
+            }
+            // Let the relays wind the tunnels down before the next contender's baseline.
+            Thread.sleep(3000);
+        }
+        report.memory(depth, count, counts, results, running);
+    }
+
+    private static long openFileLimit() throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/self/limits"))) {
+            if (line.startsWith("Max open files")) {
+                String[] f = line.trim().split("\\s+");
+                return Long.parseLong(f[3]);
+            }
+        }
+        return 1024;
+    }
+
+    private static String format(Map<String, Measured> values, String unit, String cpuUnit) {
+        StringBuilder out = new StringBuilder();
+        values.forEach((k, v) -> out.append(out.length() > 0 ? "; " : "")
+                .append(k).append(' ').append(String.format(Locale.ROOT, "%.0f %s", v.best(), unit))
+                .append(Double.isFinite(v.cpu()) && v.cpu() > 0
+                        ? String.format(Locale.ROOT, " (%.2f %s)", v.cpu(), cpuUnit) : ""));
+        return out.toString();
+    }
+
+    static void say(String line) {
+        System.out.println("[" + Instant.now().truncatedTo(ChronoUnit.SECONDS) + "] " + line);
+        System.out.flush();
+    }
+
+    private void shutdown() {
+        for (AutoCloseable c : toClose) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                System.err.println("closing: " + e);
+            }
+        }
+        if (sink != null) {
+            sink.destroy();
+            try {
+                sink.waitFor(5, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}

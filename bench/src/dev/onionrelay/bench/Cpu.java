@@ -1,0 +1,34 @@
+package dev.onionrelay.bench;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * CPU time used by a set of processes, from {@code /proc/<pid>/stat} (user + system, all threads). On a shared
+ * machine a contender's throughput depends on the CPU share it gets; the CPU it spends per gigabyte or per tunnel
+ * does much less, so the report shows both.
+ */
+final class Cpu {
+
+    /** Clock ticks per second of {@code /proc/<pid>/stat}; 100 on every Linux the benchmark targets. */
+    private static final double TICKS_PER_SECOND = 100;
+
+    private Cpu() {}
+
+    static double seconds(List<Long> pids) {
+        double total = 0;
+        for (long pid : pids) {
+            try {
+                String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
+                // The command name is in parentheses and may contain spaces: count fields after the last ')'.
+                String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                total += (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) / TICKS_PER_SECOND;
+            } catch (IOException | RuntimeException e) {
+                // The process is gone: it used nothing more.
+            }
+        }
+        return total;
+    }
+}

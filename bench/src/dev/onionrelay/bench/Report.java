@@ -1,0 +1,390 @@
+package dev.onionrelay.bench;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/** The benchmark's tables, as aligned text for the terminal and as Markdown for {@code docs/BENCHMARKS.md}. */
+final class Report {
+
+    /** A titled table, or a paragraph when it has no columns. */
+    private record Section(String title, List<String> columns, List<List<String>> rows, List<String> notes) {}
+
+    private final List<Section> sections = new ArrayList<>();
+    private final List<String> notes = new ArrayList<>();
+    private final List<String> targets = new ArrayList<>();
+    private String header = "";
+    private String footer = "";
+
+    void header(Options options, Instant began) {
+        header = String.join("\n",
+                "onion-relay benchmark, " + began.truncatedTo(ChronoUnit.SECONDS),
+                "machine: " + command("nproc").trim() + " cores (nproc), " + cpuModel() + ", Linux "
+                        + command("uname", "-r").trim() + ", load average at start "
+                        + loadAverage(),
+                "software: Java " + System.getProperty("java.version") + ", " + firstLine(command(
+                        StunnelChain.binary(), "-version")) + ", " + firstLine(command("openssl", "version")),
+                "options: configs " + options.configs + ", " + options.seconds + " s per run, best of " + options.runs
+                        + ", " + options.streams + " stream(s), set-up concurrency " + options.setupConcurrency
+                        + ", warm-up " + options.warmup + " s per contender"
+                        + (options.compareJar != null ? ", [compare] = " + options.compareJar : "")
+                        + (options.compareJvmArgs.isEmpty() ? "" : ", [compare] JVM options " + options.compareJvmArgs)
+                        + (options.jvmArgs.isEmpty() ? "" : ", relay JVM options " + options.jvmArgs)
+                        + ", " + options.keyType + " keys, TLS 1.3 TLS_AES_128_GCM_SHA256 on every layer");
+    }
+
+    void note(String note) {
+        notes.add(note);
+    }
+
+    void footer(Duration took) {
+        footer = "whole run: " + took.toSeconds() + " s; load average at end " + loadAverage();
+    }
+
+    void throughput(Map<Integer, Map<String, Bench.Measured>> results, List<Contender.Onion> onions,
+            Contender.Stunnel stunnel, Contender.Direct direct, Options options) {
+        List<String> sectionNotes = new ArrayList<>();
+        List<List<String>> rows = comparison(results, onions, stunnel, Bench.Measured::best);
+        Map<String, Bench.Measured> zero = results.get(0);
+        if (zero != null && zero.containsKey(direct.label)) {
+            sectionNotes.add(String.format(Locale.ROOT,
+                    "Depth 0 has no stunnel equivalent (stunnel always terminates TLS on one side). The load "
+                            + "generator straight into the sink (no relay) ran at %.0f MB/s: the ceiling of the "
+                            + "harness on this machine; the sink and the load generator together used %.2f CPU s/GB.",
+                    zero.get(direct.label).best(), zero.get(direct.label).cpu()));
+        }
+        results.forEach((depth, values) -> {
+            if (depth == 1 || depth == 2) {
+                double wanted = depth == 2 ? 2.5 : 2.0;
+                Bench.Measured base = values.get(stunnel.label);
+                for (Contender.Onion onion : onions) {
+                    Bench.Measured v = values.get(onion.label);
+                    targets.add(target(String.format(Locale.ROOT, "depth-%d throughput >= %.1fx stunnel chain",
+                            depth, wanted), onion, v != null && base != null ? v.best() / base.best() : null,
+                            wanted));
+                }
+            }
+        });
+        sections.add(new Section(
+                "Throughput, MB/s (10^6 bytes/s) through entry (wraps N) -> exit (peels N) -> sink, "
+                        + options.streams + " stream(s); every run's byte count and SHA-256 checked",
+                columns(onions, "MB/s"), rows, sectionNotes));
+        sections.add(new Section(
+                "Relay CPU per GB carried, CPU seconds (user+sys of the relay processes; lower is better; ratio = "
+                        + "stunnel / onion-relay, so above 1 means onion-relay is more efficient)",
+                columns(onions, "CPU s/GB"), comparisonInverse(results, onions, stunnel), List.of(
+                        "CPU per byte depends much less than MB/s on the CPU share other processes leave; on an "
+                                + "idle 2-core machine, where both contenders are CPU-bound, the throughput ratio "
+                                + "should approach this ratio.")));
+    }
+
+    void setup(Map<Integer, Map<String, Bench.Measured>> results, Map<Integer, Map<String, Long>> failures,
+            List<Contender.Onion> onions, Contender.Stunnel stunnel) {
+        List<String> sectionNotes = new ArrayList<>();
+        failures.forEach((depth, byLabel) -> byLabel.forEach((label, failed) -> {
+            if (failed > 0) {
+                sectionNotes.add(label + " at depth " + depth + ": " + failed
+                        + " connection attempts failed during the measured runs.");
+            }
+        }));
+        Map<String, Bench.Measured> two = results.get(2);
+        if (two != null) {
+            Bench.Measured base = two.get(stunnel.label);
+            for (Contender.Onion onion : onions) {
+                Bench.Measured r = two.get(onion.label);
+                targets.add(target("depth-2 set-up rate >= stunnel chain", onion,
+                        r != null && base != null ? r.best() / base.best() : null, 1.0));
+            }
+        }
+        sections.add(new Section(
+                "Tunnel set-up rate, tunnels/s: connect, all handshakes, 64-byte echo checked, close",
+                columns(onions, "tunnels/s"), comparison(results, onions, stunnel, Bench.Measured::best),
+                sectionNotes));
+        sections.add(new Section(
+                "Relay CPU per tunnel set up, CPU milliseconds (ratio = stunnel / onion-relay)",
+                columns(onions, "CPU ms"), comparisonInverse(results, onions, stunnel), List.of()));
+    }
+
+    private static List<String> columns(List<Contender.Onion> onions, String unit) {
+        List<String> columns = new ArrayList<>(List.of("depth"));
+        for (int i = 0; i < onions.size(); i++) {
+            columns.add(shortLabel(onions.get(i)) + " " + unit);
+            if (i == 0) {
+                columns.add("stunnel-chain " + unit);
+            }
+            columns.add("ratio");
+        }
+        if (onions.isEmpty()) {
+            columns.add("stunnel-chain " + unit);
+        }
+        return columns;
+    }
+
+    /** Rows of depth, first onion, stunnel, ratio, then every other onion and its ratio; ratio = onion / stunnel. */
+    private static List<List<String>> comparison(Map<Integer, Map<String, Bench.Measured>> results,
+            List<Contender.Onion> onions, Contender.Stunnel stunnel,
+            java.util.function.ToDoubleFunction<Bench.Measured> figure) {
+        List<List<String>> rows = new ArrayList<>();
+        results.forEach((depth, values) -> {
+            List<String> row = new ArrayList<>(List.of(Integer.toString(depth)));
+            Bench.Measured base = values.get(stunnel.label);
+            Double baseFigure = base != null ? figure.applyAsDouble(base) : null;
+            for (int i = 0; i < onions.size(); i++) {
+                Bench.Measured v = values.get(onions.get(i).label);
+                Double f = v != null ? figure.applyAsDouble(v) : null;
+                row.add(number(f));
+                if (i == 0) {
+                    row.add(number(baseFigure));
+                }
+                row.add(ratio(f, baseFigure));
+            }
+            if (onions.isEmpty()) {
+                row.add(number(baseFigure));
+            }
+            rows.add(row);
+        });
+        return rows;
+    }
+
+    /** The same for CPU figures, where less is better: ratio = stunnel / onion. */
+    private static List<List<String>> comparisonInverse(Map<Integer, Map<String, Bench.Measured>> results,
+            List<Contender.Onion> onions, Contender.Stunnel stunnel) {
+        List<List<String>> rows = new ArrayList<>();
+        results.forEach((depth, values) -> {
+            List<String> row = new ArrayList<>(List.of(Integer.toString(depth)));
+            Bench.Measured base = values.get(stunnel.label);
+            Double baseCpu = base != null ? base.cpu() : null;
+            for (int i = 0; i < onions.size(); i++) {
+                Bench.Measured v = values.get(onions.get(i).label);
+                Double cpu = v != null ? v.cpu() : null;
+                row.add(number(cpu));
+                if (i == 0) {
+                    row.add(number(baseCpu));
+                }
+                row.add(ratio(baseCpu, cpu));
+            }
+            if (onions.isEmpty()) {
+                row.add(number(baseCpu));
+            }
+            rows.add(row);
+        });
+        return rows;
+    }
+
+    void latency(int depth, Map<String, Load.Latency> results, Map<String, String> layers,
+            List<Contender.Onion> onions, Contender.Stunnel stunnel) {
+        List<List<String>> rows = new ArrayList<>();
+        results.forEach((label, l) -> rows.add(List.of(
+                label, number(l.p50Micros()), number(l.p99Micros()), Long.toString(l.samples()))));
+        List<String> sectionNotes = new ArrayList<>();
+        layers.forEach((label, live) -> sectionNotes.add(label + " live layers (from the API): " + live));
+        sections.add(new Section(
+                "Latency, 1 KiB ping-pong at depth " + depth + ", microseconds (every echo compared)",
+                List.of("contender", "p50 us", "p99 us", "samples"), rows, sectionNotes));
+    }
+
+    void memory(int depth, int count, Map<String, Integer> counts, Map<String, List<Contender.SideMemory[]>> results,
+            Map<String, String> running) {
+        List<List<String>> rows = new ArrayList<>();
+        results.forEach((label, pairs) -> {
+            int held = counts.get(label);
+            for (Contender.SideMemory[] pair : pairs) {
+                Contender.SideMemory before = pair[0];
+                Contender.SideMemory after = pair[1];
+                boolean jvm = before.heap() >= 0;
+                double heap = jvm ? kib(after.heap() - before.heap(), held) : Double.NaN;
+                double direct = jvm && before.direct() >= 0 ? kib(after.direct() - before.direct(), held) : Double.NaN;
+                double rss = kib(after.rss() - before.rss(), held);
+                rows.add(List.of(label, Integer.toString(held), before.side(), before.processes(), number(heap),
+                        number(direct), jvm ? number(heap + direct) : "-", number(rss)));
+            }
+        });
+        List<String> sectionNotes = new ArrayList<>();
+        sectionNotes.add("Heap: live heap after a full GC (jcmd GC.run; GC.heap_info). Direct: NMT \"Other\", "
+                + "where Unsafe.allocateMemory (Netty's direct buffers) is counted. RSS: resident set, for "
+                + "stunnel summed over the side's processes. All as (after - before) / tunnels.");
+        running.forEach((label, what) -> sectionNotes.add(label + ": " + what));
+        for (Map.Entry<String, List<Contender.SideMemory[]>> e : results.entrySet()) {
+            int held = counts.get(e.getKey());
+            for (Contender.SideMemory[] pair : e.getValue()) {
+                if (pair[0].heap() < 0) {
+                    continue;
+                }
+                double total = kib(pair[1].heap() - pair[0].heap(), held)
+                        + kib(pair[1].direct() - pair[0].direct(), held);
+                targets.add((total <= 128 ? "PASS" : "FAIL") + String.format(Locale.ROOT,
+                        "  memory per idle depth-2 tunnel <= 128 KiB per relay process: %s %s %.1f KiB at %d tunnels",
+                        e.getKey(), pair[0].side(), total, held));
+            }
+        }
+        sections.add(new Section(
+                "Memory per idle depth-" + depth + " tunnel, KiB, asked for " + count + " tunnels",
+                List.of("contender", "tunnels", "side", "processes", "heap", "direct", "heap+direct", "RSS"),
+                rows, sectionNotes));
+    }
+
+    private static double kib(long bytes, int count) {
+        return bytes / 1024.0 / count;
+    }
+
+    private static String target(String what, Contender.Onion onion, Double achieved, double wanted) {
+        if (achieved == null) {
+            return "n/a   " + what + ": " + onion.label + " not measured";
+        }
+        return String.format(Locale.ROOT, "%s  %s: %s %.2fx", achieved >= wanted ? "PASS" : "FAIL", what,
+                onion.label, achieved);
+    }
+
+    private static String shortLabel(Contender.Onion onion) {
+        return onion.label;
+    }
+
+    String text() {
+        StringBuilder out = new StringBuilder(header).append("\n\n");
+        for (Section s : sections) {
+            out.append(s.title()).append('\n');
+            int[] widths = new int[s.columns().size()];
+            for (int c = 0; c < widths.length; c++) {
+                widths[c] = s.columns().get(c).length();
+                for (List<String> row : s.rows()) {
+                    widths[c] = Math.max(widths[c], row.get(c).length());
+                }
+            }
+            out.append(line(s.columns(), widths)).append('\n');
+            for (List<String> row : s.rows()) {
+                out.append(line(row, widths)).append('\n');
+            }
+            for (String n : s.notes()) {
+                out.append("  * ").append(n).append('\n');
+            }
+            out.append('\n');
+        }
+        if (!targets.isEmpty()) {
+            out.append("Targets (issue 7)\n");
+            targets.forEach(t -> out.append("  ").append(t).append('\n'));
+            out.append('\n');
+        }
+        notes.forEach(n -> out.append("* ").append(n).append('\n'));
+        return out.append(footer).append('\n').toString();
+    }
+
+    String markdown() {
+        StringBuilder out = new StringBuilder();
+        for (String h : header.split("\n")) {
+            out.append(h).append("  \n");
+        }
+        out.append('\n');
+        for (Section s : sections) {
+            out.append("**").append(s.title()).append("**\n\n");
+            out.append("| ").append(String.join(" | ", s.columns())).append(" |\n|");
+            for (String c : s.columns()) {
+                out.append(c.equals("depth") || c.equals("contender") || c.equals("side") || c.equals("processes")
+                        ? " --- |" : " ---: |");
+            }
+            out.append('\n');
+            for (List<String> row : s.rows()) {
+                out.append("| ").append(String.join(" | ", row)).append(" |\n");
+            }
+            out.append('\n');
+            for (String n : s.notes()) {
+                out.append("- ").append(n).append('\n');
+            }
+            out.append('\n');
+        }
+        if (!targets.isEmpty()) {
+            out.append("**Targets (issue 7)**\n\n");
+            targets.forEach(t -> out.append("- ").append(t).append('\n'));
+            out.append('\n');
+        }
+        notes.forEach(n -> out.append("- ").append(n).append('\n'));
+        return out.append('\n').append(footer).append('\n').toString();
+    }
+
+    private static String line(List<String> cells, int[] widths) {
+        StringBuilder out = new StringBuilder();
+        for (int c = 0; c < cells.size(); c++) {
+            String cell = cells.get(c);
+            String pad = " ".repeat(widths[c] - cell.length());
+            out.append(c == 0 ? cell + pad : "  " + pad + cell);
+        }
+        return out.toString();
+    }
+
+    static String perTunnel(List<Contender.SideMemory[]> pairs, int count) {
+        StringBuilder out = new StringBuilder();
+        for (Contender.SideMemory[] pair : pairs) {
+            Contender.SideMemory b = pair[0];
+            Contender.SideMemory a = pair[1];
+            out.append(out.length() > 0 ? "; " : "").append(b.side()).append(':');
+            if (b.heap() >= 0) {
+                out.append(String.format(Locale.ROOT, " heap %.1f KiB, direct %.1f KiB,",
+                        kib(a.heap() - b.heap(), count), kib(a.direct() - b.direct(), count)));
+            }
+            out.append(String.format(Locale.ROOT, " RSS %.1f KiB per tunnel", kib(a.rss() - b.rss(), count)));
+        }
+        return out.toString();
+    }
+
+    private static String number(Double v) {
+        if (v == null || v.isNaN() || v.isInfinite()) {
+            return "-";
+        }
+        if (v < 10) {
+            return String.format(Locale.ROOT, "%.2f", v);
+        }
+        return v >= 100 ? String.format(Locale.ROOT, "%.0f", v) : String.format(Locale.ROOT, "%.1f", v);
+    }
+
+    private static String ratio(Double v, Double base) {
+        if (v == null || base == null || base == 0 || v == 0) {
+            return "-";
+        }
+        return String.format(Locale.ROOT, "%.2fx", v / base);
+    }
+
+    private static String loadAverage() {
+        try {
+            String[] f = Files.readString(Path.of("/proc/loadavg")).split(" ");
+            return f[0] + " " + f[1] + " " + f[2];
+        } catch (IOException e) {
+            return "?";
+        }
+    }
+
+    private static String cpuModel() {
+        for (String line : command("lscpu").split("\n")) {
+            if (line.startsWith("Model name:")) {
+                return line.substring("Model name:".length()).trim();
+            }
+        }
+        return "unknown CPU";
+    }
+
+    private static String firstLine(String text) {
+        for (String line : text.split("\n")) {
+            if (!line.isBlank() && !line.startsWith("Initializing")) {
+                return line.trim();
+            }
+        }
+        return "";
+    }
+
+    private static String command(String... command) {
+        try {
+            Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            p.waitFor();
+            return out;
+        } catch (IOException | InterruptedException e) {
+            return "?";
+        }
+    }
+}
