@@ -150,7 +150,8 @@ public final class Bench {
             onion.entry.awaitReady(Duration.ofSeconds(180));
             onion.exit.awaitReady(Duration.ofSeconds(180));
             // The service allows at most 10,000 tunnels per relay (onion.limits.max-tunnels-per-relay).
-            onion.configure(pki, options.maxDepth(), sinkPort, Math.min(10_000, Math.max(1024, options.idleTunnels + 64)));
+            int maxTunnels = Math.min(10_000, Math.max(1024, options.idleTunnels + 64));
+            onion.configure(pki, options.maxDepth(), sinkPort, maxTunnels);
         }
         say(String.format(Locale.ROOT, "onion-relay: %d configurations up (2 processes each) in %.1f s",
                 onions.size(), (System.nanoTime() - started) / 1e9));

@@ -7,7 +7,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
-/** Something that builds a depth-N tunnel to the sink: onion-relay in one configuration, the stunnel chain, or nothing. */
+/**
+ * Something that builds a depth-N tunnel to the sink: onion-relay in one configuration, the stunnel chain, or nothing.
+ */
 abstract class Contender implements AutoCloseable {
 
     final String label;

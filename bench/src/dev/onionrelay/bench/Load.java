@@ -16,9 +16,12 @@ import java.util.Random;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -30,6 +33,12 @@ import java.util.concurrent.atomic.AtomicReference;
 final class Load {
 
     static final int BLOCK = 1 << 20;
+
+    /**
+     * How long a measurement may wait for bytes that should have come back. A tunnel that loses bytes leaves the sink
+     * (or an echo) waiting for ever; past this, the run fails instead of hanging.
+     */
+    static final Duration STALL = Duration.ofSeconds(120);
 
     private static final InetSocketAddress LOOPBACK = new InetSocketAddress("127.0.0.1", 0);
 
@@ -76,6 +85,8 @@ final class Load {
 
     /** A run whose bytes did not come back as sent. */
     static final class IntegrityFailure extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
         IntegrityFailure(String message) {
             super(message);
         }
@@ -102,9 +113,14 @@ final class Load {
             for (int s = 0; s < streams; s++) {
                 done.add(pool.submit(() -> {
                     try (SocketChannel channel = open(port)) {
-                        writeFully(channel, header(Wire.SINK, 1));
-                        writeFully(channel, ByteBuffer.wrap(oneByte));
-                        checkAnswer(readAnswer(channel), 1, oneByteDigest);
+                        try {
+                            writeFully(channel, header(Wire.SINK, 1));
+                            writeFully(channel, ByteBuffer.wrap(oneByte));
+                            checkAnswer(readAnswer(channel), 1, oneByteDigest);
+                        } catch (IOException | RuntimeException e) {
+                            start.reset(); // Lets the others, and the caller, see the failure now.
+                            throw e;
+                        }
                         start.await();
                         writeFully(channel, header(Wire.SINK, blocksPerStream * BLOCK));
                         for (long b = 0; b < blocksPerStream; b++) {
@@ -115,13 +131,29 @@ final class Load {
                     }
                 }));
             }
-            start.await();
+            try {
+                start.await(STALL.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (java.util.concurrent.BrokenBarrierException broken) {
+                for (Future<Long> f : done) {
+                    f.get(STALL.toMillis(), TimeUnit.MILLISECONDS); // Throws the stream's own failure.
+                }
+                throw broken;
+            }
             long began = System.nanoTime();
+            long deadline = began + STALL.toNanos();
             long ended = 0;
             for (Future<Long> f : done) {
-                ended = Math.max(ended, f.get());
+                ended = Math.max(ended, f.get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS));
             }
             return new Throughput(blocksPerStream * BLOCK * streams, ended - began);
+        } catch (TimeoutException e) {
+            throw new IntegrityFailure("no count and SHA-256 from the sink after " + STALL.toSeconds()
+                    + " s: bytes were lost or the tunnel stalled");
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof IntegrityFailure integrity) {
+                throw integrity;
+            }
+            throw e;
         } finally {
             pool.shutdownNow();
         }
@@ -179,8 +211,11 @@ final class Load {
                 }
             });
         }
-        finished.await();
+        boolean done = finished.await(warmup.plus(measure).plus(STALL).toMillis(), TimeUnit.MILLISECONDS);
         pool.shutdownNow();
+        if (!done) {
+            throw new IntegrityFailure("a set-up client waited " + STALL.toSeconds() + " s for its echo");
+        }
         if (corrupted.get() != null) {
             throw corrupted.get();
         }
@@ -191,6 +226,24 @@ final class Load {
 
     /** Ping-pong of {@code size}-byte messages on one tunnel; every echo is compared with what was sent. */
     static Latency pingPong(int port, Payload payload, int size, Duration warmup, Duration measure)
+            throws Exception {
+        ExecutorService runner = Executors.newSingleThreadExecutor();
+        try {
+            return runner.submit(() -> pingPongNow(port, payload, size, warmup, measure))
+                    .get(warmup.plus(measure).plus(STALL).toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            throw new IntegrityFailure("a ping-pong echo did not come back within " + STALL.toSeconds() + " s");
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof Exception cause) {
+                throw cause;
+            }
+            throw e;
+        } finally {
+            runner.shutdownNow();
+        }
+    }
+
+    private static Latency pingPongNow(int port, Payload payload, int size, Duration warmup, Duration measure)
             throws IOException {
         try (SocketChannel channel = open(port)) {
             writeFully(channel, header(Wire.ECHO, 0));
@@ -236,8 +289,8 @@ final class Load {
     record Idle(List<SocketChannel> channels, Exception failure) {}
 
     /**
-     * Opens up to {@code count} tunnels and leaves them idle; each one proved end to end by a 16-byte echo. Stops at the
-     * first failure (a contender that cannot hold that many) and returns what it has.
+     * Opens up to {@code count} tunnels and leaves them idle; each one proved end to end by a 16-byte echo. Stops at
+     * the first failure (a contender that cannot hold that many) and returns what it has.
      */
     static Idle openIdle(int port, int count, int parallelism) throws Exception {
         ConcurrentLinkedQueue<SocketChannel> opened = new ConcurrentLinkedQueue<>();
@@ -275,10 +328,14 @@ final class Load {
             }));
         }
         try {
+            long deadline = System.nanoTime() + STALL.toNanos() * 5;
             for (Future<?> w : workers) {
-                w.get();
+                w.get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
             }
-        } catch (java.util.concurrent.ExecutionException e) {
+        } catch (TimeoutException e) {
+            closeAll(new ArrayList<>(opened));
+            throw new IntegrityFailure("opening idle tunnels stalled: an echo did not come back");
+        } catch (ExecutionException e) {
             closeAll(new ArrayList<>(opened));
             if (e.getCause() instanceof IntegrityFailure integrity) {
                 throw integrity;
