@@ -44,7 +44,7 @@ public final class LayerStack {
     private final int peerPort;
     private final StackListener listener;
     private final CopyOnWriteArrayList<Layer> layers = new CopyOnWriteArrayList<>();
-    private volatile int minDepth;
+    private final int minDepth;
     private boolean inboundEnded;
     private boolean abandoned;
     private Throwable lastException;
@@ -144,8 +144,7 @@ public final class LayerStack {
 
     /** Pushes one more innermost layer on the live connection (startTLS). Its handshake runs in the background. */
     public Layer push(PreparedLayer prepared) {
-        Layer layer = add(prepared, true);
-        return layer;
+        return add(prepared, true);
     }
 
     private Layer add(PreparedLayer prepared, boolean dynamic) {
@@ -326,9 +325,5 @@ public final class LayerStack {
     /** The tunnel is being torn down by us: later handshake failures are consequences, not failures to count. */
     public void abandon() {
         abandoned = true;
-    }
-
-    public void minDepth(int minDepth) {
-        this.minDepth = minDepth;
     }
 }

@@ -40,14 +40,6 @@ public record RelayPolicy(
             "ff00::/8",
             "255.255.255.255/32");
 
-    public static final RelayPolicy LOOPBACK_ONLY = new RelayPolicy(
-            List.of("loopback"),
-            List.of("0", "1024-65535"),
-            List.of("loopback"),
-            List.of("1-65535"),
-            DEFAULT_DENIED_TARGETS,
-            false);
-
     public RelayPolicy {
         listenHosts = List.copyOf(listenHosts);
         listenPorts = List.copyOf(listenPorts);

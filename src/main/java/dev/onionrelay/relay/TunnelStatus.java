@@ -17,7 +17,5 @@ public record TunnelStatus(
         StackStatus egress) {
 
     /** One side's live stack. */
-    public record StackStatus(int depth, int minDepth, List<LayerStatus> layers) {
-        public static final StackStatus EMPTY = new StackStatus(0, 0, List.of());
-    }
+    public record StackStatus(int depth, int minDepth, List<LayerStatus> layers) {}
 }

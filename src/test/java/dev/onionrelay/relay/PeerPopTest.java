@@ -14,8 +14,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -26,89 +29,82 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class PeerPopTest {
 
-    @Test
-    void peerPopsInnermostLayerAndBytesInTheSameSegmentReachTheTargetThenCloseNotifyAtMinimumDepthEndsTheDirection(
-            @TempDir Path dir) throws Exception {
-        List<String> pops = new CopyOnWriteArrayList<>();
-        RelayObserver observer = new RelayObserver() {
+    final List<String> pops = new CopyOnWriteArrayList<>();
+    Onions onions;
+    EchoServer target;
+    Path caFile;
+
+    @BeforeEach
+    void setUp(@TempDir Path dir) throws Exception {
+        onions = new Onions(new RelayObserver() {
             @Override
             public void layerPopped(Relay relay, Side side, Initiator initiator) {
                 pops.add(side.label() + "/" + initiator.label());
             }
-        };
-        try (Onions onions = new Onions(observer);
-                EchoServer target = new EchoServer(true)) {
-            onions.pki.ca("ca");
-            onions.pki.leaf("hop", "ca");
-            Path caFile = dir.resolve("ca.pem");
-            Files.writeString(
-                    caFile, PemCodec.certificatesToPem(onions.pki.get("ca").chain()));
-            Relay relay = onions.relay(
-                    "exit",
-                    target.port(),
-                    List.of(Layers.server("outer", "hop"), Layers.server("inner", "hop")),
-                    List.of(),
-                    Onions.options(1, 0));
+        });
+        target = new EchoServer(true);
+        onions.pki.ca("ca");
+        onions.pki.leaf("hop", "ca");
+        caFile = dir.resolve("ca.pem");
+        Files.writeString(
+                caFile, PemCodec.certificatesToPem(onions.pki.get("ca").chain()));
+    }
 
-            PythonPeer.Result peer = PythonPeer.run(
-                    Duration.ofSeconds(30),
-                    "pop_peer.py",
-                    Integer.toString(Onions.port(relay)),
-                    caFile.toString(),
-                    "localhost");
+    @AfterEach
+    void tearDown() throws Exception {
+        onions.close();
+        target.close();
+    }
 
-            assertThat(peer.lines()).as(peer.toString()).contains("DEPTH2 OK", "DEPTH1 OK");
-            assertThat(peer.exitCode()).as(peer.toString()).isZero();
-            assertThat(pops).containsExactly("ingress/peer");
-            assertThat(relay.stats().totalTunnels())
-                    .as("one TCP connection throughout")
-                    .isEqualTo(1);
-            await().atMost(Duration.ofSeconds(5)).until(() -> relay.stats().activeTunnels() == 0);
-            assertThat(new String(target.received(), StandardCharsets.US_ASCII))
-                    .as("the bytes after the pop arrived; the bytes after the final close_notify did not")
-                    .isEqualTo("beforeafter-pop");
-            assertThat(relay.stats().handshakeFailures()).isZero();
-        }
+    /** An exit relay peeling two layers, "outer" and "inner", in front of the recording target. */
+    private Relay exit(int minIngressDepth) throws Exception {
+        return onions.relay(
+                "exit",
+                target.port(),
+                List.of(Layers.server("outer", "hop"), Layers.server("inner", "hop")),
+                List.of(),
+                Onions.options(minIngressDepth, 0));
+    }
+
+    private PythonPeer.Result popPeer(Relay relay, String... mode) throws Exception {
+        List<String> args =
+                new ArrayList<>(List.of(Integer.toString(Onions.port(relay)), caFile.toString(), "localhost"));
+        args.addAll(List.of(mode));
+        return PythonPeer.run(Duration.ofSeconds(30), "pop_peer.py", args.toArray(String[]::new));
     }
 
     @Test
-    void closeNotifyOnALayerThatIsNotInnermostClosesTheTunnel(@TempDir Path dir) throws Exception {
-        List<String> pops = new CopyOnWriteArrayList<>();
-        RelayObserver observer = new RelayObserver() {
-            @Override
-            public void layerPopped(Relay relay, Side side, Initiator initiator) {
-                pops.add(side.label() + "/" + initiator.label());
-            }
-        };
-        try (Onions onions = new Onions(observer);
-                EchoServer target = new EchoServer(true)) {
-            onions.pki.ca("ca");
-            onions.pki.leaf("hop", "ca");
-            Path caFile = dir.resolve("ca.pem");
-            Files.writeString(
-                    caFile, PemCodec.certificatesToPem(onions.pki.get("ca").chain()));
-            Relay relay = onions.relay(
-                    "exit",
-                    target.port(),
-                    List.of(Layers.server("outer", "hop"), Layers.server("inner", "hop")),
-                    List.of(),
-                    Onions.options(0, 0));
+    void peerPopsInnermostLayerAndBytesInTheSameSegmentReachTheTargetThenCloseNotifyAtMinimumDepthEndsTheDirection()
+            throws Exception {
+        Relay relay = exit(1);
 
-            PythonPeer.Result peer = PythonPeer.run(
-                    Duration.ofSeconds(30),
-                    "pop_peer.py",
-                    Integer.toString(Onions.port(relay)),
-                    caFile.toString(),
-                    "localhost",
-                    "outer");
+        PythonPeer.Result peer = popPeer(relay);
 
-            assertThat(peer.lines()).as(peer.toString()).contains("DEPTH2 OK");
-            assertThat(peer.lines()).as(peer.toString()).anyMatch(l -> l.startsWith("OUTER-CLOSED"));
-            await().atMost(Duration.ofSeconds(5)).until(() -> relay.stats().activeTunnels() == 0);
-            assertThat(pops)
-                    .as("nothing was popped: the stack rule was broken, the tunnel closed")
-                    .isEmpty();
-            assertThat(new String(target.received(), StandardCharsets.US_ASCII)).isEqualTo("before");
-        }
+        assertThat(peer.lines()).as(peer.toString()).contains("DEPTH2 OK", "DEPTH1 OK");
+        assertThat(peer.exitCode()).as(peer.toString()).isZero();
+        assertThat(pops).containsExactly("ingress/peer");
+        assertThat(relay.stats().totalTunnels())
+                .as("one TCP connection throughout")
+                .isEqualTo(1);
+        await().atMost(Duration.ofSeconds(5)).until(() -> relay.stats().activeTunnels() == 0);
+        assertThat(new String(target.received(), StandardCharsets.US_ASCII))
+                .as("the bytes after the pop arrived; the bytes after the final close_notify did not")
+                .isEqualTo("beforeafter-pop");
+        assertThat(relay.stats().handshakeFailures()).isZero();
+    }
+
+    @Test
+    void closeNotifyOnALayerThatIsNotInnermostClosesTheTunnel() throws Exception {
+        Relay relay = exit(0);
+
+        PythonPeer.Result peer = popPeer(relay, "outer");
+
+        assertThat(peer.lines()).as(peer.toString()).contains("DEPTH2 OK");
+        assertThat(peer.lines()).as(peer.toString()).anyMatch(l -> l.startsWith("OUTER-CLOSED"));
+        await().atMost(Duration.ofSeconds(5)).until(() -> relay.stats().activeTunnels() == 0);
+        assertThat(pops)
+                .as("nothing was popped: the stack rule was broken, the tunnel closed")
+                .isEmpty();
+        assertThat(new String(target.received(), StandardCharsets.US_ASCII)).isEqualTo("before");
     }
 }
