@@ -34,6 +34,7 @@ public final class Bench {
     private Process sink;
     private int sinkPort;
     private Contender.Direct direct;
+    private Contender.PlainRelays plain;
     private final List<Contender.Onion> onions = new ArrayList<>();
     private Contender.Stunnel stunnel;
 
@@ -82,6 +83,7 @@ public final class Bench {
         direct = new Contender.Direct(sinkPort, List.of(sink.pid(), ProcessHandle.current().pid()));
         startOnions(pki);
         startStunnel(pki);
+        startPlainRelays();
         crossCheck(pki);
 
         Load.Payload payload = new Load.Payload(7);
@@ -157,6 +159,16 @@ public final class Bench {
                 onions.size(), (System.nanoTime() - started) / 1e9));
     }
 
+    private void startPlainRelays() throws Exception {
+        if (options.plainRelay == null) {
+            say("plaintext floor: skipped (no --plain-relay; bench/run compiles bench/floor/plain-relay.c with cc)");
+            return;
+        }
+        plain = Contender.PlainRelays.start(options.plainRelay, work.resolve("plain"), sinkPort);
+        toClose.add(plain);
+        say("plaintext floor: two plain C relays in front of the sink (" + options.plainRelay + ")");
+    }
+
     private void startStunnel(Pki pki) throws Exception {
         stunnel = new Contender.Stunnel();
         toClose.add(stunnel);
@@ -202,22 +214,55 @@ public final class Bench {
         long started = System.nanoTime();
         List<Contender> all = new ArrayList<>(onions);
         all.add(stunnel);
+        List<String> extended = new ArrayList<>();
         for (Contender c : all) {
-            long until = System.nanoTime() + (long) (options.warmup * 1e9);
-            for (int round = 0; System.nanoTime() < until; round++) {
-                int depth = round % (options.maxDepth() + 1);
+            List<Long> pids = new ArrayList<>();
+            for (int depth = 0; depth <= options.maxDepth(); depth++) {
                 if (c.supports(depth)) {
-                    Load.throughput(c.port(depth), payload, 16, 1);
-                }
-                int setupDepth = 1 + round % Math.min(3, options.maxDepth());
-                if (c.supports(setupDepth)) {
-                    Load.setupRate(c.port(setupDepth), options.setupConcurrency, Duration.ZERO,
-                            Duration.ofMillis(400));
+                    c.pids(depth).stream().filter(pid -> !pids.contains(pid)).forEach(pids::add);
                 }
             }
+            long began = System.nanoTime();
+            long until = began + (long) (options.warmup * 1e9);
+            long limit = began + (long) (3 * options.warmup * 1e9);
+            int round = 0;
+            while (System.nanoTime() < until) {
+                warmUpRound(c, payload, round++);
+            }
+            // Then on until the JIT has settled: a cycle through every depth in which the compiler threads used
+            // under 5% of a core.
+            while (System.nanoTime() < limit) {
+                double compilerBefore = Cpu.compilerSeconds(pids);
+                long roundStart = System.nanoTime();
+                for (int depth = 0; depth <= options.maxDepth(); depth++) {
+                    warmUpRound(c, payload, round++);
+                }
+                double share = (Cpu.compilerSeconds(pids) - compilerBefore) / ((System.nanoTime() - roundStart) / 1e9);
+                if (share < 0.05) {
+                    break;
+                }
+            }
+            double took = (System.nanoTime() - began) / 1e9;
+            if (took > options.warmup + 1) {
+                extended.add(String.format(Locale.ROOT, "%s %.0f s", c.label, took));
+            }
         }
-        say(String.format(Locale.ROOT, "warm-up: %.0f s of traffic through each contender (%.0f s)", options.warmup,
+        say(String.format(Locale.ROOT, "warm-up: %.0f s of traffic through each contender, longer until the JIT "
+                        + "compilers were idle%s (%.0f s)", options.warmup,
+                extended.isEmpty() ? "" : " (" + String.join(", ", extended) + ")",
                 (System.nanoTime() - started) / 1e9));
+    }
+
+    /** One round of warm-up traffic: a bulk transfer at one depth and a burst of set-ups at another. */
+    private void warmUpRound(Contender c, Load.Payload payload, int round) throws Exception {
+        int depth = round % (options.maxDepth() + 1);
+        if (c.supports(depth)) {
+            Load.throughput(c.port(depth), payload, 16, 1);
+        }
+        int setupDepth = 1 + round % Math.min(3, options.maxDepth());
+        if (c.supports(setupDepth)) {
+            Load.setupRate(c.port(setupDepth), options.setupConcurrency, Duration.ZERO, Duration.ofMillis(400));
+        }
     }
 
     private List<Contender> contenders(int depth) {
@@ -226,6 +271,9 @@ public final class Bench {
         all.add(stunnel);
         if (depth == 0) {
             all.add(direct);
+            if (plain != null) {
+                all.add(plain);
+            }
         }
         return all.stream().filter(c -> c.supports(depth)).toList();
     }
@@ -263,7 +311,7 @@ public final class Bench {
             results.put(depth, best);
             say("  depth " + depth + ": " + format(best, "MB/s", "CPU s/GB"));
         }
-        report.throughput(results, onions, stunnel, direct, options);
+        report.throughput(results, onions, stunnel, direct, plain, options);
     }
 
     /** MiB per stream for a run of about the configured length: a power of two, so digests can be shared. */

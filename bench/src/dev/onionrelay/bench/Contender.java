@@ -2,6 +2,8 @@ package dev.onionrelay.bench;
 
 import java.io.IOException;
 import java.nio.channels.SocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -230,6 +232,69 @@ abstract class Contender implements AutoCloseable {
         @Override
         public void close() {
             chains.values().forEach(StunnelChain::close);
+        }
+    }
+
+    /**
+     * Two processes of {@code bench/floor/plain-relay.c} in a row in front of the sink: the same three loopback hops
+     * as onion-relay's entry and exit at depth 0, relaying plaintext in C with nothing else to do. Their CPU per GB is
+     * the floor of any two-process relay on this machine.
+     */
+    static final class PlainRelays extends Contender {
+        private final Process entry;
+        private final Process exit;
+        private final int entryPort;
+
+        private PlainRelays(Process entry, Process exit, int entryPort) {
+            super("plain C relay pair");
+            this.entry = entry;
+            this.exit = exit;
+            this.entryPort = entryPort;
+        }
+
+        static PlainRelays start(Path binary, Path dir, int sinkPort) throws IOException, InterruptedException {
+            Files.createDirectories(dir);
+            int exitPort = RelayService.freePort();
+            Process exit = launch(binary, dir.resolve("exit.log"), exitPort, sinkPort);
+            int entryPort = RelayService.freePort();
+            Process entry = launch(binary, dir.resolve("entry.log"), entryPort, exitPort);
+            return new PlainRelays(entry, exit, entryPort);
+        }
+
+        private static Process launch(Path binary, Path log, int port, int target)
+                throws IOException, InterruptedException {
+            Process process = new ProcessBuilder(binary.toString(), Integer.toString(port), Integer.toString(target))
+                    .redirectErrorStream(true)
+                    .redirectOutput(log.toFile())
+                    .start();
+            StunnelChain.awaitListening(process, port, java.time.Duration.ofSeconds(10), log);
+            return process;
+        }
+
+        @Override
+        boolean supports(int depth) {
+            return depth == 0;
+        }
+
+        @Override
+        int port(int depth) {
+            return entryPort;
+        }
+
+        @Override
+        List<Long> pids(int depth) {
+            return List.of(entry.pid(), exit.pid());
+        }
+
+        @Override
+        List<SideMemory> memory(int depth) {
+            return List.of();
+        }
+
+        @Override
+        public void close() {
+            entry.destroy();
+            exit.destroy();
         }
     }
 }

@@ -31,4 +31,27 @@ final class Cpu {
         }
         return total;
     }
+
+    /**
+     * CPU time of the JIT compiler threads ("C1 CompilerThre", "C2 CompilerThre") of these processes: the warm-up
+     * runs until it stops growing, so that measured runs see a steady state and not compilation.
+     */
+    static double compilerSeconds(List<Long> pids) {
+        double total = 0;
+        for (long pid : pids) {
+            try (var tasks = Files.list(Path.of("/proc", Long.toString(pid), "task"))) {
+                for (Path task : tasks.toList()) {
+                    String name = Files.readString(task.resolve("comm")).trim();
+                    if (name.startsWith("C1 Compiler") || name.startsWith("C2 Compiler")) {
+                        String stat = Files.readString(task.resolve("stat"));
+                        String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                        total += (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) / TICKS_PER_SECOND;
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                // The process or thread is gone: it compiles nothing more.
+            }
+        }
+        return total;
+    }
 }

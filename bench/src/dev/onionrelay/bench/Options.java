@@ -33,6 +33,8 @@ final class Options {
               --jvm-arg ARG           extra JVM option for the relay processes (repeatable)
               --work-dir DIR          where certificates, configs and logs go (default a new temp directory)
               --markdown FILE         also write the report as Markdown
+              --plain-relay PATH      the compiled bench/floor/plain-relay.c (bench/run passes it when a C compiler
+                                      is installed): adds the plaintext floor row at depth 0
             """;
 
     Path jar;
@@ -51,6 +53,7 @@ final class Options {
     List<String> jvmArgs = new ArrayList<>();
     Path workDir;
     Path markdown;
+    Path plainRelay;
     boolean help;
 
     boolean compare() {
@@ -90,6 +93,7 @@ final class Options {
                 case "--jvm-arg" -> o.jvmArgs.add(value);
                 case "--work-dir" -> o.workDir = Path.of(value).toAbsolutePath();
                 case "--markdown" -> o.markdown = Path.of(value);
+                case "--plain-relay" -> o.plainRelay = Path.of(value).toAbsolutePath();
                 default -> throw new IllegalArgumentException("unknown option " + arg);
             }
         }

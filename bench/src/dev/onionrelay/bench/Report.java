@@ -21,6 +21,7 @@ final class Report {
     private final List<Section> sections = new ArrayList<>();
     private final List<String> notes = new ArrayList<>();
     private final List<String> targets = new ArrayList<>();
+    private Section ceilingSection;
     private String header = "";
     private String footer = "";
 
@@ -50,7 +51,7 @@ final class Report {
     }
 
     void throughput(Map<Integer, Map<String, Bench.Measured>> results, List<Contender.Onion> onions,
-            Contender.Stunnel stunnel, Contender.Direct direct, Options options) {
+            Contender.Stunnel stunnel, Contender.Direct direct, Contender.PlainRelays plain, Options options) {
         List<String> sectionNotes = new ArrayList<>();
         List<List<String>> rows = comparison(results, onions, stunnel, Bench.Measured::best);
         Map<String, Bench.Measured> zero = results.get(0);
@@ -61,15 +62,25 @@ final class Report {
                             + "harness on this machine; the sink and the load generator together used %.2f CPU s/GB.",
                     zero.get(direct.label).best(), zero.get(direct.label).cpu()));
         }
+        if (zero != null && plain != null && zero.containsKey(plain.label)) {
+            sectionNotes.add(String.format(Locale.ROOT,
+                    "The plaintext floor: two plain C relays (bench/floor/plain-relay.c: read into 64 KiB, write, "
+                            + "nothing else) on the same three hops carried %.0f MB/s for %.2f CPU s/GB.",
+                    zero.get(plain.label).best(), zero.get(plain.label).cpu()));
+        }
+        Map<Integer, Double> ceilings = ceilings(results, onions, stunnel, direct, plain);
         results.forEach((depth, values) -> {
             if (depth == 1 || depth == 2) {
                 double wanted = depth == 2 ? 2.5 : 2.0;
                 Bench.Measured base = values.get(stunnel.label);
+                String ceiling = ceilings.containsKey(depth)
+                        ? String.format(Locale.ROOT, " (ceiling on this machine %.2fx)", ceilings.get(depth))
+                        : "";
                 for (Contender.Onion onion : onions) {
                     Bench.Measured v = values.get(onion.label);
                     targets.add(target(String.format(Locale.ROOT, "depth-%d throughput >= %.1fx stunnel chain",
-                            depth, wanted), onion, v != null && base != null ? v.best() / base.best() : null,
-                            wanted));
+                                    depth, wanted), onion, v != null && base != null ? v.best() / base.best() : null,
+                            wanted) + ceiling);
                 }
             }
         });
@@ -84,6 +95,87 @@ final class Report {
                         "CPU per byte depends much less than MB/s on the CPU share other processes leave; on an "
                                 + "idle 2-core machine, where both contenders are CPU-bound, the throughput ratio "
                                 + "should approach this ratio.")));
+        if (ceilingSection != null) {
+            sections.add(ceilingSection);
+        }
+    }
+
+    /**
+     * The throughput ratio onion-relay could reach at each depth if its layers cost no CPU at all. With one stream,
+     * relays, load generator and sink are all CPU-bound on the same cores, so a contender's throughput is close to
+     * cores / (its relays' CPU per GB + the harness's CPU per GB); the model check rows compare that prediction with
+     * what was measured. onion-relay cannot relay for less than its depth-0 cost (two processes copying every byte
+     * in and out of the kernel on three loopback hops), so (stunnel + harness) / (onion-relay depth 0 + harness)
+     * bounds the ratio any engine change can give on this machine.
+     */
+    private Map<Integer, Double> ceilings(Map<Integer, Map<String, Bench.Measured>> results,
+            List<Contender.Onion> onions, Contender.Stunnel stunnel, Contender.Direct direct,
+            Contender.PlainRelays plain) {
+        Map<Integer, Double> ceilings = new java.util.TreeMap<>();
+        Map<String, Bench.Measured> zero = results.get(0);
+        if (zero == null || !zero.containsKey(direct.label)) {
+            return ceilings;
+        }
+        double harness = zero.get(direct.label).cpu();
+        double floor = Double.MAX_VALUE;
+        List<Contender> relaysAtDepthZero = new ArrayList<>(onions);
+        if (plain != null) {
+            relaysAtDepthZero.add(plain);
+        }
+        for (Contender relay : relaysAtDepthZero) {
+            Bench.Measured m = zero.get(relay.label);
+            if (m != null) {
+                floor = Math.min(floor, m.cpu());
+            }
+        }
+        if (floor == Double.MAX_VALUE) {
+            return ceilings;
+        }
+        int cores = Runtime.getRuntime().availableProcessors();
+        List<List<String>> rows = new ArrayList<>();
+        for (Map.Entry<Integer, Map<String, Bench.Measured>> e : results.entrySet()) {
+            Bench.Measured chain = e.getValue().get(stunnel.label);
+            if (chain == null) {
+                continue;
+            }
+            double ceiling = (chain.cpu() + harness) / (floor + harness);
+            ceilings.put(e.getKey(), ceiling);
+            Bench.Measured first = onions.isEmpty() ? null : e.getValue().get(onions.get(0).label);
+            rows.add(List.of(
+                    Integer.toString(e.getKey()),
+                    number(chain.cpu()),
+                    number(floor),
+                    number(harness),
+                    String.format(Locale.ROOT, "%.2fx", ceiling),
+                    e.getKey() == 1 ? "2.0x" : e.getKey() == 2 ? "2.5x" : "-",
+                    number(chain.best()) + " / " + number(predicted(cores, chain.cpu(), harness)),
+                    first == null ? "-" : number(first.best()) + " / " + number(predicted(cores, first.cpu(), harness))));
+        }
+        ceilingSection = new Section(
+                "Ceiling: the throughput ratio onion-relay would reach if its TLS layers cost no CPU at all",
+                List.of(
+                        "depth",
+                        "stunnel-chain CPU s/GB",
+                        "depth-0 floor CPU s/GB",
+                        "harness CPU s/GB",
+                        "ceiling",
+                        "target",
+                        "stunnel MB/s measured / model",
+                        (onions.isEmpty() ? "onion-relay" : shortLabel(onions.get(0))) + " MB/s measured / model"),
+                rows,
+                List.of(
+                        "ceiling = (stunnel chain + harness) / (depth-0 floor + harness), CPU s/GB, where the floor "
+                                + "is the cheapest two-process relay of plaintext measured at depth 0 (onion-relay "
+                                + "without layers, or the plain C relays): the kernel copies of three loopback hops, "
+                                + "below which no relay and no TLS engine can go. With one stream every process is "
+                                + "CPU-bound on the same " + cores + " cores, so throughput is close to the model "
+                                + "cores / (relays + harness) per GB (the last two columns). A target above the "
+                                + "ceiling cannot be met on this machine."));
+        return ceilings;
+    }
+
+    private static double predicted(int cores, double relayCpu, double harnessCpu) {
+        return cores * 1000.0 / (relayCpu + harnessCpu);
     }
 
     void setup(Map<Integer, Map<String, Bench.Measured>> results, Map<Integer, Map<String, Long>> failures,

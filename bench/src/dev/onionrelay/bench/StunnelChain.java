@@ -151,13 +151,13 @@ final class StunnelChain implements AutoCloseable {
     }
 
     /** Waits until something listens on 127.0.0.1:{@code port}, from /proc/net/tcp (no probe connection). */
-    private static void awaitListening(Process process, int port, Duration timeout, Path log)
+    static void awaitListening(Process process, int port, Duration timeout, Path log)
             throws IOException, InterruptedException {
         String local = String.format(Locale.ROOT, "0100007F:%04X", port);
         long deadline = System.nanoTime() + timeout.toNanos();
         while (System.nanoTime() < deadline) {
             if (!process.isAlive()) {
-                throw new IOException("stunnel exited with " + process.exitValue() + "; see " + log);
+                throw new IOException(process.info().command().orElse("process") + " exited with " + process.exitValue() + "; see " + log);
             }
             for (String line : Files.readAllLines(Path.of("/proc/net/tcp"))) {
                 String[] fields = line.trim().split("\\s+");
@@ -167,7 +167,7 @@ final class StunnelChain implements AutoCloseable {
             }
             Thread.sleep(50);
         }
-        throw new IOException("stunnel not listening on " + port + " after " + timeout + "; see " + log);
+        throw new IOException("nothing listening on " + port + " after " + timeout + "; see " + log);
     }
 
     @Override

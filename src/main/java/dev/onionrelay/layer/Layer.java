@@ -33,6 +33,8 @@ public final class Layer {
     boolean removed;
     /** Plaintext has come out of this layer (see {@code LayerStack.onException}). */
     boolean receivedData;
+    /** Plaintext bytes per record, final once the handshake is done (see {@code LayerStack.alignRecords}). */
+    private int wrapDataSize;
 
     Layer(PreparedLayer prepared, SslHandler handler, String handlerName) {
         this.prepared = prepared;
@@ -56,8 +58,22 @@ public final class Layer {
         return failureReason;
     }
 
+    TlsProvider provider() {
+        return prepared.provider();
+    }
+
     SslHandler handler() {
         return handler;
+    }
+
+    int wrapDataSize() {
+        return wrapDataSize;
+    }
+
+    /** Sets how much plaintext the handler puts in each record; kept here because the handler does not tell. */
+    void wrapDataSize(int size) {
+        wrapDataSize = size;
+        handler.setWrapDataSize(size);
     }
 
     String handlerName() {

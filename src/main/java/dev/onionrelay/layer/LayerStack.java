@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import javax.net.ssl.SSLSession;
 
 /**
  * The ordered TLS layers on one connection, outermost first: the stack semantics of DESIGN.md in one place.
@@ -30,10 +31,20 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class LayerStack {
 
-    /** TLS 1.3 AES-GCM adds 22 bytes per record, TLS 1.2 GCM 29; leave room so one inner record fits one outer one. */
+    /** Record overhead assumed until a layer's protocol is known: more than any AEAD suite adds. */
     static final int RECORD_OVERHEAD_PER_LAYER = 64;
 
     static final int MAX_PLAINTEXT = 16 * 1024;
+
+    /** Floor for a layer's plaintext per record, so that a deep stack still carries useful records. */
+    static final int MIN_WRAP_DATA_SIZE = 1024;
+
+    /**
+     * Most plaintext the JDK engine (17) puts in one TLS 1.3 record: 2^14 less the 17 bytes of the inner content type
+     * and the tag, measured. Given 16,384 bytes it writes 16,367 and leaves 17, which Netty then joins to the next
+     * chunk by copying both into a new buffer, for every record.
+     */
+    static final int JDK_TLS13_MAX_PLAINTEXT = MAX_PLAINTEXT - 17;
 
     private static final AtomicLong HANDLER_SEQUENCE = new AtomicLong();
 
@@ -155,8 +166,9 @@ public final class LayerStack {
                 : prepared.context().newHandler(channel.alloc());
         handler.setHandshakeTimeoutMillis(spec.handshakeTimeout().toMillis());
         handler.setCloseNotifyFlushTimeout(2, TimeUnit.SECONDS);
-        handler.setWrapDataSize(Math.max(1024, MAX_PLAINTEXT - RECORD_OVERHEAD_PER_LAYER * layers.size()));
         Layer layer = new Layer(prepared, handler, "tls-" + HANDLER_SEQUENCE.incrementAndGet());
+        // Provisional until the handshake tells the protocol (see alignRecords); only handshake messages use it.
+        layer.wrapDataSize(Math.max(MIN_WRAP_DATA_SIZE, MAX_PLAINTEXT - RECORD_OVERHEAD_PER_LAYER * layers.size()));
         layers.add(layer);
         handler.handshakeFuture().addListener(f -> onHandshake(layer, f));
         handler.sslCloseFuture().addListener(f -> {
@@ -174,6 +186,7 @@ public final class LayerStack {
 
     private void onHandshake(Layer layer, Future<? super Channel> result) {
         if (result.isSuccess()) {
+            alignRecords(layer);
             layer.established();
             listener.handshakeSucceeded(this, layer, Duration.ofNanos(layer.elapsedNanos()));
             return;
@@ -186,6 +199,58 @@ public final class LayerStack {
         String reason = HandshakeFailures.reason(result.cause());
         layer.failed(reason);
         listener.handshakeFailed(this, layer, reason, result.cause());
+    }
+
+    /**
+     * Sizes {@code layer}'s records, now that its protocol is known, so that one of them fills exactly one record of
+     * the layer outside it (the outermost fills a full record on the wire). Netty's handler wraps {@code wrapDataSize}
+     * bytes at a time from its queue of inner records: when an inner record is a few bytes short of that, every outer
+     * record also takes the head of the next inner one, and Netty copies both into a new buffer (copyAndCompose),
+     * record after record; the receiver in turn reassembles every inner record from two outer ones.
+     *
+     * <p>The size of the layer outside is final already: this layer's handshake travels as its application data, so
+     * it cannot complete before that layer's. Application data is wrapped only after the handshake, so the
+     * provisional size set at push time never carries any.
+     */
+    private void alignRecords(Layer layer) {
+        int index = layers.indexOf(layer);
+        if (index < 0) {
+            // Already out of the stack (popped, or the tunnel torn down): it wraps nothing more.
+            return;
+        }
+        SSLSession session = layer.handler().engine().getSession();
+        int size = maxPlaintext(layer.provider(), session.getProtocol());
+        if (index > 0) {
+            int outsideRecord = layers.get(index - 1).wrapDataSize();
+            size = Math.min(size, outsideRecord - recordOverhead(layer.provider(), session));
+        }
+        layer.wrapDataSize(Math.max(MIN_WRAP_DATA_SIZE, size));
+    }
+
+    /** Most plaintext one record of {@code protocol} takes; offering more only leaves a remainder to re-queue. */
+    static int maxPlaintext(TlsProvider provider, String protocol) {
+        return provider == TlsProvider.JDK && "TLSv1.3".equals(protocol) ? JDK_TLS13_MAX_PLAINTEXT : MAX_PLAINTEXT;
+    }
+
+    /**
+     * Bytes one record adds to its plaintext: a 5-byte header and a 16-byte AEAD tag, plus the inner content type in
+     * TLS 1.3 or the explicit nonce of TLS 1.2 AES-GCM. The JDK engine (17) adds 16 more to each TLS 1.3 record, with
+     * every suite (measured: 1 byte of plaintext makes a record of 39, 16,320 bytes one of 16,358). Other suites get
+     * the provisional allowance: their inner records then fall short of the outer size, which costs copies but is safe.
+     */
+    static int recordOverhead(TlsProvider provider, SSLSession session) {
+        String protocol = session.getProtocol();
+        String cipher = session.getCipherSuite();
+        if ("TLSv1.3".equals(protocol)) {
+            return provider == TlsProvider.JDK ? 5 + 1 + 16 + 16 : 5 + 1 + 16;
+        }
+        if ("TLSv1.2".equals(protocol) && cipher.contains("_GCM_")) {
+            return 5 + 8 + 16;
+        }
+        if ("TLSv1.2".equals(protocol) && cipher.contains("CHACHA20")) {
+            return 5 + 16;
+        }
+        return RECORD_OVERHEAD_PER_LAYER;
     }
 
     /**

@@ -108,6 +108,17 @@ public final class Tunnel {
         return sequence;
     }
 
+    /** The client's connection (tests look at its buffers). */
+    Channel ingressChannel() {
+        return ingress;
+    }
+
+    /** The target's connection, once connected (tests look at its buffers). */
+    @Nullable
+    Channel egressChannel() {
+        return egress;
+    }
+
     public Relay relay() {
         return relay;
     }
@@ -189,6 +200,9 @@ public final class Tunnel {
                         relay.spec().options().connectTimeout().toMillis()))
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.TCP_NODELAY, true)
+                // The same marks as the accepted side: with Netty's default (32/64 KiB) a single 64 KiB read from the
+                // other side made this channel unwritable, and reads there stopped and restarted on every chunk.
+                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, OnionEngine.WATER_MARK)
                 .handler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel channel) {
@@ -490,6 +504,10 @@ public final class Tunnel {
             }
             forward(side, buf, to);
             needsFlush = true;
+            if (!to.isWritable()) {
+                // Rule 8, within a read batch: stop before the next read instead of after up to 16 of them.
+                setAutoRead(side, false);
+            }
         }
 
         @Override

@@ -77,6 +77,21 @@ public final class Layers {
                 TIMEOUT);
     }
 
+    public static LayerSpec withProtocols(LayerSpec spec, List<String> protocols) {
+        return new LayerSpec(
+                spec.name(),
+                spec.role(),
+                spec.credential(),
+                spec.trust(),
+                spec.serverName(),
+                spec.verify(),
+                spec.clientAuth(),
+                protocols,
+                spec.ciphers(),
+                spec.alpn(),
+                spec.handshakeTimeout());
+    }
+
     public static LayerSpec withTimeout(LayerSpec spec, Duration timeout) {
         return new LayerSpec(
                 spec.name(),

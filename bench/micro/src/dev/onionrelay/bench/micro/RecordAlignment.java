@@ -86,7 +86,7 @@ public final class RecordAlignment {
     }
 
     /**
-     * The proposal's rule for TLS 1.3 (bench/proposals/record-alignment.patch): the outermost layer fills a record
+     * The engine's rule for TLS 1.3 (LayerStack.alignRecords, applied on 2026-11-27): the outermost layer fills a record
      * (BoringSSL 16,384 bytes of plaintext; the JDK engine 16,367), each inner layer fills exactly one record of the
      * layer outside it (record overhead: BoringSSL 22 bytes, the JDK engine 38).
      */

@@ -1,0 +1,101 @@
+package dev.onionrelay.relay;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.onionrelay.support.Layers;
+import dev.onionrelay.support.Onions;
+import io.netty.channel.Channel;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Rule 8: a target that stops reading stops the relay reading from the client, so what a tunnel holds in memory is
+ * bounded by its write-buffer marks however much the client pushes.
+ */
+class BackpressureTest {
+
+    static final long PUSHED = 256L << 20;
+
+    @Test
+    void aTargetThatNeverReadsStopsTheClientAndTheTunnelBuffersAtMostItsHighWaterMark() throws Exception {
+        try (Onions onions = new Onions();
+                ServerSocket silentTarget = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            onions.pki.ca("ca");
+            onions.pki.leaf("hop", "ca");
+            CompletableFuture<Socket> accepted = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return silentTarget.accept();
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            Relay exit =
+                    onions.relay("exit", silentTarget.getLocalPort(), List.of(Layers.server("L0", "hop")), List.of());
+            Relay entry = onions.relay(
+                    "entry", Onions.port(exit), List.of(), List.of(Layers.client("L0", "ca", "localhost")));
+
+            AtomicLong written = new AtomicLong();
+            Thread pusher;
+            try (Socket client = new Socket(InetAddress.getLoopbackAddress(), Onions.port(entry));
+                    Socket target = accepted.get(20, TimeUnit.SECONDS)) {
+                pusher = new Thread(() -> {
+                    byte[] chunk = new byte[64 * 1024];
+                    try {
+                        OutputStream out = client.getOutputStream();
+                        while (written.get() < PUSHED) {
+                            out.write(chunk);
+                            written.addAndGet(chunk.length);
+                        }
+                    } catch (Exception closed) {
+                        // The test closes the socket under the blocked write.
+                    }
+                });
+                pusher.start();
+                long stalledAt = awaitStall(written);
+
+                // The kernel's socket buffers on the way hold some megabytes; the relays hold only their marks.
+                assertThat(stalledAt).isLessThan(PUSHED / 4);
+                for (Relay relay : List.of(entry, exit)) {
+                    Tunnel tunnel = relay.tunnels().get(0);
+                    Channel ingress = tunnel.ingressChannel();
+                    Channel egress = tunnel.egressChannel();
+                    assertThat(egress).isNotNull();
+                    assertThat(egress.config().getWriteBufferHighWaterMark())
+                            .isEqualTo(ingress.config().getWriteBufferHighWaterMark())
+                            .isEqualTo(OnionEngine.WATER_MARK.high());
+                    long pending = egress.eventLoop()
+                            .submit(() -> egress.unsafe().outboundBuffer().totalPendingWriteBytes())
+                            .get();
+                    // At most one read (64 KiB, plus a record's framing) beyond the high mark before reads stop.
+                    assertThat(pending).isLessThanOrEqualTo(OnionEngine.WATER_MARK.high() + 80 * 1024);
+                    assertThat(ingress.config().isAutoRead()).isFalse();
+                }
+                assertThat(target.isConnected()).isTrue();
+            }
+            pusher.join(10_000);
+        }
+    }
+
+    /** Waits until the client's writes stop making progress, and returns how much got written. */
+    private static long awaitStall(AtomicLong written) throws InterruptedException {
+        long last = -1;
+        int quiet = 0;
+        while (quiet < 10) {
+            Thread.sleep(100);
+            long now = written.get();
+            quiet = now == last ? quiet + 1 : 0;
+            last = now;
+            assertThat(now)
+                    .as("the client pushed everything: nothing held it back")
+                    .isLessThan(PUSHED);
+        }
+        return last;
+    }
+}
