@@ -224,7 +224,8 @@ public final class Bench {
             }
             long began = System.nanoTime();
             long until = began + (long) (options.warmup * 1e9);
-            long limit = began + (long) (3 * options.warmup * 1e9);
+            // The relays' JIT needs about 45 s of this traffic to settle here; stunnel has nothing to compile.
+            long limit = began + (long) (Math.max(3 * options.warmup, 60) * 1e9);
             int round = 0;
             while (System.nanoTime() < until) {
                 warmUpRound(c, payload, round++);
@@ -406,6 +407,7 @@ public final class Bench {
             Load.Idle idle = Load.openIdle(c.port(depth), count, 32);
             int held = idle.channels().size();
             double openSeconds = (System.nanoTime() - opening) / 1e9;
+            List<Contender.SideMemory> after;
             try {
                 if (idle.failure() != null) {
                     String why = c.label + " could hold only " + held + " of " + count + " idle depth-" + depth
@@ -415,28 +417,31 @@ public final class Bench {
                 }
                 Thread.sleep(1000);
                 String verified = held > 0 ? c.verifyRunning(depth, held) : "";
-                List<Contender.SideMemory> after = c.memory(depth);
-                List<Contender.SideMemory[]> pairs = new ArrayList<>();
-                for (int i = 0; i < before.size(); i++) {
-                    pairs.add(new Contender.SideMemory[] {before.get(i), after.get(i)});
-                }
-                if (held > 0) {
-                    results.put(c.label, pairs);
-                    counts.put(c.label, held);
-                }
+                after = c.memory(depth);
                 if (!verified.isEmpty()) {
                     running.put(c.label, verified);
-                }
-                say(String.format(Locale.ROOT, "  %s: %d tunnels opened in %.1f s; %s", c.label, held,
-                        openSeconds, held > 0 ? Report.perTunnel(pairs, held) : "nothing to measure"));
-                if (!verified.isEmpty()) {
-                    say("    running: " + verified);
                 }
             } finally {
                 Load.closeAll(idle.channels());
             }
-            // Let the relays wind the tunnels down before the next contender's baseline.
+            // Let the relays wind the tunnels down, then measure again without them: the baseline is the lesser of
+            // the two, since what the earlier phases left behind (session caches, buffers) may be freed meanwhile.
             Thread.sleep(3000);
+            List<Contender.SideMemory> released = c.memory(depth);
+            List<Contender.SideMemory[]> pairs = new ArrayList<>();
+            for (int i = 0; i < before.size(); i++) {
+                pairs.add(new Contender.SideMemory[] {Contender.SideMemory.least(before.get(i), released.get(i)),
+                    after.get(i)});
+            }
+            if (held > 0) {
+                results.put(c.label, pairs);
+                counts.put(c.label, held);
+            }
+            say(String.format(Locale.ROOT, "  %s: %d tunnels opened in %.1f s; %s", c.label, held, openSeconds,
+                    held > 0 ? Report.perTunnel(pairs, held) : "nothing to measure"));
+            if (running.containsKey(c.label)) {
+                say("    running: " + running.get(c.label));
+            }
         }
         report.memory(depth, count, counts, results, running);
     }

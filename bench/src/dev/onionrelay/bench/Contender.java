@@ -29,7 +29,18 @@ abstract class Contender implements AutoCloseable {
     abstract List<Long> pids(int depth);
 
     /** Memory attributed to one side of the tunnel (the entry or the exit process/processes). */
-    record SideMemory(String side, String processes, long heap, long direct, long rss) {}
+    record SideMemory(String side, String processes, long heap, long direct, long rss) {
+
+        /** Field by field, the lesser of two measurements of the same side (-1, unknown, stays unknown). */
+        static SideMemory least(SideMemory a, SideMemory b) {
+            return new SideMemory(a.side, a.processes, least(a.heap, b.heap), least(a.direct, b.direct),
+                    least(a.rss, b.rss));
+        }
+
+        private static long least(long a, long b) {
+            return a < 0 || b < 0 ? Math.max(a, b) < 0 ? -1 : Math.max(a, b) : Math.min(a, b);
+        }
+    }
 
     /** Memory of the processes holding depth-{@code depth} tunnels, for before/after comparison. */
     abstract List<SideMemory> memory(int depth) throws IOException, InterruptedException;

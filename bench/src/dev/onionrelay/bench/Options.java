@@ -25,7 +25,8 @@ final class Options {
               --phases LIST           throughput,setup,latency,memory (default all)
               --key ec|rsa            key type of the generated certificates (default ec, P-256)
               --warmup S              seconds of traffic through each contender before measuring, so that the
-                                      relays' JIT has compiled the hot paths (default 10)
+                                      relays' JIT has compiled the hot paths (default 10; then on until the JIT
+                                      compiler threads are idle, up to 3x as long or 60 s)
               --compare-jar PATH      a second service jar (e.g. with a proposed engine patch): every config also
                                       runs from it, in the same run, labelled [compare]
               --compare-jvm-arg ARG   a JVM option for the [compare] relays only (repeatable); without

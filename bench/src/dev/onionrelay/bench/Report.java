@@ -302,7 +302,8 @@ final class Report {
         List<String> sectionNotes = new ArrayList<>();
         sectionNotes.add("Heap: live heap after a full GC (jcmd GC.run; GC.heap_info). Direct: NMT \"Other\", "
                 + "where Unsafe.allocateMemory (Netty's direct buffers) is counted. RSS: resident set, for "
-                + "stunnel summed over the side's processes. All as (after - before) / tunnels.");
+                + "stunnel summed over the side's processes. All as (with the tunnels - baseline) / tunnels, the baseline being the lesser of the "
+                + "figures before the tunnels were opened and after they were closed.");
         running.forEach((label, what) -> sectionNotes.add(label + ": " + what));
         for (Map.Entry<String, List<Contender.SideMemory[]>> e : results.entrySet()) {
             int held = counts.get(e.getKey());

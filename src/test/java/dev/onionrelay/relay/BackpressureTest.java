@@ -1,6 +1,7 @@
 package dev.onionrelay.relay;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import dev.onionrelay.support.Layers;
 import dev.onionrelay.support.Onions;
@@ -9,6 +10,7 @@ import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -58,6 +60,20 @@ class BackpressureTest {
                     }
                 });
                 pusher.start();
+                // Both relays stop reading their client side: the exit because the target does not read, the entry
+                // because the exit no longer reads from it.
+                await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
+                    for (Relay relay : List.of(entry, exit)) {
+                        assertThat(relay.tunnels()).hasSize(1);
+                        assertThat(relay.tunnels()
+                                        .get(0)
+                                        .ingressChannel()
+                                        .config()
+                                        .isAutoRead())
+                                .as(relay.spec().name() + " reads its client side")
+                                .isFalse();
+                    }
+                });
                 long stalledAt = awaitStall(written);
 
                 // The kernel's socket buffers on the way hold some megabytes; the relays hold only their marks.

@@ -1,0 +1,117 @@
+package dev.onionrelay.relay;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.onionrelay.layer.LayerSpec;
+import dev.onionrelay.support.EchoServer;
+import dev.onionrelay.support.Layers;
+import dev.onionrelay.support.Onions;
+import dev.onionrelay.support.RecordingProxy;
+import dev.onionrelay.support.Traffic;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Every layer of an entry relay resumes its TLS 1.3 session on the next tunnel to the same peer, so set-up after the
+ * first tunnel skips the certificate exchange on each layer (about half of a handshake's CPU).
+ *
+ * <pre>
+ * client -> entry [egress L0, L1] -> (wire A) -> hop0 [ingress L0] -> (wire B) -> hop1 [ingress L1] -> target
+ * </pre>
+ *
+ * A server accepts a resumption by putting the pre_shared_key extension in its ServerHello, which TLS 1.3 still sends
+ * in the clear: wire A shows L0's ServerHellos, wire B, L0's plaintext, shows L1's.
+ */
+class SessionResumptionTest {
+
+    static final int HANDSHAKE = 22;
+    static final int SERVER_HELLO = 2;
+    static final int PRE_SHARED_KEY = 41;
+
+    Onions onions;
+    EchoServer target;
+    RecordingProxy wireA;
+    RecordingProxy wireB;
+    Relay entry;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        onions = new Onions();
+        onions.pki.ca("ca");
+        onions.pki.leaf("hop0", "ca");
+        onions.pki.leaf("hop1", "ca");
+        target = new EchoServer();
+        Relay hop1 = onions.relay("hop1", target.port(), List.of(Layers.server("L1", "hop1")), List.of());
+        wireB = new RecordingProxy(Onions.port(hop1));
+        Relay hop0 = onions.relay("hop0", wireB.port(), List.of(Layers.server("L0", "hop0")), List.of());
+        wireA = new RecordingProxy(Onions.port(hop0));
+        entry = onions.relay("entry", wireA.port(), List.of(), List.of(tls13Client("L0"), tls13Client("L1")));
+    }
+
+    private static LayerSpec tls13Client(String name) {
+        return Layers.withProtocols(Layers.client(name, "ca", "localhost"), List.of("TLSv1.3"));
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        onions.close();
+        wireA.close();
+        wireB.close();
+        target.close();
+    }
+
+    @Test
+    void everyLayerResumesItsSessionOnTheNextTunnel() throws Exception {
+        for (int tunnel = 1; tunnel <= 3; tunnel++) {
+            assertThat(Traffic.echoThenClose(Onions.port(entry), 4096).intact()).isTrue();
+            int finished = tunnel;
+            // One tunnel after the other, so each wire's recording is the connections' records in order.
+            await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+                assertThat(wireA.finishedConnections()).isEqualTo(finished);
+                assertThat(wireB.finishedConnections()).isEqualTo(finished);
+            });
+        }
+
+        assertThat(serverHellosResuming(wireA.downstream())).as("L0").containsExactly(false, true, true);
+        assertThat(serverHellosResuming(wireB.downstream())).as("L1").containsExactly(false, true, true);
+    }
+
+    /** For each ServerHello in a server's recorded output, in order: does it accept a pre-shared key? */
+    private static List<Boolean> serverHellosResuming(byte[] stream) {
+        List<Boolean> resuming = new ArrayList<>();
+        int offset = 0;
+        while (offset + 5 <= stream.length) {
+            int type = stream[offset] & 0xff;
+            int length = u16(stream, offset + 3);
+            int body = offset + 5;
+            if (type == HANDSHAKE && (stream[body] & 0xff) == SERVER_HELLO) {
+                resuming.add(hasExtension(stream, body + 4, PRE_SHARED_KEY));
+            }
+            offset = body + length;
+        }
+        return resuming;
+    }
+
+    /** Walks a ServerHello body (RFC 8446 section 4.1.3) to its extensions. */
+    private static boolean hasExtension(byte[] b, int serverHello, int wanted) {
+        int at = serverHello + 2 + 32; // legacy_version, random
+        at += 1 + (b[at] & 0xff); // legacy_session_id_echo
+        at += 2 + 1; // cipher_suite, legacy_compression_method
+        int end = at + 2 + u16(b, at);
+        for (at += 2; at + 4 <= end; at += 4 + u16(b, at + 2)) {
+            if (u16(b, at) == wanted) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static int u16(byte[] b, int at) {
+        return (b[at] & 0xff) << 8 | b[at + 1] & 0xff;
+    }
+}
