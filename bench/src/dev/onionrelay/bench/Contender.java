@@ -38,7 +38,7 @@ abstract class Contender implements AutoCloseable {
         }
 
         private static long least(long a, long b) {
-            return a < 0 || b < 0 ? Math.max(a, b) < 0 ? -1 : Math.max(a, b) : Math.min(a, b);
+            return a < 0 ? b : b < 0 ? a : Math.min(a, b);
         }
     }
 

@@ -21,10 +21,7 @@ final class Cpu {
         double total = 0;
         for (long pid : pids) {
             try {
-                String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"));
-                // The command name is in parentheses and may contain spaces: count fields after the last ')'.
-                String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-                total += (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) / TICKS_PER_SECOND;
+                total += seconds(Path.of("/proc", Long.toString(pid), "stat"));
             } catch (IOException | RuntimeException e) {
                 // The process is gone: it used nothing more.
             }
@@ -43,9 +40,7 @@ final class Cpu {
                 for (Path task : tasks.toList()) {
                     String name = Files.readString(task.resolve("comm")).trim();
                     if (name.startsWith("C1 Compiler") || name.startsWith("C2 Compiler")) {
-                        String stat = Files.readString(task.resolve("stat"));
-                        String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-                        total += (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) / TICKS_PER_SECOND;
+                        total += seconds(task.resolve("stat"));
                     }
                 }
             } catch (IOException | RuntimeException e) {
@@ -53,5 +48,13 @@ final class Cpu {
             }
         }
         return total;
+    }
+
+    /** User + system seconds from a {@code stat} file of a process or thread. */
+    private static double seconds(Path stat) throws IOException {
+        String line = Files.readString(stat);
+        // The command name is in parentheses and may contain spaces: count fields after the last ')'.
+        String[] fields = line.substring(line.lastIndexOf(')') + 2).split(" ");
+        return (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) / TICKS_PER_SECOND;
     }
 }

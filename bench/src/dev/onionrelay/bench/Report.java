@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.TreeMap;
 
 /** The benchmark's tables, as aligned text for the terminal and as Markdown for {@code docs/BENCHMARKS.md}. */
 final class Report {
@@ -111,7 +112,7 @@ final class Report {
     private Map<Integer, Double> ceilings(Map<Integer, Map<String, Bench.Measured>> results,
             List<Contender.Onion> onions, Contender.Stunnel stunnel, Contender.Direct direct,
             Contender.PlainRelays plain) {
-        Map<Integer, Double> ceilings = new java.util.TreeMap<>();
+        Map<Integer, Double> ceilings = new TreeMap<>();
         Map<String, Bench.Measured> zero = results.get(0);
         if (zero == null || !zero.containsKey(direct.label)) {
             return ceilings;

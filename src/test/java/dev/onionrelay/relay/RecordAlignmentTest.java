@@ -3,12 +3,8 @@ package dev.onionrelay.relay;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.onionrelay.layer.LayerSpec;
-import dev.onionrelay.support.EchoServer;
-import dev.onionrelay.support.Layers;
-import dev.onionrelay.support.Onions;
-import dev.onionrelay.support.RecordingProxy;
 import dev.onionrelay.support.Traffic;
+import dev.onionrelay.support.WiredOnion;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -37,49 +33,28 @@ class RecordAlignmentTest {
     static final int HANDSHAKE = 22;
     static final int APPLICATION_DATA = 23;
 
-    Onions onions;
-    EchoServer target;
-    RecordingProxy wireA;
-    RecordingProxy wireB;
-    Relay entry;
+    WiredOnion onion;
 
     @BeforeEach
     void setUp() throws Exception {
-        onions = new Onions();
-        onions.pki.ca("ca");
-        onions.pki.leaf("hop0", "ca");
-        onions.pki.leaf("hop1", "ca");
-        target = new EchoServer();
-        Relay hop1 = onions.relay("hop1", target.port(), List.of(Layers.server("L1", "hop1")), List.of());
-        wireB = new RecordingProxy(Onions.port(hop1));
-        Relay hop0 = onions.relay("hop0", wireB.port(), List.of(Layers.server("L0", "hop0")), List.of());
-        wireA = new RecordingProxy(Onions.port(hop0));
-        entry = onions.relay("entry", wireA.port(), List.of(), List.of(tls13Client("L0"), tls13Client("L1")));
-    }
-
-    /** TLS 1.3, whatever the provider prefers, so that L0's handshake on wire A ends with one encrypted Finished. */
-    private static LayerSpec tls13Client(String name) {
-        return Layers.withProtocols(Layers.client(name, "ca", "localhost"), List.of("TLSv1.3"));
+        onion = new WiredOnion();
     }
 
     @AfterEach
     void tearDown() throws Exception {
-        onions.close();
-        wireA.close();
-        wireB.close();
-        target.close();
+        onion.close();
     }
 
     @Test
     void eachInnerRecordFillsExactlyOneOuterRecord() throws Exception {
         // No half-close: the OpenSSL provider cannot carry data after close_notify (see TlsProvider).
-        assertThat(Traffic.echoThenClose(Onions.port(entry), PAYLOAD).intact()).isTrue();
+        assertThat(Traffic.echoThenClose(onion.entryPort(), PAYLOAD).intact()).isTrue();
         await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
-            assertThat(wireA.finishedConnections()).isEqualTo(1);
-            assertThat(wireB.finishedConnections()).isEqualTo(1);
+            assertThat(onion.wireA.finishedConnections()).isEqualTo(1);
+            assertThat(onion.wireB.finishedConnections()).isEqualTo(1);
         });
-        List<TlsRecord> outer = TlsRecord.parseAll(wireA.upstream());
-        List<TlsRecord> inner = TlsRecord.parseAll(wireB.upstream());
+        List<TlsRecord> outer = TlsRecord.parseAll(onion.wireA.upstream());
+        List<TlsRecord> inner = TlsRecord.parseAll(onion.wireB.upstream());
 
         // L0's handshake from the client ends with its Finished, the first record TLS 1.3 encrypts. Every encrypted
         // record after it carries L1's bytes, the first one L1's ClientHello alone: the difference is what L0 adds.
@@ -94,7 +69,7 @@ class RecordAlignmentTest {
 
         assertThat(carried.stream().mapToLong(Carried::plaintext).sum())
                 .as("L0 plaintext, with L0 adding %d bytes per record", expansion)
-                .isEqualTo(wireB.upstream().length);
+                .isEqualTo(onion.wireB.upstream().length);
         List<Carried> splitting = carried.stream().filter(c -> c.cutInto() > 0).toList();
         assertThat(splitting.size())
                 .as(

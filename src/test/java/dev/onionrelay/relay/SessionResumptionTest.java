@@ -3,12 +3,8 @@ package dev.onionrelay.relay;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.onionrelay.layer.LayerSpec;
-import dev.onionrelay.support.EchoServer;
-import dev.onionrelay.support.Layers;
-import dev.onionrelay.support.Onions;
-import dev.onionrelay.support.RecordingProxy;
 import dev.onionrelay.support.Traffic;
+import dev.onionrelay.support.WiredOnion;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -33,52 +29,32 @@ class SessionResumptionTest {
     static final int SERVER_HELLO = 2;
     static final int PRE_SHARED_KEY = 41;
 
-    Onions onions;
-    EchoServer target;
-    RecordingProxy wireA;
-    RecordingProxy wireB;
-    Relay entry;
+    WiredOnion onion;
 
     @BeforeEach
     void setUp() throws Exception {
-        onions = new Onions();
-        onions.pki.ca("ca");
-        onions.pki.leaf("hop0", "ca");
-        onions.pki.leaf("hop1", "ca");
-        target = new EchoServer();
-        Relay hop1 = onions.relay("hop1", target.port(), List.of(Layers.server("L1", "hop1")), List.of());
-        wireB = new RecordingProxy(Onions.port(hop1));
-        Relay hop0 = onions.relay("hop0", wireB.port(), List.of(Layers.server("L0", "hop0")), List.of());
-        wireA = new RecordingProxy(Onions.port(hop0));
-        entry = onions.relay("entry", wireA.port(), List.of(), List.of(tls13Client("L0"), tls13Client("L1")));
-    }
-
-    private static LayerSpec tls13Client(String name) {
-        return Layers.withProtocols(Layers.client(name, "ca", "localhost"), List.of("TLSv1.3"));
+        onion = new WiredOnion();
     }
 
     @AfterEach
     void tearDown() throws Exception {
-        onions.close();
-        wireA.close();
-        wireB.close();
-        target.close();
+        onion.close();
     }
 
     @Test
     void everyLayerResumesItsSessionOnTheNextTunnel() throws Exception {
         for (int tunnel = 1; tunnel <= 3; tunnel++) {
-            assertThat(Traffic.echoThenClose(Onions.port(entry), 4096).intact()).isTrue();
+            assertThat(Traffic.echoThenClose(onion.entryPort(), 4096).intact()).isTrue();
             int finished = tunnel;
             // One tunnel after the other, so each wire's recording is the connections' records in order.
             await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
-                assertThat(wireA.finishedConnections()).isEqualTo(finished);
-                assertThat(wireB.finishedConnections()).isEqualTo(finished);
+                assertThat(onion.wireA.finishedConnections()).isEqualTo(finished);
+                assertThat(onion.wireB.finishedConnections()).isEqualTo(finished);
             });
         }
 
-        assertThat(serverHellosResuming(wireA.downstream())).as("L0").containsExactly(false, true, true);
-        assertThat(serverHellosResuming(wireB.downstream())).as("L1").containsExactly(false, true, true);
+        assertThat(serverHellosResuming(onion.wireA.downstream())).as("L0").containsExactly(false, true, true);
+        assertThat(serverHellosResuming(onion.wireB.downstream())).as("L1").containsExactly(false, true, true);
     }
 
     /** For each ServerHello in a server's recorded output, in order: does it accept a pre-shared key? */
