@@ -39,7 +39,8 @@ import org.jspecify.annotations.Nullable;
  * <p>On disk each credential is {@code <name>.crt} (the chain as PEM, 0644, with a
  * {@code # created-at:} line before it) and, for identities, {@code <name>.key} (PKCS#8, 0600).
  * The {@code .crt} file is what makes a credential exist: it is written last and deleted first,
- * and every file is replaced atomically, so a crash leaves either the old state or the new one.
+ * and every file is replaced atomically, so a crash leaves either the old state or the new one; a key file
+ * without its certificate (a crash between the two) is removed at the next start.
  * Credentials registered with {@link #put} (from configured files) live in memory only.
  */
 public final class CredentialStore {
@@ -217,8 +218,8 @@ public final class CredentialStore {
                 } catch (IOException e) {
                     throw new UncheckedIOException("cannot delete " + certificateFile, e);
                 }
-                // The credential is gone once its certificate file is; a key left behind is
-                // ignored at load and overwritten by the next credential of that name.
+                // The credential is gone once its certificate file is; a key left behind by a
+                // crash here is removed at the next start.
                 deleteQuietly(directory.resolve(name + KEY_SUFFIX));
                 syncDirectory(directory);
             }
@@ -378,11 +379,14 @@ public final class CredentialStore {
             String fileName = keyFile.getFileName().toString();
             String name = fileName.substring(0, fileName.length() - KEY_SUFFIX.length());
             if (!Files.exists(directory.resolve(name + CERTIFICATE_SUFFIX))) {
+                // The certificate file is what makes a credential exist, so a key without one belongs to no
+                // credential: a crash came between writing the key and the certificate, or between deleting them.
                 LOG.log(
-                        System.Logger.Level.WARNING,
-                        "Ignoring key file {0}: no {1} beside it",
+                        System.Logger.Level.INFO,
+                        "Removing key file {0}: no {1} beside it (left by an interrupted create or delete)",
                         keyFile,
                         name + CERTIFICATE_SUFFIX);
+                deleteQuietly(keyFile);
             }
         }
     }

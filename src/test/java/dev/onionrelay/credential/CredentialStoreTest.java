@@ -306,6 +306,24 @@ class CredentialStoreTest {
     }
 
     @Test
+    void aKeyFileOrphanedByACrashBetweenKeyAndCertificateIsRemovedAtStartAndNotWarnedAboutAgain() throws IOException {
+        CredentialStore first = new CredentialStore(credentialDirectory());
+        first.create(new NewCredential.GenerateCa("kept", "kept CA", null));
+        // What a crash after the key's rename and before the certificate's leaves behind.
+        Files.writeString(credentialDirectory().resolve("orphan.key"), ecPkcs8.privateKey());
+
+        CredentialStore restarted = new CredentialStore(credentialDirectory());
+        List<LogRecord> warnings = new ArrayList<>();
+        withLogRecords(warnings, () -> new CredentialStore(credentialDirectory()));
+
+        assertThat(restarted.list()).extracting(Credential::name).containsExactly("kept");
+        assertThat(filesIn(credentialDirectory())).containsExactlyInAnyOrder("kept.crt", "kept.key");
+        assertThat(warnings)
+                .as("the next start has nothing to warn about")
+                .noneSatisfy(record -> assertThat(record.getLevel()).isEqualTo(java.util.logging.Level.WARNING));
+    }
+
+    @Test
     void inMemoryStoreWorksWithoutADirectory() {
         CredentialStore store = new CredentialStore(null);
 
