@@ -21,9 +21,13 @@ import java.time.format.DateTimeParseException;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -75,8 +79,11 @@ public final class CredentialStore {
     private final SecureRandom random = new SecureRandom();
     private final ConcurrentMap<String, Entry> entries = new ConcurrentHashMap<>();
     // Reads go straight to the map; changes are serialised so "name is free" stays true until
-    // the files are written and the entry is registered.
+    // the files are written and the entry is registered, and "nobody holds it" stays true
+    // until a deleted credential's files are gone.
     private final Object changeLock = new Object();
+    // credential name -> holder id -> holder name (the relay shown in a refusal); guarded by changeLock
+    private final Map<String, Map<String, String>> holders = new HashMap<>();
 
     /**
      * A store that keeps credentials in {@code directory} (created 0700 if missing) and loads
@@ -199,10 +206,43 @@ public final class CredentialStore {
     }
 
     /**
-     * Unregisters the credential and removes its files. Whether a relay still uses it is the
-     * caller's check.
+     * Marks credentials as used by {@code holder} (a relay's id; {@code holderName} is what a
+     * refused delete names) until {@link #release}: a held credential cannot be deleted. Taken
+     * before a relay looks its credentials up, so that a delete either comes first (and the
+     * relay then finds the credential gone) or is refused; never both succeed. Names that do not
+     * exist may be held too. Holding again adds to what the holder already holds.
+     */
+    public void hold(String holder, String holderName, Collection<String> names) {
+        synchronized (changeLock) {
+            for (String name : names) {
+                holders.computeIfAbsent(name, n -> new LinkedHashMap<>()).put(holder, holderName);
+            }
+        }
+    }
+
+    /** Lets go of everything {@code holder} holds. */
+    public void release(String holder) {
+        synchronized (changeLock) {
+            holders.values().removeIf(held -> {
+                held.remove(holder);
+                return held.isEmpty();
+            });
+        }
+    }
+
+    /** Names of the holders of a credential (relays using it), in the order they took it. */
+    public List<String> holdersOf(String name) {
+        synchronized (changeLock) {
+            Map<String, String> held = holders.get(name);
+            return held == null ? List.of() : List.copyOf(held.values());
+        }
+    }
+
+    /**
+     * Unregisters the credential and removes its files, unless a relay holds it.
      *
-     * @throws CredentialException NOT_FOUND if there is no such credential
+     * @throws CredentialException NOT_FOUND if there is no such credential, CONFLICT while it is
+     *     held
      * @throws UncheckedIOException if its certificate file cannot be removed (it then stays)
      */
     public void delete(String name) {
@@ -210,6 +250,11 @@ public final class CredentialStore {
             Entry entry = name == null ? null : entries.get(name);
             if (entry == null) {
                 throw CredentialException.notFound(name);
+            }
+            Map<String, String> held = holders.get(name);
+            if (held != null && !held.isEmpty()) {
+                throw CredentialException.conflict(
+                        NAME_FIELD, "credential '" + name + "' is used by relays " + List.copyOf(held.values()));
             }
             if (entry.persistent() && directory != null) {
                 Path certificateFile = directory.resolve(name + CERTIFICATE_SUFFIX);

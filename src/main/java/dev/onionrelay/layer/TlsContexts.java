@@ -40,6 +40,11 @@ public final class TlsContexts {
         return provider;
     }
 
+    /** Where the layers' keys and trust come from. */
+    public KeyMaterial keyMaterial() {
+        return keyMaterial;
+    }
+
     /** Builds the context for one layer. Errors name the spec field at fault. */
     public PreparedLayer prepare(LayerSpec spec) throws LayerConfigurationException {
         SslContextBuilder builder;
