@@ -189,7 +189,7 @@ public final class OnionService implements AutoCloseable {
         for (StoredRelay stored : store.load()) {
             RelaySpec spec = stored.spec();
             Optional<Relay> clash = find(spec.name()).filter(other -> declared.contains(other.id()));
-            if (clash.isPresent() || relays.containsKey(stored.id())) {
+            if (clash.isPresent()) {
                 String reason = "the name '" + spec.name()
                         + "' is declared in configuration (onion.relays); the stored relay is kept on disk, not loaded";
                 skipped.add(new SkippedRelay(stored.id(), spec.name(), reason));
