@@ -21,8 +21,9 @@ import org.springframework.core.type.AnnotatedTypeMetadata;
  * Configuration-driven state, the path the Helm chart uses: file credentials ({@code onion.credentials.<name>.*},
  * reloaded when the files change) and declarative relays ({@code onion.relays[i]}).
  *
- * <p>Order at start: file credentials are loaded before the relay registry is created (it restores API-created relays,
- * which may use them), declarative relays are opened once everything is up, and reloading starts with the context.
+ * <p>Order at start: file credentials are loaded before the relay registry is created; the registry opens the declared
+ * relays first (they win a name clash) and then restores API-created relays (both may use file credentials); reloading
+ * starts with the context.
  */
 @Configuration(proxyBeanMethods = false)
 @EnableConfigurationProperties(DeclarativeConfiguration.CredentialReload.class)
@@ -55,8 +56,8 @@ public class DeclarativeConfiguration {
     }
 
     @Bean
-    DeclarativeRelays declarativeRelays(OnionProperties properties, OnionService relays) {
-        return new DeclarativeRelays(properties, relays);
+    DeclarativeRelays declarativeRelays(OnionProperties properties) {
+        return new DeclarativeRelays(properties);
     }
 
     /** Makes the relay registry wait for file credentials: restored relays that use them must find them. */

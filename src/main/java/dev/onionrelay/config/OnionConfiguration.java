@@ -6,6 +6,7 @@ import dev.onionrelay.layer.TlsContexts;
 import dev.onionrelay.layer.TlsHardening;
 import dev.onionrelay.layer.TlsProvider;
 import dev.onionrelay.relay.FileRelayStore;
+import dev.onionrelay.relay.ListenRetry;
 import dev.onionrelay.relay.OnionEngine;
 import dev.onionrelay.relay.OnionService;
 import dev.onionrelay.relay.RelayLimits;
@@ -18,7 +19,10 @@ import org.springframework.boot.context.properties.EnableConfigurationProperties
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 
-/** Wires the Spring-free engine: credential store, TLS contexts, Netty engine and the relay registry. */
+/**
+ * Wires the Spring-free engine: credential store, TLS contexts, Netty engine and the relay registry with its declared and
+ * restored relays.
+ */
 @Configuration(proxyBeanMethods = false)
 @EnableConfigurationProperties(OnionProperties.class)
 public class OnionConfiguration {
@@ -30,7 +34,10 @@ public class OnionConfiguration {
 
     @Bean(destroyMethod = "close")
     OnionService onionService(
-            OnionProperties properties, CredentialStore credentials, ObjectProvider<RelayObserver> observers) {
+            OnionProperties properties,
+            CredentialStore credentials,
+            ObjectProvider<RelayObserver> observers,
+            DeclarativeRelays declaredRelays) {
         TlsHardening.apply();
         if ("strict".equalsIgnoreCase(properties.tls().profile())) {
             TlsHardening.strictKeyExchange();
@@ -57,8 +64,16 @@ public class OnionConfiguration {
                 new TlsContexts(new StoreKeyMaterial(credentials), provider),
                 new FileRelayStore(properties.stateDir().resolve("relays")),
                 policy,
-                new RelayLimits(limits.maxRelays(), limits.maxDepth(), limits.maxTunnelsPerRelay()));
-        service.restore();
+                new RelayLimits(limits.maxRelays(), limits.maxDepth(), limits.maxTunnelsPerRelay()),
+                new ListenRetry(limits.listenRetryInitial(), limits.listenRetryMax()));
+        try {
+            // Declared relays first: on a name clash the declared one wins and the stored one is reported.
+            declaredRelays.open(service);
+            service.restore();
+        } catch (RuntimeException e) {
+            service.close();
+            throw e;
+        }
         return service;
     }
 }

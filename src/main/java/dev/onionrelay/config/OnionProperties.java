@@ -72,7 +72,10 @@ public record OnionProperties(
 
             @DefaultValue("false") boolean allowInsecureVerify) {}
 
-    /** Service-wide limits; hitting one answers 429. */
+    /**
+     * Service-wide limits; hitting one answers 429. A relay that cannot listen (port taken at start) tries again after
+     * {@code listenRetryInitial}, doubling the wait up to {@code listenRetryMax}.
+     */
     public record Limits(
             @DefaultValue("64") int maxRelays,
             @DefaultValue("8") int maxDepth,
@@ -83,7 +86,9 @@ public record OnionProperties(
             @DefaultValue("10s") Duration handshakeTimeout,
             @DefaultValue("5s") Duration connectTimeout,
             @DefaultValue("5m") Duration idleTimeout,
-            @DefaultValue("64KB") DataSize maxRequestSize) {}
+            @DefaultValue("64KB") DataSize maxRequestSize,
+            @DefaultValue("1s") Duration listenRetryInitial,
+            @DefaultValue("30s") Duration listenRetryMax) {}
 
     /**
      * TLS implementation, {@code jdk} (default, supports TLS 1.3 half-close) or {@code openssl} (BoringSSL), and the

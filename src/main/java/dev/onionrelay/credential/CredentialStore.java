@@ -21,9 +21,13 @@ import java.time.format.DateTimeParseException;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -39,7 +43,8 @@ import org.jspecify.annotations.Nullable;
  * <p>On disk each credential is {@code <name>.crt} (the chain as PEM, 0644, with a
  * {@code # created-at:} line before it) and, for identities, {@code <name>.key} (PKCS#8, 0600).
  * The {@code .crt} file is what makes a credential exist: it is written last and deleted first,
- * and every file is replaced atomically, so a crash leaves either the old state or the new one.
+ * and every file is replaced atomically, so a crash leaves either the old state or the new one; a key file
+ * without its certificate (a crash between the two) is removed at the next start.
  * Credentials registered with {@link #put} (from configured files) live in memory only.
  */
 public final class CredentialStore {
@@ -74,8 +79,11 @@ public final class CredentialStore {
     private final SecureRandom random = new SecureRandom();
     private final ConcurrentMap<String, Entry> entries = new ConcurrentHashMap<>();
     // Reads go straight to the map; changes are serialised so "name is free" stays true until
-    // the files are written and the entry is registered.
+    // the files are written and the entry is registered, and "nobody holds it" stays true
+    // until a deleted credential's files are gone.
     private final Object changeLock = new Object();
+    // credential name -> holder id -> holder name (the relay shown in a refusal); guarded by changeLock
+    private final Map<String, Map<String, String>> holders = new HashMap<>();
 
     /**
      * A store that keeps credentials in {@code directory} (created 0700 if missing) and loads
@@ -198,10 +206,43 @@ public final class CredentialStore {
     }
 
     /**
-     * Unregisters the credential and removes its files. Whether a relay still uses it is the
-     * caller's check.
+     * Marks credentials as used by {@code holder} (a relay's id; {@code holderName} is what a
+     * refused delete names) until {@link #release}: a held credential cannot be deleted. Taken
+     * before a relay looks its credentials up, so that a delete either comes first (and the
+     * relay then finds the credential gone) or is refused; never both succeed. Names that do not
+     * exist may be held too. Holding again adds to what the holder already holds.
+     */
+    public void hold(String holder, String holderName, Collection<String> names) {
+        synchronized (changeLock) {
+            for (String name : names) {
+                holders.computeIfAbsent(name, n -> new LinkedHashMap<>()).put(holder, holderName);
+            }
+        }
+    }
+
+    /** Lets go of everything {@code holder} holds. */
+    public void release(String holder) {
+        synchronized (changeLock) {
+            holders.values().removeIf(held -> {
+                held.remove(holder);
+                return held.isEmpty();
+            });
+        }
+    }
+
+    /** Names of the holders of a credential (relays using it), in the order they took it. */
+    public List<String> holdersOf(String name) {
+        synchronized (changeLock) {
+            Map<String, String> held = holders.get(name);
+            return held == null ? List.of() : List.copyOf(held.values());
+        }
+    }
+
+    /**
+     * Unregisters the credential and removes its files, unless a relay holds it.
      *
-     * @throws CredentialException NOT_FOUND if there is no such credential
+     * @throws CredentialException NOT_FOUND if there is no such credential, CONFLICT while it is
+     *     held
      * @throws UncheckedIOException if its certificate file cannot be removed (it then stays)
      */
     public void delete(String name) {
@@ -210,6 +251,11 @@ public final class CredentialStore {
             if (entry == null) {
                 throw CredentialException.notFound(name);
             }
+            Map<String, String> held = holders.get(name);
+            if (held != null && !held.isEmpty()) {
+                throw CredentialException.conflict(
+                        NAME_FIELD, "credential '" + name + "' is used by relays " + List.copyOf(held.values()));
+            }
             if (entry.persistent() && directory != null) {
                 Path certificateFile = directory.resolve(name + CERTIFICATE_SUFFIX);
                 try {
@@ -217,8 +263,8 @@ public final class CredentialStore {
                 } catch (IOException e) {
                     throw new UncheckedIOException("cannot delete " + certificateFile, e);
                 }
-                // The credential is gone once its certificate file is; a key left behind is
-                // ignored at load and overwritten by the next credential of that name.
+                // The credential is gone once its certificate file is; a key left behind by a
+                // crash here is removed at the next start.
                 deleteQuietly(directory.resolve(name + KEY_SUFFIX));
                 syncDirectory(directory);
             }
@@ -378,11 +424,14 @@ public final class CredentialStore {
             String fileName = keyFile.getFileName().toString();
             String name = fileName.substring(0, fileName.length() - KEY_SUFFIX.length());
             if (!Files.exists(directory.resolve(name + CERTIFICATE_SUFFIX))) {
+                // The certificate file is what makes a credential exist, so a key without one belongs to no
+                // credential: a crash came between writing the key and the certificate, or between deleting them.
                 LOG.log(
-                        System.Logger.Level.WARNING,
-                        "Ignoring key file {0}: no {1} beside it",
+                        System.Logger.Level.INFO,
+                        "Removing key file {0}: no {1} beside it (left by an interrupted create or delete)",
                         keyFile,
                         name + CERTIFICATE_SUFFIX);
+                deleteQuietly(keyFile);
             }
         }
     }

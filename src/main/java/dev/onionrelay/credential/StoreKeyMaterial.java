@@ -3,6 +3,7 @@ package dev.onionrelay.credential;
 import dev.onionrelay.layer.KeyMaterial;
 import dev.onionrelay.layer.LayerConfigurationException;
 import java.security.cert.X509Certificate;
+import java.util.Collection;
 import java.util.List;
 
 /** Serves layers their keys and trust from the {@link CredentialStore}, by credential name. */
@@ -26,6 +27,16 @@ public final class StoreKeyMaterial implements KeyMaterial {
                             + "' is a trust credential (no private key); a layer presents an identity");
         }
         return new Identity(credential.privateKey(), credential.chain());
+    }
+
+    @Override
+    public void hold(String holder, String holderName, Collection<String> credentialNames) {
+        store.hold(holder, holderName, credentialNames);
+    }
+
+    @Override
+    public void release(String holder) {
+        store.release(holder);
     }
 
     @Override

@@ -2,6 +2,7 @@ package dev.onionrelay.layer;
 
 import java.security.PrivateKey;
 import java.security.cert.X509Certificate;
+import java.util.Collection;
 import java.util.List;
 
 /**
@@ -15,6 +16,16 @@ public interface KeyMaterial {
 
     /** The CA certificates of a trust (or identity) credential. */
     List<X509Certificate> trustAnchors(String credentialName) throws LayerConfigurationException;
+
+    /**
+     * Marks the credentials a relay's layers name as used by it ({@code holder}: the relay's id, {@code holderName}:
+     * its name) so that they cannot be deleted until {@link #release}. A source whose credentials cannot be deleted
+     * need not track this.
+     */
+    default void hold(String holder, String holderName, Collection<String> credentialNames) {}
+
+    /** Lets go of what {@code holder} holds. */
+    default void release(String holder) {}
 
     /** Key and chain of an identity. {@link #toString()} never shows the key. */
     record Identity(PrivateKey privateKey, List<X509Certificate> chain) {

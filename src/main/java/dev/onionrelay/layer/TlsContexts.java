@@ -6,6 +6,7 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SupportedCipherSuiteFilter;
 import io.netty.handler.ssl.util.InsecureTrustManagerFactory;
+import java.security.GeneralSecurityException;
 import java.security.cert.X509Certificate;
 import java.util.List;
 import javax.net.ssl.SSLException;
@@ -40,6 +41,11 @@ public final class TlsContexts {
         return provider;
     }
 
+    /** Where the layers' keys and trust come from. */
+    public KeyMaterial keyMaterial() {
+        return keyMaterial;
+    }
+
     /** Builds the context for one layer. Errors name the spec field at fault. */
     public PreparedLayer prepare(LayerSpec spec) throws LayerConfigurationException {
         SslContextBuilder builder;
@@ -68,7 +74,13 @@ public final class TlsContexts {
         if (spec.verify() == Verification.NONE) {
             builder.trustManager(InsecureTrustManagerFactory.INSTANCE);
         } else if (!LayerSpec.SYSTEM_TRUST.equals(spec.trust())) {
-            builder.trustManager(keyMaterial.trustAnchors(spec.trust()).toArray(X509Certificate[]::new));
+            // Pinned anchors are checked for validity too, as OpenSSL does (the JDK alone would not).
+            try {
+                builder.trustManager(ValidAnchorsTrustManager.of(keyMaterial.trustAnchors(spec.trust())));
+            } catch (GeneralSecurityException e) {
+                throw new LayerConfigurationException(
+                        "trust", "cannot use trust '" + spec.trust() + "': " + e.getMessage(), e);
+            }
         }
         builder.sslProvider(provider.netty())
                 .protocols(spec.protocols())

@@ -7,15 +7,29 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import org.springframework.boot.health.contributor.Health;
 import org.springframework.boot.health.contributor.HealthIndicator;
+import org.springframework.boot.health.contributor.Status;
 import org.springframework.stereotype.Component;
 
 /**
- * The {@code onion} health component: DOWN while any relay is FAILED (its port was taken at restore, its credential
- * is gone, ...), UP otherwise. Part of the readiness group, not of liveness: a failed relay needs an operator, and
- * restarting the process would not bring its port back. Details (when shown) name the failed relays and why.
+ * The {@code onion} health component, part of the readiness group (not of liveness: restarting the process would not
+ * free a port):
+ *
+ * <ul>
+ *   <li>{@code UP} while no relay is FAILED;
+ *   <li>{@link #DEGRADED} while some relays are FAILED and at least one listens: the instance still serves its
+ *       healthy relays, so readiness stays UP (HTTP 200) and Kubernetes keeps sending them traffic, while the failed
+ *       relays retry listening on their own;
+ *   <li>{@code DOWN} when relays exist and none listens: the instance cannot serve at all, and readiness is DOWN.
+ * </ul>
+ *
+ * Details (when shown) name the failed relays with why and when they try next, and stored relays that were not loaded
+ * because a relay declared in configuration has their name.
  */
 @Component
 public class OnionHealthIndicator implements HealthIndicator {
+
+    /** Some relays are FAILED, others serve. Ordered between DOWN and UP; answered with HTTP 200. */
+    public static final Status DEGRADED = new Status("DEGRADED", "some relays are FAILED and retry listening");
 
     private final OnionService service;
 
@@ -37,10 +51,24 @@ public class OnionHealthIndicator implements HealthIndicator {
                 failed.put(relay.spec().name(), error != null ? error : "failed");
             }
         }
-        Health.Builder health = failed.isEmpty() ? Health.up() : Health.down();
+        Health.Builder health;
+        if (failed.isEmpty()) {
+            health = Health.up();
+        } else if (listening == 0) {
+            health = Health.down();
+        } else {
+            health = Health.status(DEGRADED);
+        }
         health.withDetail("relays", relays).withDetail("listening", listening);
         if (!failed.isEmpty()) {
             health.withDetail("failed", failed);
+        }
+        Map<String, String> skipped = new LinkedHashMap<>();
+        for (OnionService.SkippedRelay relay : service.skipped()) {
+            skipped.put(relay.id(), relay.name() + ": " + relay.reason());
+        }
+        if (!skipped.isEmpty()) {
+            health.withDetail("notLoaded", skipped);
         }
         return health.build();
     }

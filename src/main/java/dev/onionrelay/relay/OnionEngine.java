@@ -137,6 +137,26 @@ public final class OnionEngine implements AutoCloseable {
             String id, RelaySpec spec, List<PreparedLayer> ingress, List<PreparedLayer> egress, Instant createdAt)
             throws IOException {
         Relay relay = new Relay(id, spec, ingress, egress, createdAt, observer);
+        bind(relay);
+        return relay;
+    }
+
+    /**
+     * Binds the listener of a relay that is {@link RelayState#FAILED} again, with freshly prepared layers: the same
+     * relay (id, stats, meters) becomes {@link RelayState#LISTENING}. On failure it stays FAILED.
+     *
+     * @throws IOException when the address cannot be bound
+     */
+    public void reopen(Relay relay, List<PreparedLayer> ingress, List<PreparedLayer> egress) throws IOException {
+        if (relay.state() != RelayState.FAILED) {
+            throw new IllegalStateException(relay + " is not FAILED");
+        }
+        relay.layers(ingress, egress);
+        bind(relay);
+    }
+
+    private void bind(Relay relay) throws IOException {
+        RelaySpec spec = relay.spec();
         ServerBootstrap bootstrap = new ServerBootstrap()
                 .group(acceptors, workers)
                 .channel(transport.serverChannel())
@@ -165,7 +185,6 @@ public final class OnionEngine implements AutoCloseable {
         }
         InetSocketAddress bound = (InetSocketAddress) bind.channel().localAddress();
         relay.listening(bind.channel(), bound.getPort());
-        return relay;
     }
 
     /** A relay that could not be opened, kept so that status can say why. */

@@ -6,9 +6,12 @@ import dev.onionrelay.layer.PreparedLayer;
 import dev.onionrelay.layer.Side;
 import dev.onionrelay.layer.TlsContexts;
 import dev.onionrelay.layer.Verification;
+import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
 import java.net.BindException;
+import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
@@ -20,6 +23,11 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 
 /**
@@ -27,6 +35,16 @@ import java.util.regex.Pattern;
  * engine, persists the ones created over the API and brings them back at start. Knows nothing about HTTP.
  *
  * <p>Creation is all or nothing: a relay is registered only after its listener is bound and its record saved.
+ *
+ * <p>A relay holds the credentials its layers name (in the credential store) from before it looks them up until it
+ * is deleted, so a credential cannot be deleted while a relay that uses it exists or is being created.
+ *
+ * <p>Relays declared in configuration are opened first at start and are read-only here: {@link #delete} refuses
+ * them and no other relay may take their name. A stored relay whose name a declared one has taken is not loaded,
+ * its file stays on disk, and {@link #skipped()} reports it.
+ *
+ * <p>A relay that cannot open at start (port taken, credential missing) is {@link RelayState#FAILED} and tries again
+ * with the {@link ListenRetry} backoff; its {@link Relay#error()} says why and when the next try is.
  */
 public final class OnionService implements AutoCloseable {
 
@@ -38,15 +56,34 @@ public final class OnionService implements AutoCloseable {
     private final RelayStore store;
     private final RelayPolicy policy;
     private final RelayLimits limits;
+    private final ListenRetry listenRetry;
     private final Map<String, Relay> relays = new ConcurrentHashMap<>();
+    private final Set<String> declared = ConcurrentHashMap.newKeySet();
+    private final List<SkippedRelay> skipped = new CopyOnWriteArrayList<>();
+    private final ScheduledExecutorService retries =
+            Executors.newSingleThreadScheduledExecutor(new DefaultThreadFactory("onion-listen-retry", true));
+
+    /** A stored relay that was not loaded at start, with why; its file is kept. */
+    public record SkippedRelay(String id, String name, String reason) {}
 
     public OnionService(
             OnionEngine engine, TlsContexts contexts, RelayStore store, RelayPolicy policy, RelayLimits limits) {
+        this(engine, contexts, store, policy, limits, ListenRetry.DEFAULTS);
+    }
+
+    public OnionService(
+            OnionEngine engine,
+            TlsContexts contexts,
+            RelayStore store,
+            RelayPolicy policy,
+            RelayLimits limits,
+            ListenRetry listenRetry) {
         this.engine = engine;
         this.contexts = contexts;
         this.store = store;
         this.policy = policy;
         this.limits = limits;
+        this.listenRetry = listenRetry;
     }
 
     public OnionEngine engine() {
@@ -70,15 +107,22 @@ public final class OnionService implements AutoCloseable {
                     "at most " + limits.maxRelays() + " relays may exist (onion.limits.max-relays)");
         }
         validate(spec);
-        List<PreparedLayer> ingress = prepare(Side.INGRESS, spec.ingress());
-        List<PreparedLayer> egress = prepare(Side.EGRESS, spec.egress());
         String id = UUID.randomUUID().toString();
-        Instant createdAt = Instant.now();
-        Relay relay = bind(id, spec, ingress, egress, createdAt);
+        hold(id, spec);
+        Relay relay;
         try {
-            store.save(new StoredRelay(id, createdAt, relay.spec()));
+            List<PreparedLayer> ingress = prepare(Side.INGRESS, spec.ingress());
+            List<PreparedLayer> egress = prepare(Side.EGRESS, spec.egress());
+            Instant createdAt = Instant.now();
+            relay = bind(id, spec, ingress, egress, createdAt);
+            try {
+                store.save(new StoredRelay(id, createdAt, relay.spec()));
+            } catch (RuntimeException e) {
+                relay.stop();
+                throw e;
+            }
         } catch (RuntimeException e) {
-            relay.stop();
+            contexts.keyMaterial().release(id);
             throw e;
         }
         relays.put(id, relay);
@@ -96,8 +140,11 @@ public final class OnionService implements AutoCloseable {
 
     /**
      * Opens a relay declared in configuration: validated like an API one, never persisted (configuration brings it
-     * back at every start), with a stable id derived from its name. One that cannot open (port taken) is kept as
-     * {@link RelayState#FAILED} with the reason, so that status and health show it.
+     * back at every start), with a stable id derived from its name, and read-only over the API. Declared relays are
+     * opened before {@link #restore}, so that they win a name clash with a stored relay. One that cannot open (port
+     * taken) is kept as {@link RelayState#FAILED} with the reason and tries again, so that status and health show it.
+     *
+     * @throws RelayException CONFLICT on {@code name} when another declared relay has the name
      */
     public synchronized Relay openDeclared(RelaySpec spec) {
         String id = "config-" + spec.name();
@@ -105,47 +152,141 @@ public final class OnionService implements AutoCloseable {
         Relay relay;
         try {
             validate(spec);
-            relay = bind(
-                    id, spec, prepare(Side.INGRESS, spec.ingress()), prepare(Side.EGRESS, spec.egress()), createdAt);
         } catch (RelayException e) {
             if (e.kind() == RelayException.Kind.CONFLICT && "name".equals(e.field())) {
                 throw e;
             }
-            relay = engine.failed(id, spec, createdAt, e.getMessage());
+            // Not retried: policy and limits do not change while the service runs.
             LOG.log(
                     System.Logger.Level.WARNING,
                     "declared relay {0} could not be opened: {1}",
                     spec.name(),
                     e.getMessage());
+            relay = engine.failed(id, spec, createdAt, e.getMessage());
+            declared.add(id);
+            relays.put(id, relay);
+            return relay;
         }
+        hold(id, spec);
+        try {
+            relay = bind(
+                    id, spec, prepare(Side.INGRESS, spec.ingress()), prepare(Side.EGRESS, spec.egress()), createdAt);
+        } catch (RelayException e) {
+            relay = failed(id, spec, createdAt, e.getMessage(), "declared relay {0} could not be opened: {1}");
+        }
+        declared.add(id);
         relays.put(id, relay);
         return relay;
     }
 
     /**
      * Opens the relays saved by earlier runs, with their ids and ports. One that cannot come back (port taken,
-     * credential gone) is kept as {@link RelayState#FAILED} with the reason.
+     * credential gone) is kept as {@link RelayState#FAILED} with the reason and tries again. One whose name a declared
+     * relay has (call {@link #openDeclared} first) is not loaded: the declared relay wins, the stored one is logged,
+     * kept on disk and listed by {@link #skipped()}.
      */
     public synchronized void restore() {
         for (StoredRelay stored : store.load()) {
+            RelaySpec spec = stored.spec();
+            Optional<Relay> clash = find(spec.name()).filter(other -> declared.contains(other.id()));
+            if (clash.isPresent()) {
+                String reason = "the name '" + spec.name()
+                        + "' is declared in configuration (onion.relays); the stored relay is kept on disk, not loaded";
+                skipped.add(new SkippedRelay(stored.id(), spec.name(), reason));
+                LOG.log(
+                        System.Logger.Level.WARNING,
+                        "relay {0} ({1}) not loaded: {2}",
+                        spec.name(),
+                        stored.id(),
+                        reason);
+                continue;
+            }
+            hold(stored.id(), spec);
             Relay relay;
             try {
                 relay = bind(
                         stored.id(),
-                        stored.spec(),
-                        prepare(Side.INGRESS, stored.spec().ingress()),
-                        prepare(Side.EGRESS, stored.spec().egress()),
+                        spec,
+                        prepare(Side.INGRESS, spec.ingress()),
+                        prepare(Side.EGRESS, spec.egress()),
                         stored.createdAt());
             } catch (RelayException e) {
-                relay = engine.failed(stored.id(), stored.spec(), stored.createdAt(), e.getMessage());
-                LOG.log(
-                        System.Logger.Level.WARNING,
-                        "relay {0} could not be restored: {1}",
-                        stored.spec().name(),
-                        e.getMessage());
+                relay = failed(
+                        stored.id(), spec, stored.createdAt(), e.getMessage(), "relay {0} could not be restored: {1}");
             }
             relays.put(relay.id(), relay);
         }
+    }
+
+    /** Stored relays that were not loaded at start (their name is declared in configuration), with why. */
+    public List<SkippedRelay> skipped() {
+        return List.copyOf(skipped);
+    }
+
+    /** Whether a relay was declared in configuration (and so cannot be deleted or replaced over the API). */
+    public boolean isDeclared(Relay relay) {
+        return declared.contains(relay.id());
+    }
+
+    private void hold(String id, RelaySpec spec) {
+        Set<String> names = new LinkedHashSet<>();
+        for (LayerSpec layer : allLayers(spec)) {
+            if (layer.credential() != null) {
+                names.add(layer.credential());
+            }
+            if (layer.trust() != null && !LayerSpec.SYSTEM_TRUST.equals(layer.trust())) {
+                names.add(layer.trust());
+            }
+        }
+        contexts.keyMaterial().hold(id, spec.name(), names);
+    }
+
+    private Relay failed(String id, RelaySpec spec, Instant createdAt, String why, String logPattern) {
+        LOG.log(System.Logger.Level.WARNING, logPattern, spec.name(), why);
+        Relay relay = engine.failed(id, spec, createdAt, why);
+        scheduleRetry(relay, why, 1);
+        return relay;
+    }
+
+    private void scheduleRetry(Relay relay, String why, int retry) {
+        Duration delay = listenRetry.delay(retry);
+        Instant next = Instant.now().plus(delay).truncatedTo(ChronoUnit.SECONDS);
+        relay.failed(why + "; next try at " + next + " (retry " + retry + ")");
+        try {
+            retries.schedule(() -> retry(relay, retry), delay.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException e) {
+            // Closing: nothing to retry any more.
+        }
+    }
+
+    private synchronized void retry(Relay relay, int retry) {
+        if (relays.get(relay.id()) != relay || relay.state() != RelayState.FAILED) {
+            return; // deleted meanwhile
+        }
+        RelaySpec spec = relay.spec();
+        try {
+            List<PreparedLayer> ingress = prepare(Side.INGRESS, spec.ingress());
+            List<PreparedLayer> egress = prepare(Side.EGRESS, spec.egress());
+            try {
+                engine.reopen(relay, ingress, egress);
+            } catch (IOException e) {
+                throw new RelayException(
+                        RelayException.Kind.CONFLICT,
+                        "listen.port",
+                        "cannot listen on " + spec.listen() + ": " + e.getMessage());
+            }
+        } catch (RelayException e) {
+            LOG.log(System.Logger.Level.DEBUG, "relay {0} still cannot open: {1}", spec.name(), e.getMessage());
+            scheduleRetry(relay, e.getMessage(), retry + 1);
+            return;
+        }
+        LOG.log(
+                System.Logger.Level.INFO,
+                "relay {0} ({1}) listening on {2} after {3} retries",
+                spec.name(),
+                relay.id(),
+                relay.spec().listen(),
+                retry);
     }
 
     private Relay bind(
@@ -172,9 +313,15 @@ public final class OnionService implements AutoCloseable {
                     "name",
                     "a relay name is 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit");
         }
-        if (find(spec.name()).isPresent()) {
+        Optional<Relay> sameName = find(spec.name());
+        if (sameName.isPresent()) {
             throw new RelayException(
-                    RelayException.Kind.CONFLICT, "name", "a relay named '" + spec.name() + "' exists already");
+                    RelayException.Kind.CONFLICT,
+                    "name",
+                    isDeclared(sameName.get())
+                            ? "a relay named '" + spec.name()
+                                    + "' is declared in configuration (onion.relays); it cannot be replaced over the API"
+                            : "a relay named '" + spec.name() + "' exists already");
         }
         if (!policy.allowsListen(spec.listen().host(), spec.listen().port())) {
             throw new RelayException(
@@ -285,12 +432,26 @@ public final class OnionService implements AutoCloseable {
                 .toList();
     }
 
-    /** Stops a relay (listener and tunnels) and forgets it. */
+    /**
+     * Stops a relay (listener and tunnels) and forgets it.
+     *
+     * @throws RelayException NOT_FOUND for an unknown relay, CONFLICT for one declared in configuration (configuration
+     *     would bring it back at the next start; it is removed by removing it there)
+     */
     public synchronized void delete(String idOrName) {
         Relay relay = get(idOrName);
+        if (isDeclared(relay)) {
+            throw new RelayException(
+                    RelayException.Kind.CONFLICT,
+                    null,
+                    "relay '" + relay.spec().name()
+                            + "' is declared in configuration (onion.relays) and cannot be deleted over the API;"
+                            + " remove it from the configuration instead");
+        }
         relay.stop();
         store.delete(relay.id());
         relays.remove(relay.id());
+        contexts.keyMaterial().release(relay.id());
         LOG.log(
                 System.Logger.Level.INFO,
                 "relay {0} ({1}) deleted",
@@ -375,6 +536,7 @@ public final class OnionService implements AutoCloseable {
 
     @Override
     public void close() {
+        retries.shutdownNow();
         relays.values().forEach(Relay::stop);
         engine.close();
     }

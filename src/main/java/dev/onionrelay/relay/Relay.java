@@ -91,6 +91,11 @@ public final class Relay {
         stacks = new Stacks(ingress, egress);
     }
 
+    /** Sets the layers of a relay that failed to open and is about to try again (its stacks were empty). */
+    void layers(List<PreparedLayer> ingress, List<PreparedLayer> egress) {
+        stacks = new Stacks(ingress, egress);
+    }
+
     private static boolean sameLayers(List<PreparedLayer> current, List<PreparedLayer> replacement) {
         if (current.size() != replacement.size()) {
             return false;

@@ -306,6 +306,46 @@ class CredentialStoreTest {
     }
 
     @Test
+    void aKeyFileOrphanedByACrashBetweenKeyAndCertificateIsRemovedAtStartAndNotWarnedAboutAgain() throws IOException {
+        CredentialStore first = new CredentialStore(credentialDirectory());
+        first.create(new NewCredential.GenerateCa("kept", "kept CA", null));
+        // What a crash after the key's rename and before the certificate's leaves behind.
+        Files.writeString(credentialDirectory().resolve("orphan.key"), ecPkcs8.privateKey());
+
+        CredentialStore restarted = new CredentialStore(credentialDirectory());
+        List<LogRecord> warnings = new ArrayList<>();
+        withLogRecords(warnings, () -> new CredentialStore(credentialDirectory()));
+
+        assertThat(restarted.list()).extracting(Credential::name).containsExactly("kept");
+        assertThat(filesIn(credentialDirectory())).containsExactlyInAnyOrder("kept.crt", "kept.key");
+        assertThat(warnings)
+                .as("the next start has nothing to warn about")
+                .noneSatisfy(record -> assertThat(record.getLevel()).isEqualTo(java.util.logging.Level.WARNING));
+    }
+
+    @Test
+    void aHeldCredentialCannotBeDeletedUntilEveryHolderLetsGo() {
+        CredentialStore store = new CredentialStore(credentialDirectory());
+        store.create(new NewCredential.GenerateCa("shared-ca", "shared CA", null));
+        store.hold("id-1", "entry", List.of("shared-ca", "not-created-yet"));
+        store.hold("id-2", "exit", List.of("shared-ca"));
+
+        assertThatThrownBy(() -> store.delete("shared-ca")).isInstanceOfSatisfying(CredentialException.class, e -> {
+            assertThat(e.kind()).isEqualTo(CredentialException.Kind.CONFLICT);
+            assertThat(e.getMessage()).isEqualTo("credential 'shared-ca' is used by relays [entry, exit]");
+        });
+        store.release("id-1");
+        assertThat(store.holdersOf("shared-ca")).containsExactly("exit");
+        assertThat(store.holdersOf("not-created-yet")).isEmpty();
+        assertThatThrownBy(() -> store.delete("shared-ca")).isInstanceOf(CredentialException.class);
+        assertThat(filesIn(credentialDirectory())).contains("shared-ca.crt");
+
+        store.release("id-2");
+        store.delete("shared-ca");
+        assertThat(store.find("shared-ca")).isEmpty();
+    }
+
+    @Test
     void inMemoryStoreWorksWithoutADirectory() {
         CredentialStore store = new CredentialStore(null);
 

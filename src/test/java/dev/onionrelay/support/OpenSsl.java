@@ -160,6 +160,76 @@ public final class OpenSsl {
         return read(directory, commonName);
     }
 
+    /**
+     * EC P-256 self-signed server certificate for localhost and 127.0.0.1, valid from {@code notBefore} to
+     * {@code notAfter} ({@code YYYYMMDDHHMMSSZ}); dates in the past make an expired one, which {@code openssl req}
+     * cannot, so {@code openssl ca -selfsign} signs it. Files: {@code <name>.crt}, {@code <name>.key}.
+     */
+    public static PemPair selfSignedServer(Path directory, String name, String notBefore, String notAfter) {
+        Path work = directory.resolve(name + ".ca");
+        try {
+            Files.createDirectories(work);
+            Files.writeString(work.resolve("index.txt"), "");
+            Files.writeString(work.resolve("serial"), "01\n");
+            Files.writeString(work.resolve("ca.cnf"), """
+                    [ca]
+                    default_ca = self
+                    [self]
+                    database = index.txt
+                    new_certs_dir = .
+                    serial = serial
+                    default_md = sha256
+                    policy = any
+                    x509_extensions = server
+                    [any]
+                    commonName = supplied
+                    [server]
+                    basicConstraints = critical,CA:false
+                    keyUsage = critical,digitalSignature
+                    extendedKeyUsage = serverAuth
+                    subjectAltName = DNS:localhost,IP:127.0.0.1
+                    """);
+        } catch (IOException e) {
+            throw new AssertionError("cannot prepare " + work, e);
+        }
+        Path key = directory.resolve(name + ".key").toAbsolutePath();
+        Path certificate = directory.resolve(name + ".crt").toAbsolutePath();
+        run(
+                work,
+                "req",
+                "-new",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                key.toString(),
+                "-out",
+                "request.csr",
+                "-subj",
+                "/CN=localhost");
+        run(
+                work,
+                "ca",
+                "-batch",
+                "-config",
+                "ca.cnf",
+                "-selfsign",
+                "-keyfile",
+                key.toString(),
+                "-in",
+                "request.csr",
+                "-out",
+                certificate.toString(),
+                "-startdate",
+                notBefore,
+                "-enddate",
+                notAfter,
+                "-notext");
+        return read(directory, name);
+    }
+
     public static String readFile(Path file) {
         try {
             return Files.readString(file, StandardCharsets.US_ASCII);

@@ -1,0 +1,131 @@
+package dev.onionrelay.support;
+
+import static org.awaitility.Awaitility.await;
+
+import dev.onionrelay.OnionRelayApplication;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The service in a JVM of its own ({@code java -cp <the built classes and dependencies>}), started from the
+ * repository root as a user starts it, on fixed API and management ports and its own state directory. What an
+ * in-process {@link RunningService} cannot do: be killed with SIGKILL ({@code kill -9}) at any instruction, and be
+ * started again on the same state.
+ */
+public final class ServiceProcess implements AutoCloseable {
+
+    private final Path stateDir;
+    private final Path log;
+    private final List<String> extraArgs;
+    private final int apiPort;
+    private final int managementPort;
+    private Process process;
+
+    public ServiceProcess(Path stateDir, Path log, String... extraArgs) {
+        this.stateDir = stateDir;
+        this.log = log;
+        this.extraArgs = List.of(extraArgs);
+        this.apiPort = freePort();
+        this.managementPort = freePort();
+    }
+
+    /** Starts the JVM and waits until the service answers its liveness probe. */
+    public void start() {
+        List<String> command = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                // Start-up speed only; the service behaves the same.
+                "-XX:TieredStopAtLevel=1",
+                "-XX:+UseSerialGC",
+                "-cp",
+                System.getProperty("java.class.path"),
+                OnionRelayApplication.class.getName(),
+                "--server.port=" + apiPort,
+                "--management.server.port=" + managementPort,
+                "--onion.state-dir=" + stateDir,
+                "--spring.main.banner-mode=off"));
+        command.addAll(extraArgs);
+        try {
+            process = new ProcessBuilder(command)
+                    .redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+                    .start();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        ApiClient management = management();
+        await().atMost(Duration.ofSeconds(90))
+                .pollInterval(Duration.ofMillis(200))
+                .ignoreExceptions()
+                .until(() -> {
+                    if (!process.isAlive()) {
+                        throw new AssertionError("the service exited " + process.exitValue() + "; log: " + log);
+                    }
+                    return management.get("/actuator/health/liveness").status() == 200;
+                });
+    }
+
+    /** SIGKILL: no shutdown hook, no flush, no close; whatever the service was doing stops mid-way. */
+    public void kill() {
+        process.destroyForcibly();
+        waitForExit();
+    }
+
+    /** SIGTERM: the ordinary shutdown. */
+    public void stop() {
+        process.destroy();
+        waitForExit();
+    }
+
+    private void waitForExit() {
+        try {
+            if (!process.waitFor(30, TimeUnit.SECONDS)) {
+                process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    public Path stateDir() {
+        return stateDir;
+    }
+
+    /** A client holding the generated admin token. */
+    public ApiClient api() {
+        try {
+            return new ApiClient(
+                    apiPort, Files.readString(stateDir.resolve("admin.token")).trim());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** A client for the actuator endpoints (they need no token). */
+    public ApiClient management() {
+        return new ApiClient(managementPort, null);
+    }
+
+    @Override
+    public void close() {
+        if (process != null && process.isAlive()) {
+            stop();
+        }
+    }
+
+    private static int freePort() {
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return socket.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}
