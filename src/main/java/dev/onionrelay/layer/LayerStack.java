@@ -174,10 +174,14 @@ public final class LayerStack {
 
     private Layer add(PreparedLayer prepared, boolean dynamic) {
         LayerSpec spec = prepared.spec();
-        SslHandler handler = spec.role() == Role.CLIENT
-                ? prepared.context()
-                        .newHandler(channel.alloc(), spec.serverName() != null ? spec.serverName() : peerHost, peerPort)
-                : prepared.context().newHandler(channel.alloc());
+        SslHandler handler;
+        if (spec.role() == Role.CLIENT) {
+            String serverName = spec.serverName() != null ? spec.serverName() : peerHost;
+            handler = prepared.context().newHandler(channel.alloc(), serverName, peerPort);
+            TlsContexts.requestServerName(handler.engine(), serverName);
+        } else {
+            handler = prepared.context().newHandler(channel.alloc());
+        }
         handler.setHandshakeTimeoutMillis(spec.handshakeTimeout().toMillis());
         handler.setCloseNotifyFlushTimeout(2, TimeUnit.SECONDS);
         Layer layer = new Layer(prepared, handler, "tls-" + HANDLER_SEQUENCE.incrementAndGet());
