@@ -31,7 +31,9 @@ public record RelayRequest(
             @Nullable String handshakeTimeout,
             @Nullable String connectTimeout,
             @Nullable String idleTimeout,
-            @Nullable MinDepthRequest minDepth) {}
+            @Nullable MinDepthRequest minDepth,
+            @Nullable String halfClose,
+            @Nullable String halfCloseTimeout) {}
 
     /** Minimum depth per side (stack rule 3); each defaults to the side's configured depth. */
     public record MinDepthRequest(

@@ -7,6 +7,7 @@ import dev.onionrelay.layer.Role;
 import dev.onionrelay.layer.Side;
 import dev.onionrelay.layer.Verification;
 import dev.onionrelay.relay.Endpoint;
+import dev.onionrelay.relay.HalfClose;
 import dev.onionrelay.relay.RelayOptions;
 import dev.onionrelay.relay.RelaySpec;
 import java.time.Duration;
@@ -101,6 +102,18 @@ public final class RelayRequests {
                 defaults.connectTimeout());
         Duration idleTimeout = duration(
                 errors, "options.idleTimeout", options != null ? options.idleTimeout() : null, defaults.idleTimeout());
+        HalfClose halfClose = RelayOptions.DEFAULT_HALF_CLOSE;
+        if (options != null && options.halfClose() != null) {
+            halfClose = HalfClose.named(options.halfClose());
+            if (halfClose == null) {
+                errors.add(new FieldProblem("options.halfClose", "must be 'propagate' or 'hold'"));
+            }
+        }
+        Duration halfCloseTimeout = duration(
+                errors,
+                "options.halfCloseTimeout",
+                options != null ? options.halfCloseTimeout() : null,
+                RelayOptions.DEFAULT_HALF_CLOSE_TIMEOUT);
         int maxTunnels = options != null && options.maxTunnels() != null ? options.maxTunnels() : defaults.maxTunnels();
         if (maxTunnels < 1) {
             errors.add(new FieldProblem("options.maxTunnels", "must be at least 1"));
@@ -122,7 +135,15 @@ public final class RelayRequests {
                 target,
                 ingress,
                 egress,
-                new RelayOptions(maxTunnels, handshakeTimeout, connectTimeout, idleTimeout, minIngress, minEgress));
+                new RelayOptions(
+                        maxTunnels,
+                        handshakeTimeout,
+                        connectTimeout,
+                        idleTimeout,
+                        minIngress,
+                        minEgress,
+                        halfClose,
+                        halfCloseTimeout));
     }
 
     /** One layer pushed on a live tunnel: index is its future position in the stack. */

@@ -54,7 +54,9 @@ public final class RelayViews {
             String handshakeTimeout,
             String connectTimeout,
             String idleTimeout,
-            MinDepthView minDepth) {}
+            MinDepthView minDepth,
+            String halfClose,
+            String halfCloseTimeout) {}
 
     public record MinDepthView(int ingress, int egress) {}
 
@@ -113,7 +115,9 @@ public final class RelayViews {
                         options.handshakeTimeout().toString(),
                         options.connectTimeout().toString(),
                         options.idleTimeout().toString(),
-                        new MinDepthView(options.minIngressDepth(), options.minEgressDepth())),
+                        new MinDepthView(options.minIngressDepth(), options.minEgressDepth()),
+                        options.halfClose().label(),
+                        options.halfCloseTimeout().toString()),
                 relay.createdAt(),
                 new StatsView(
                         stats.activeTunnels(),

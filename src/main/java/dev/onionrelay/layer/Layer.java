@@ -29,6 +29,8 @@ public final class Layer {
     boolean inboundClosed;
     /** We sent close_notify to pop this layer and wait for the peer's answer. */
     boolean localPopRequested;
+    /** The handler signalled close before the peer's close_notify arrived (see {@code LayerStack.onCloseNotify}). */
+    boolean awaitingPeerClose;
     /** No longer in the stack. */
     boolean removed;
     /** Plaintext has come out of this layer (see {@code LayerStack.onException}). */
@@ -82,6 +84,11 @@ public final class Layer {
 
     String guardName() {
         return handlerName + "-guard";
+    }
+
+    /** The handler that holds writes while this layer is popped from our side. */
+    String holdName() {
+        return handlerName + "-hold";
     }
 
     long elapsedNanos() {

@@ -3,9 +3,14 @@ package dev.onionrelay.layer;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelOutboundHandlerAdapter;
+import io.netty.channel.ChannelPromise;
+import io.netty.channel.PendingWriteQueue;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
+import java.nio.channels.ClosedChannelException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -13,6 +18,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import javax.net.ssl.SSLSession;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The ordered TLS layers on one connection, outermost first: the stack semantics of DESIGN.md in one place.
@@ -26,6 +32,11 @@ import javax.net.ssl.SSLSession;
  * hands its leftover cumulation to the next handler when it is removed, so they continue as data of the layer
  * outside it. The removal must happen inside the close notification itself, before the handler tries to decode
  * those bytes as TLS records.
+ *
+ * <p>A pop from our side loses no write either: what was written before it leaves through the layer ahead of its
+ * close_notify; what is written while the peer's answer is on its way is held right inside the layer (counted
+ * against the channel's writability) and then leaves through the layer outside, in order. The peer's data that
+ * precedes its close_notify is still read through the popping layer: with TLS 1.3 and 1.2, on both engines.
  *
  * <p>All methods except {@link #status()} and {@link #depth()} run on the channel's event loop.
  */
@@ -57,6 +68,9 @@ public final class LayerStack {
     private final CopyOnWriteArrayList<Layer> layers = new CopyOnWriteArrayList<>();
     private final int minDepth;
     private boolean inboundEnded;
+    /** Holds writes while the innermost layer is popped from our side. */
+    private @Nullable PopHold hold;
+
     private boolean abandoned;
     private Throwable lastException;
 
@@ -160,10 +174,14 @@ public final class LayerStack {
 
     private Layer add(PreparedLayer prepared, boolean dynamic) {
         LayerSpec spec = prepared.spec();
-        SslHandler handler = spec.role() == Role.CLIENT
-                ? prepared.context()
-                        .newHandler(channel.alloc(), spec.serverName() != null ? spec.serverName() : peerHost, peerPort)
-                : prepared.context().newHandler(channel.alloc());
+        SslHandler handler;
+        if (spec.role() == Role.CLIENT) {
+            String serverName = spec.serverName() != null ? spec.serverName() : peerHost;
+            handler = prepared.context().newHandler(channel.alloc(), serverName, peerPort);
+            TlsContexts.requestServerName(handler.engine(), serverName);
+        } else {
+            handler = prepared.context().newHandler(channel.alloc());
+        }
         handler.setHandshakeTimeoutMillis(spec.handshakeTimeout().toMillis());
         handler.setCloseNotifyFlushTimeout(2, TimeUnit.SECONDS);
         Layer layer = new Layer(prepared, handler, "tls-" + HANDLER_SEQUENCE.incrementAndGet());
@@ -297,14 +315,85 @@ public final class LayerStack {
         }
 
         @Override
+        public void channelReadComplete(io.netty.channel.ChannelHandlerContext ctx) {
+            if (layer.awaitingPeerClose
+                    && !layer.removed
+                    && layer.handler().engine().isInboundDone()) {
+                // The peer's close_notify came in this read. The engine decodes nothing after it, so the bytes that
+                // followed are still in the handler, which hands them on when it is removed.
+                layer.awaitingPeerClose = false;
+                onCloseNotify(layer);
+            }
+            ctx.fireChannelReadComplete();
+        }
+
+        @Override
         public void exceptionCaught(io.netty.channel.ChannelHandlerContext ctx, Throwable cause) {
             onException(layer, cause);
             ctx.fireExceptionCaught(cause);
         }
     }
 
+    /**
+     * Holds the writes meant for a layer that we are popping, from its close_notify until the peer's answer removes
+     * it; then passes them on, in order, to the layer outside. The held bytes count as pending outbound bytes of the
+     * channel, so the channel turns unwritable at the usual mark and the other side stops reading.
+     */
+    private final class PopHold extends ChannelOutboundHandlerAdapter {
+
+        final Layer layer;
+        /** Done when the held writes have been passed on (or the channel is gone). */
+        final Promise<Void> released = channel.eventLoop().newPromise();
+
+        private ChannelHandlerContext ctx;
+        private PendingWriteQueue queue;
+
+        PopHold(Layer layer) {
+            this.layer = layer;
+        }
+
+        @Override
+        public void handlerAdded(ChannelHandlerContext ctx) {
+            this.ctx = ctx;
+            this.queue = new PendingWriteQueue(ctx);
+        }
+
+        @Override
+        public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+            queue.add(msg, promise);
+        }
+
+        @Override
+        public void flush(ChannelHandlerContext ctx) {
+            // Nothing held may leave yet; flushes still reach the layers outside for what they have.
+            ctx.flush();
+        }
+
+        /** Writes everything held to the next handler outwards, then leaves the pipeline. */
+        void release() {
+            queue.removeAndWriteAll();
+            ctx.pipeline().remove(this);
+        }
+
+        @Override
+        public void handlerRemoved(ChannelHandlerContext ctx) {
+            if (hold == this) {
+                // Torn down with the channel before the pop finished: nothing held can be sent any more.
+                hold = null;
+            }
+            queue.removeAndFailAll(new ClosedChannelException());
+            released.trySuccess(null);
+        }
+    }
+
     /** The peer's close_notify arrived on {@code layer}. Runs inside that handler's decode (see class comment). */
     private void onCloseNotify(Layer layer) {
+        if (!layer.handler().engine().isInboundDone()) {
+            // Netty's OpenSSL engine reports CLOSED from every unwrap once our own close_notify is out, and the handler
+            // takes that for the peer's. The peer's answer is still to come, with data before it: the guard watches.
+            layer.awaitingPeerClose = true;
+            return;
+        }
         layer.inboundClosed = true;
         int index = layers.indexOf(layer);
         if (index < 0) {
@@ -346,6 +435,13 @@ public final class LayerStack {
         // Removal forwards whatever followed the close_notify to the next handler (the layer outside's plaintext).
         channel.pipeline().remove(handler);
         channel.pipeline().remove(layer.guardName());
+        PopHold held = hold;
+        if (held != null && held.layer == layer) {
+            // What was written while we waited for the peer's close_notify now goes out through the layer outside,
+            // after the popped layer's close_notify and in the order it was written.
+            hold = null;
+            held.release();
+        }
         // An engine that answers close_notify by itself writes the answer without flushing it.
         channel.flush();
         listener.popped(this, layer, initiator);
@@ -365,7 +461,12 @@ public final class LayerStack {
         }
         innermost.localPopRequested = true;
         innermost.closing();
+        // Everything written so far is wrapped by the layer before its close_notify; what is written from now on is
+        // held right inside it until it is gone, because its engine, once closed, fails every later write.
         channel.flush();
+        PopHold held = new PopHold(innermost);
+        channel.pipeline().addAfter(innermost.guardName(), innermost.holdName(), held);
+        hold = held;
         innermost.handler().closeOutbound();
     }
 
@@ -375,6 +476,19 @@ public final class LayerStack {
      * caller then shuts down TCP output.
      */
     public ChannelFuture closeOutbound() {
+        PopHold held = hold;
+        if (held != null) {
+            // Writes held for a pop leave through the layer outside once the pop is done: close after them.
+            ChannelPromise closed = channel.newPromise();
+            held.released.addListener(f -> closeOutbound().addListener(c -> {
+                if (c.isSuccess()) {
+                    closed.trySuccess();
+                } else {
+                    closed.tryFailure(c.cause());
+                }
+            }));
+            return closed;
+        }
         channel.flush();
         ChannelFuture last = null;
         for (int i = layers.size() - 1; i >= 0; i--) {

@@ -7,9 +7,14 @@ import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SupportedCipherSuiteFilter;
 import io.netty.handler.ssl.util.InsecureTrustManagerFactory;
 import java.security.GeneralSecurityException;
+import io.netty.util.NetUtil;
 import java.security.cert.X509Certificate;
 import java.util.List;
+import java.util.Optional;
+import javax.net.ssl.SNIHostName;
+import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLParameters;
 
 /** Builds the Netty {@link SslContext} of one layer from its spec and the credentials it names. */
 public final class TlsContexts {
@@ -44,6 +49,38 @@ public final class TlsContexts {
     /** Where the layers' keys and trust come from. */
     public KeyMaterial keyMaterial() {
         return keyMaterial;
+    }
+
+    /**
+     * Asks the server for {@code host} by SNI when it is a host name, whatever its dots. Both engines only derive SNI
+     * from a dotted name by themselves, so {@code localhost} or a short service name such as {@code hop1} would go
+     * without one. An IP literal is never sent: SNI carries host names only. The host name check is not touched.
+     */
+    public static void requestServerName(SSLEngine engine, String host) {
+        serverNameIndication(host).ifPresent(name -> {
+            SSLParameters parameters = engine.getSSLParameters();
+            parameters.setServerNames(List.of(name));
+            engine.setSSLParameters(parameters);
+        });
+    }
+
+    /** The SNI name for {@code host}: none for an IP literal or a name that is no valid host name. */
+    static Optional<SNIHostName> serverNameIndication(String host) {
+        if (host == null || host.isEmpty() || isIpLiteral(host)) {
+            return Optional.empty();
+        }
+        // An absolute name's final dot is not part of the SNI name.
+        String name = host.endsWith(".") ? host.substring(0, host.length() - 1) : host;
+        try {
+            return Optional.of(new SNIHostName(name));
+        } catch (IllegalArgumentException notAHostName) {
+            return Optional.empty();
+        }
+    }
+
+    private static boolean isIpLiteral(String host) {
+        String bare = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
+        return NetUtil.isValidIpV4Address(bare) || NetUtil.isValidIpV6Address(bare);
     }
 
     /** Builds the context for one layer. Errors name the spec field at fault. */

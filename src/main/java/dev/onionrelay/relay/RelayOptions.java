@@ -11,6 +11,8 @@ import java.time.Duration;
  * @param idleTimeout a tunnel with no traffic either way for this long is closed
  * @param minIngressDepth minimum depth of the ingress stack (rule 3)
  * @param minEgressDepth minimum depth of the egress stack (rule 3)
+ * @param halfClose how the client's end of its direction is passed on to the target
+ * @param halfCloseTimeout with {@link HalfClose#HOLD}, how long the client's end is held at most
  */
 public record RelayOptions(
         int maxTunnels,
@@ -18,10 +20,56 @@ public record RelayOptions(
         Duration connectTimeout,
         Duration idleTimeout,
         int minIngressDepth,
-        int minEgressDepth) {
+        int minEgressDepth,
+        HalfClose halfClose,
+        Duration halfCloseTimeout) {
 
     public static final int DEFAULT_MAX_TUNNELS = 1024;
     public static final Duration DEFAULT_HANDSHAKE_TIMEOUT = Duration.ofSeconds(10);
     public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(5);
     public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofMinutes(5);
+    public static final HalfClose DEFAULT_HALF_CLOSE = HalfClose.PROPAGATE;
+    public static final Duration DEFAULT_HALF_CLOSE_TIMEOUT = Duration.ofSeconds(30);
+
+    /** Relays stored before the half-close choice existed read back with the defaults. */
+    public RelayOptions {
+        if (halfClose == null) {
+            halfClose = DEFAULT_HALF_CLOSE;
+        }
+        if (halfCloseTimeout == null) {
+            halfCloseTimeout = DEFAULT_HALF_CLOSE_TIMEOUT;
+        }
+    }
+
+    /** Options with the default half-close behaviour (immediate propagation). */
+    public RelayOptions(
+            int maxTunnels,
+            Duration handshakeTimeout,
+            Duration connectTimeout,
+            Duration idleTimeout,
+            int minIngressDepth,
+            int minEgressDepth) {
+        this(
+                maxTunnels,
+                handshakeTimeout,
+                connectTimeout,
+                idleTimeout,
+                minIngressDepth,
+                minEgressDepth,
+                DEFAULT_HALF_CLOSE,
+                DEFAULT_HALF_CLOSE_TIMEOUT);
+    }
+
+    /** The same options with another half-close behaviour. */
+    public RelayOptions withHalfClose(HalfClose mode, Duration timeout) {
+        return new RelayOptions(
+                maxTunnels,
+                handshakeTimeout,
+                connectTimeout,
+                idleTimeout,
+                minIngressDepth,
+                minEgressDepth,
+                mode,
+                timeout);
+    }
 }

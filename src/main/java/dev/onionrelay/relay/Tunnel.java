@@ -45,7 +45,9 @@ import org.jspecify.annotations.Nullable;
  * cannot write fast enough stops reads on the other (rule 8).
  *
  * <p>Ends (rule 5): when one peer ends its direction (TCP FIN, or close_notify at the minimum depth), every layer
- * of the other side sends close_notify, innermost first, then TCP output is shut down. The tunnel closes when both
+ * of the other side sends close_notify, innermost first, then TCP output is shut down. A relay with
+ * {@link HalfClose#HOLD} holds the client's end back until the target's direction has ended and reached the client,
+ * or its timeout passes. The tunnel closes when both
  * directions have ended, on any error, on idle timeout, or when asked to.
  *
  * <p>All state is touched on the one event loop that both channels share.
@@ -78,6 +80,8 @@ public final class Tunnel {
     private boolean egressInputEnded;
     private boolean ingressOutputShut;
     private boolean egressOutputShut;
+    /** The client's end of its direction waits to be passed on (see {@link #passOnClientEnd}). */
+    private boolean clientEndHeld;
 
     Tunnel(Relay relay, Channel ingress, OnionEngine engine, RelayObserver observer) {
         this.relay = relay;
@@ -307,7 +311,7 @@ public final class Tunnel {
         }
         target.flush();
         if (ingressInputEnded) {
-            endOutbound(Side.EGRESS);
+            passOnClientEnd();
         } else {
             setAutoRead(Side.INGRESS, target.isWritable());
         }
@@ -345,7 +349,7 @@ public final class Tunnel {
             }
             ingressInputEnded = true;
             if (state == TunnelState.OPEN || state == TunnelState.HALF_CLOSED) {
-                endOutbound(Side.EGRESS);
+                passOnClientEnd();
             } else if (state != TunnelState.CONNECTING) {
                 // The client left before its handshakes finished: nothing to hand on.
                 close();
@@ -361,6 +365,29 @@ public final class Tunnel {
         }
         if (state == TunnelState.OPEN) {
             state = TunnelState.HALF_CLOSED;
+        }
+    }
+
+    /**
+     * The client ended its direction: end ours towards the target, at once or, with {@link HalfClose#HOLD}, once the
+     * target's direction has ended and reached the client (or the hold times out). Peers such as stunnel drop the
+     * unread rest of their response as soon as the client's side closes.
+     */
+    private void passOnClientEnd() {
+        RelayOptions options = relay.spec().options();
+        if (options.halfClose() != HalfClose.HOLD || ingressOutputShut) {
+            endOutbound(Side.EGRESS);
+            return;
+        }
+        clientEndHeld = true;
+        ingress.eventLoop()
+                .schedule(this::releaseClientEnd, options.halfCloseTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    private void releaseClientEnd() {
+        if (clientEndHeld && state != TunnelState.CLOSED) {
+            clientEndHeld = false;
+            endOutbound(Side.EGRESS);
         }
     }
 
@@ -384,6 +411,8 @@ public final class Tunnel {
     private void outputShut(Side side) {
         if (side == Side.INGRESS) {
             ingressOutputShut = true;
+            // The response has reached the client in full: a held end of the client's direction may follow now.
+            releaseClientEnd();
         } else {
             egressOutputShut = true;
         }

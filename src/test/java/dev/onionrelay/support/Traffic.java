@@ -73,8 +73,17 @@ public final class Traffic {
      * the OpenSSL provider, whose engine closes its outbound side when it receives close_notify (see TlsProvider).
      */
     public static Echo echoThenClose(int port, long bytes) throws Exception {
+        return echoThenClose(port, bytes, bytes, () -> {});
+    }
+
+    /**
+     * Like {@link #echoThenClose(int, long)}, and runs {@code midway} once the first {@code midwayAt} bytes of the echo
+     * came back, while both directions are streaming: for acting on the tunnel under load.
+     */
+    public static Echo echoThenClose(int port, long bytes, long midwayAt, Runnable midway) throws Exception {
         try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), port)) {
-            socket.setSoTimeout(60_000);
+            // A stall means bytes went missing: fail within seconds rather than a minute.
+            socket.setSoTimeout(midwayAt < bytes ? 15_000 : 60_000);
             MessageDigest sentDigest = sha256();
             CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {
                 try {
@@ -99,9 +108,14 @@ public final class Traffic {
             byte[] buffer = new byte[64 * 1024];
             long received = 0;
             int n;
+            boolean midwayDone = false;
             while (received < bytes && (n = in.read(buffer, 0, (int) Math.min(buffer.length, bytes - received))) > 0) {
                 receivedDigest.update(buffer, 0, n);
                 received += n;
+                if (!midwayDone && received >= midwayAt) {
+                    midwayDone = true;
+                    midway.run();
+                }
             }
             writer.get();
             return new Echo(
