@@ -33,6 +33,10 @@ public final class Layer {
     boolean removed;
     /** Plaintext has come out of this layer (see {@code LayerStack.onException}). */
     boolean receivedData;
+    /** Alerts the peer sent on this layer in the clear during its handshake (see {@code LayerStack.AlertWatch}). */
+    final AlertScanner alertsReceived = new AlertScanner();
+    /** Alerts we sent on this layer in the clear during its handshake. */
+    final AlertScanner alertsSent = new AlertScanner();
     /** Plaintext bytes per record, final once the handshake is done (see {@code LayerStack.alignRecords}). */
     private int wrapDataSize;
 
@@ -82,6 +86,10 @@ public final class Layer {
 
     String guardName() {
         return handlerName + "-guard";
+    }
+
+    String watchName() {
+        return handlerName + "-watch";
     }
 
     long elapsedNanos() {

@@ -12,6 +12,9 @@ public interface StackListener {
     /** The handshake of {@code layer} failed; Netty closes the channel right after. */
     default void handshakeFailed(LayerStack stack, Layer layer, String reason, Throwable cause) {}
 
+    /** The handshake of the layer named {@code layer} could not start: no engine, nothing on the wire. */
+    default void handshakeNotStarted(LayerStack stack, String layer, String reason, Throwable cause) {}
+
     default void pushed(LayerStack stack, Layer layer, Initiator initiator) {}
 
     default void popped(LayerStack stack, Layer layer, Initiator initiator) {}

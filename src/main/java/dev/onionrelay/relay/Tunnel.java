@@ -425,7 +425,12 @@ public final class Tunnel {
                 result.setFailure(new IllegalStateException("tunnel is " + state));
                 return;
             }
-            result.setSuccess(stack.push(layer));
+            try {
+                result.setSuccess(stack.push(layer));
+            } catch (RuntimeException cannotStart) {
+                // Counted by the stack; the caller learns it too instead of waiting forever.
+                result.setFailure(cannotStart);
+            }
         });
         return result;
     }
@@ -566,15 +571,24 @@ public final class Tunnel {
 
         @Override
         public void handshakeFailed(LayerStack stack, Layer layer, String reason, Throwable cause) {
+            recordFailure(stack, layer.name(), reason);
+        }
+
+        @Override
+        public void handshakeNotStarted(LayerStack stack, String layer, String reason, Throwable cause) {
+            recordFailure(stack, layer, reason);
+        }
+
+        private void recordFailure(LayerStack stack, String layer, String reason) {
             SocketAddress peer = stack.channel().remoteAddress();
             relay.stats()
                     .recordFailure(new RelayStats.HandshakeFailure(
                             Instant.now(),
                             stack.side().label(),
-                            layer.name(),
+                            layer,
                             reason,
                             peer != null ? address(peer) : "unknown"));
-            observer.handshakeFailed(relay, stack.side(), layer.name(), reason, Duration.ZERO, peer);
+            observer.handshakeFailed(relay, stack.side(), layer, reason, Duration.ZERO, peer);
         }
 
         @Override

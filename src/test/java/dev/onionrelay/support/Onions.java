@@ -30,7 +30,11 @@ public final class Onions implements AutoCloseable {
     }
 
     public Onions(RelayObserver observer) {
-        TlsProvider provider = TlsProvider.fromSystemProperty();
+        this(TlsProvider.fromSystemProperty(), observer);
+    }
+
+    /** An engine on {@code provider}, whatever the build asks for (tests that compare both providers). */
+    public Onions(TlsProvider provider, RelayObserver observer) {
         engine = new OnionEngine(dev.onionrelay.relay.Transport.preferred(), 2, provider, observer);
         contexts = new TlsContexts(pki, provider);
     }
