@@ -24,6 +24,10 @@ import java.util.regex.Pattern;
  * either provider: for a certificate that does not chain to a trusted CA the JDK engine sends certificate_unknown and
  * Netty's OpenSSL engine internal_error (its verifier turns any trust manager exception it does not map into
  * X509_V_ERR_UNSPECIFIED), yet both are reported here as {@code unknown_ca}.
+ *
+ * <p>Where the engine's words name nothing, the alerts read off the wire decide (see {@link AlertScanner}): an alert
+ * the peer sent in the clear that the engine could not read (a TLS 1.3 client's unknown_ca), or the alert our engine
+ * sent for a problem it describes in its own terms.
  */
 public final class HandshakeFailures {
 
