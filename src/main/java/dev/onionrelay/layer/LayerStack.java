@@ -249,7 +249,13 @@ public final class LayerStack {
             return;
         }
         Throwable cause = result.cause();
-        layer.failed(HandshakeFailures.reason(cause, layer.alertsReceived.lastAlert(), AlertScanner.NONE));
+        String reason = HandshakeFailures.reason(cause, layer.alertsReceived.lastAlert(), AlertScanner.NONE);
+        if (!reason.equals(HandshakeFailures.OTHER) && !reason.equals(HandshakeFailures.PEER_CLOSED)) {
+            // Named already (an alert received, a problem we detected, a timeout): no alert we send can rename it.
+            reportFailure(layer, cause);
+            return;
+        }
+        layer.failed(reason);
         // The peer's address, read while the connection is open (the channel keeps it once read).
         channel.remoteAddress();
         // The handler writes the alert for a failure right after failing the future: read the wire one task later.

@@ -79,7 +79,8 @@ class FailureReasonsObservedTest {
         run("openssl", "s_client", "-connect", "127.0.0.1:" + strict, "-tls1_2", "-brief");
         AbortingClient.run(shallow, Point.AFTER_CLIENT_HELLO, Leave.CLOSE, () -> await().atMost(PATIENCE)
                 .until(() -> succeeded("exit") == 1));
-        await().atMost(PATIENCE)
+        await("four failures: unknown_ca, protocol_version and two peer_closed")
+                .atMost(PATIENCE)
                 .until(() -> management
                                 .get("/actuator/onion")
                                 .json()
