@@ -36,6 +36,11 @@ public final class HandshakeFailures {
     public static final String PEER_CLOSED = "peer_closed";
     public static final String OTHER = "other";
 
+    /** A failure named by an alert the peer sent: the peer's complaint. */
+    public static final String RECEIVED = "received";
+    /** A failure named by an alert we sent, or by the alert meant for a problem we detected: our complaint. */
+    public static final String SENT = "sent";
+
     /** Alert names (RFC 8446 section 6 and RFC 5246) a handshake can end with. */
     static final Set<String> ALERTS = Set.of(
             "close_notify",
@@ -111,6 +116,28 @@ public final class HandshakeFailures {
             return sent;
         }
         return closed(failure) ? PEER_CLOSED : OTHER;
+    }
+
+    /**
+     * Which way the alert that names a failure went: {@link #RECEIVED}, {@link #SENT}, or null when the reason is no
+     * alert ({@code timeout}, {@code not_tls}, {@code peer_closed}, {@code other}).
+     */
+    static String alertDirection(Throwable failure, int alertReceived, int alertSent) {
+        if (!ALERTS.contains(reason(failure, alertReceived, alertSent))) {
+            return null;
+        }
+        if (alertReceived > 0 && alertName(alertReceived) != null) {
+            return RECEIVED;
+        }
+        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            String message = t.getMessage();
+            if (message != null
+                    && (JDK_ALERT.matcher(message).find()
+                            || BORINGSSL_ALERT.matcher(message).find())) {
+                return RECEIVED;
+            }
+        }
+        return SENT;
     }
 
     /** The name of alert {@code description} (RFC 8446 section 6, RFC 5246 section 7.2), or null if unknown. */

@@ -24,6 +24,7 @@ public final class Layer {
     private volatile @Nullable String cipher;
     private volatile @Nullable String peer;
     private volatile @Nullable String failureReason;
+    private volatile @Nullable String failureAlert;
 
     /** The peer's close_notify on this layer has arrived. */
     boolean inboundClosed;
@@ -60,6 +61,11 @@ public final class Layer {
 
     public @Nullable String failureReason() {
         return failureReason;
+    }
+
+    /** Whether the alert that names the failure was {@code received} or {@code sent}; null if no alert names it. */
+    public @Nullable String failureAlert() {
+        return failureAlert;
     }
 
     TlsProvider provider() {
@@ -106,7 +112,12 @@ public final class Layer {
     }
 
     void failed(String reason) {
+        failed(reason, null);
+    }
+
+    void failed(String reason, @Nullable String alert) {
         failureReason = reason;
+        failureAlert = alert;
         state = LayerState.FAILED;
     }
 

@@ -268,18 +268,18 @@ public final class LayerStack {
 
     private void reportFailure(Layer layer, Throwable cause) {
         unwatch(layer);
-        String reason = HandshakeFailures.reason(cause, layer.alertsReceived.lastAlert(), layer.alertsSent.lastAlert());
-        layer.failed(reason);
+        int received = layer.alertsReceived.lastAlert();
+        int sent = layer.alertsSent.lastAlert();
+        String reason = HandshakeFailures.reason(cause, received, sent);
+        layer.failed(reason, HandshakeFailures.alertDirection(cause, received, sent));
         listener.handshakeFailed(this, layer, reason, cause);
     }
 
     /** Counts the failure of a layer whose handshake future has not failed (yet): once, then the future is ignored. */
-    private void countFailure(Layer layer, String reason, Throwable cause) {
-        if (layer.state() == LayerState.FAILED) {
-            return;
+    private void countFailure(Layer layer, Throwable cause) {
+        if (layer.state() != LayerState.FAILED) {
+            reportFailure(layer, cause);
         }
-        layer.failed(reason);
-        listener.handshakeFailed(this, layer, reason, cause);
     }
 
     /**
@@ -293,10 +293,7 @@ public final class LayerStack {
         }
         for (Layer layer : layers) {
             if (layer.state() == LayerState.HANDSHAKING) {
-                countFailure(
-                        layer,
-                        HandshakeFailures.reason(cause, layer.alertsReceived.lastAlert(), layer.alertsSent.lastAlert()),
-                        cause);
+                countFailure(layer, cause);
                 return;
             }
         }
@@ -379,7 +376,7 @@ public final class LayerStack {
         if (abandoned || layer.state() != LayerState.ESTABLISHED || layer.receivedData || !isTlsFailure(cause)) {
             return;
         }
-        countFailure(layer, HandshakeFailures.reason(cause), cause);
+        countFailure(layer, cause);
     }
 
     private static boolean isTlsFailure(Throwable cause) {

@@ -571,15 +571,15 @@ public final class Tunnel {
 
         @Override
         public void handshakeFailed(LayerStack stack, Layer layer, String reason, Throwable cause) {
-            recordFailure(stack, layer.name(), reason);
+            recordFailure(stack, layer.name(), reason, layer.failureAlert());
         }
 
         @Override
         public void handshakeNotStarted(LayerStack stack, String layer, String reason, Throwable cause) {
-            recordFailure(stack, layer, reason);
+            recordFailure(stack, layer, reason, null);
         }
 
-        private void recordFailure(LayerStack stack, String layer, String reason) {
+        private void recordFailure(LayerStack stack, String layer, String reason, @Nullable String alert) {
             SocketAddress peer = stack.channel().remoteAddress();
             relay.stats()
                     .recordFailure(new RelayStats.HandshakeFailure(
@@ -587,6 +587,7 @@ public final class Tunnel {
                             stack.side().label(),
                             layer,
                             reason,
+                            alert,
                             peer != null ? address(peer) : "unknown"));
             observer.handshakeFailed(relay, stack.side(), layer, reason, Duration.ZERO, peer);
         }

@@ -131,7 +131,14 @@ class FailureReasonsObservedTest {
         assertThat(counts(front.get("handshakeFailures").get("byReason")))
                 .isEqualTo(Map.of("unknown_ca", 1L, "peer_closed", 1L));
         assertLastFailure(front, "ingress", "edge", "peer_closed");
-        assertLastFailure(relayReport("tls13-only"), "ingress", "edge", "protocol_version");
+        assertThat(front.get("lastFailure").get("alert").isNull())
+                .as("no alert names peer_closed")
+                .isTrue();
+        JsonNode strict = relayReport("tls13-only");
+        assertLastFailure(strict, "ingress", "edge", "protocol_version");
+        assertThat(strict.get("lastFailure").get("alert").asString())
+                .as("we refused the client")
+                .isEqualTo("sent");
         JsonNode exit = relayReport("exit");
         assertThat(counts(exit.get("handshakeFailures").get("byLayer"))).isEqualTo(Map.of("ingress/inner", 1L));
         assertLastFailure(exit, "ingress", "inner", "peer_closed");

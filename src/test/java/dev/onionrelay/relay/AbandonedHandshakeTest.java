@@ -119,6 +119,7 @@ class AbandonedHandshakeTest {
             RelayStats.HandshakeFailure last = relay.stats().lastFailure();
             assertThat(last).isNotNull();
             assertThat(last.reason()).isEqualTo("peer_closed");
+            assertThat(last.alert()).as("no alert names it").isNull();
             assertThat(last.side() + "/" + last.layer()).isEqualTo(layer);
             assertThat(observed).as("what the metrics were told").containsExactly(name + " " + layer + " peer_closed");
             assertThat(relay.stats().activeTunnels()).isZero();

@@ -19,6 +19,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BiFunction;
@@ -59,6 +60,10 @@ class RealClientFailureReasonTest {
             return name;
         }
     }
+
+    /** The client complains about our CA; we refuse the client's protocol or its ciphers. */
+    static final Map<String, String> DIRECTION =
+            Map.of("unknown_ca", "received", "protocol_version", "sent", "handshake_failure", "sent");
 
     static final List<Client> CLIENTS = List.of(
             new Client(
@@ -181,6 +186,7 @@ class RealClientFailureReasonTest {
             assertThat(last.side()).isEqualTo("ingress");
             assertThat(last.layer()).isEqualTo("L0");
             assertThat(last.reason()).isEqualTo(client.reason());
+            assertThat(last.alert()).as("which way the alert went").isEqualTo(DIRECTION.get(client.reason()));
             assertThat(last.peer()).matches("127\\.0\\.0\\.1:\\d+");
             assertThat(observed)
                     .as("what the metrics were told")
