@@ -24,6 +24,7 @@ public final class Layer {
     private volatile @Nullable String cipher;
     private volatile @Nullable String peer;
     private volatile @Nullable String failureReason;
+    private volatile @Nullable String failureAlert;
 
     /** The peer's close_notify on this layer has arrived. */
     boolean inboundClosed;
@@ -35,6 +36,10 @@ public final class Layer {
     boolean removed;
     /** Plaintext has come out of this layer (see {@code LayerStack.onException}). */
     boolean receivedData;
+    /** Alerts the peer sent on this layer in the clear during its handshake (see {@code LayerStack.AlertWatch}). */
+    final AlertScanner alertsReceived = new AlertScanner();
+    /** Alerts we sent on this layer in the clear during its handshake. */
+    final AlertScanner alertsSent = new AlertScanner();
     /** Plaintext bytes per record, final once the handshake is done (see {@code LayerStack.alignRecords}). */
     private int wrapDataSize;
 
@@ -58,6 +63,11 @@ public final class Layer {
 
     public @Nullable String failureReason() {
         return failureReason;
+    }
+
+    /** Whether the alert that names the failure was {@code received} or {@code sent}; null if no alert names it. */
+    public @Nullable String failureAlert() {
+        return failureAlert;
     }
 
     TlsProvider provider() {
@@ -91,6 +101,11 @@ public final class Layer {
         return handlerName + "-hold";
     }
 
+    /** The handler that reads the alerts of this layer's handshake. */
+    String watchName() {
+        return handlerName + "-watch";
+    }
+
     long elapsedNanos() {
         return System.nanoTime() - startedNanos;
     }
@@ -105,7 +120,12 @@ public final class Layer {
     }
 
     void failed(String reason) {
+        failed(reason, null);
+    }
+
+    void failed(String reason, @Nullable String alert) {
         failureReason = reason;
+        failureAlert = alert;
         state = LayerState.FAILED;
     }
 

@@ -59,6 +59,12 @@ public final class LayerStack {
 
     private static final AtomicLong HANDLER_SEQUENCE = new AtomicLong();
 
+    private static final System.Logger LOG = System.getLogger(LayerStack.class.getName());
+
+    /** Layer configurations whose handshake could not start, logged once each. */
+    private static final java.util.Map<io.netty.handler.ssl.SslContext, Boolean> UNSTARTABLE =
+            new java.util.WeakHashMap<>();
+
     private final Channel channel;
     private final Side side;
     private final String anchor;
@@ -155,7 +161,14 @@ public final class LayerStack {
             done.tryFailure(new java.nio.channels.ClosedChannelException());
             return;
         }
-        Layer layer = add(configured.get(index), false);
+        Layer layer;
+        try {
+            layer = add(configured.get(index), false);
+        } catch (RuntimeException cannotStart) {
+            notStarted(configured.get(index), cannotStart);
+            done.tryFailure(cannotStart);
+            return;
+        }
         // This listener runs inside the outer handler's unwrap, before it fires the plaintext that follows the
         // handshake: the next layer is therefore in place before its first bytes (a ClientHello) arrive.
         layer.handler().handshakeFuture().addListener(f -> {
@@ -167,9 +180,39 @@ public final class LayerStack {
         });
     }
 
-    /** Pushes one more innermost layer on the live connection (startTLS). Its handshake runs in the background. */
+    /**
+     * Pushes one more innermost layer on the live connection (startTLS). Its handshake runs in the background. Throws
+     * (and counts the failure) if the layer's handshake cannot start.
+     */
     public Layer push(PreparedLayer prepared) {
-        return add(prepared, true);
+        try {
+            return add(prepared, true);
+        } catch (RuntimeException cannotStart) {
+            notStarted(prepared, cannotStart);
+            throw cannotStart;
+        }
+    }
+
+    /**
+     * A layer whose handshake cannot even start: its TLS engine cannot be made from its settings (a protocol no engine
+     * knows, say), so nothing reaches the wire and there is no alert. Counted as {@code other} on every connection,
+     * logged once per layer configuration.
+     */
+    private void notStarted(PreparedLayer prepared, RuntimeException cause) {
+        boolean first;
+        synchronized (UNSTARTABLE) {
+            first = UNSTARTABLE.put(prepared.context(), Boolean.TRUE) == null;
+        }
+        if (first) {
+            LOG.log(
+                    System.Logger.Level.WARNING,
+                    "Layer ''{0}'' on the {1} side cannot start a handshake ({2}); every connection through it fails"
+                            + " and is counted with reason ''other''",
+                    prepared.spec().name(),
+                    side.label(),
+                    cause.toString());
+        }
+        listener.handshakeNotStarted(this, prepared.spec().name(), HandshakeFailures.OTHER, cause);
     }
 
     private Layer add(PreparedLayer prepared, boolean dynamic) {
@@ -194,6 +237,8 @@ public final class LayerStack {
                 onCloseNotify(layer);
             }
         });
+        // In place before the handler, which may write its ClientHello as soon as it is added.
+        channel.pipeline().addBefore(anchor, layer.watchName(), new AlertWatch(layer));
         channel.pipeline().addBefore(anchor, layer.handlerName(), handler);
         channel.pipeline().addAfter(layer.handlerName(), layer.guardName(), new LayerGuard(layer));
         if (dynamic) {
@@ -204,19 +249,78 @@ public final class LayerStack {
 
     private void onHandshake(Layer layer, Future<? super Channel> result) {
         if (result.isSuccess()) {
+            unwatch(layer);
             alignRecords(layer);
             layer.established();
             listener.handshakeSucceeded(this, layer, Duration.ofNanos(layer.elapsedNanos()));
             return;
         }
+        if (layer.state() == LayerState.FAILED) {
+            // Counted already: the connection ended under this handshake, and the future fails as a consequence.
+            unwatch(layer);
+            return;
+        }
         if (layer.removed || abandoned) {
             // We removed the layer or are tearing the tunnel down ourselves: not a handshake failure.
+            unwatch(layer);
             layer.failed("aborted");
             return;
         }
-        String reason = HandshakeFailures.reason(result.cause());
+        Throwable cause = result.cause();
+        String reason = HandshakeFailures.reason(cause, layer.alertsReceived.lastAlert(), AlertScanner.NONE);
+        if (!reason.equals(HandshakeFailures.OTHER) && !reason.equals(HandshakeFailures.PEER_CLOSED)) {
+            // Named already (an alert received, a problem we detected, a timeout): no alert we send can rename it.
+            reportFailure(layer, cause);
+            return;
+        }
         layer.failed(reason);
-        listener.handshakeFailed(this, layer, reason, result.cause());
+        // The peer's address, read while the connection is open (the channel keeps it once read).
+        channel.remoteAddress();
+        // The handler writes the alert for a failure right after failing the future: read the wire one task later.
+        try {
+            channel.eventLoop().execute(() -> reportFailure(layer, cause));
+        } catch (java.util.concurrent.RejectedExecutionException shuttingDown) {
+            reportFailure(layer, cause);
+        }
+    }
+
+    private void reportFailure(Layer layer, Throwable cause) {
+        unwatch(layer);
+        int received = layer.alertsReceived.lastAlert();
+        int sent = layer.alertsSent.lastAlert();
+        String reason = HandshakeFailures.reason(cause, received, sent);
+        layer.failed(reason, HandshakeFailures.alertDirection(cause, received, sent));
+        listener.handshakeFailed(this, layer, reason, cause);
+    }
+
+    /** Counts the failure of a layer whose handshake future has not failed (yet): once, then the future is ignored. */
+    private void countFailure(Layer layer, Throwable cause) {
+        if (layer.state() != LayerState.FAILED) {
+            reportFailure(layer, cause);
+        }
+    }
+
+    /**
+     * The connection ended under a handshake: the peer closed or reset TCP, or closed a layer outside the one
+     * handshaking. The layer whose handshake was under way failed ({@code peer_closed}, unless the peer said why in an
+     * alert first). Counted once; the handshake future that fails next is not counted again.
+     */
+    private void connectionLost(Throwable cause) {
+        if (abandoned) {
+            return;
+        }
+        for (Layer layer : layers) {
+            if (layer.state() == LayerState.HANDSHAKING) {
+                countFailure(layer, cause);
+                return;
+            }
+        }
+    }
+
+    private void unwatch(Layer layer) {
+        if (channel.pipeline().context(layer.watchName()) != null) {
+            channel.pipeline().remove(layer.watchName());
+        }
     }
 
     /**
@@ -282,12 +386,15 @@ public final class LayerStack {
             return;
         }
         lastException = cause;
+        if (cause instanceof java.io.IOException && !isTlsFailure(cause)) {
+            // A reset (or another transport error) under a handshake: the peer gave up on it.
+            connectionLost(cause);
+            return;
+        }
         if (abandoned || layer.state() != LayerState.ESTABLISHED || layer.receivedData || !isTlsFailure(cause)) {
             return;
         }
-        String reason = HandshakeFailures.reason(cause);
-        layer.failed(reason);
-        listener.handshakeFailed(this, layer, reason, cause);
+        countFailure(layer, cause);
     }
 
     private static boolean isTlsFailure(Throwable cause) {
@@ -331,6 +438,45 @@ public final class LayerStack {
         public void exceptionCaught(io.netty.channel.ChannelHandlerContext ctx, Throwable cause) {
             onException(layer, cause);
             ctx.fireExceptionCaught(cause);
+        }
+
+        @Override
+        public void userEventTriggered(io.netty.channel.ChannelHandlerContext ctx, Object event) {
+            if (event instanceof io.netty.channel.socket.ChannelInputShutdownEvent) {
+                // TCP FIN: with half-closure allowed no channelInactive fails the handshake, the tunnel just ends.
+                connectionLost(new java.nio.channels.ClosedChannelException());
+            }
+            ctx.fireUserEventTriggered(event);
+        }
+    }
+
+    /**
+     * Sits right before one layer's handler while it handshakes: reads the alerts that pass in the clear each way, so
+     * that a failure is named by what was said on the wire (see {@link AlertScanner}). Removed when the handshake ends.
+     */
+    private static final class AlertWatch extends io.netty.channel.ChannelDuplexHandler {
+
+        private final Layer layer;
+
+        AlertWatch(Layer layer) {
+            this.layer = layer;
+        }
+
+        @Override
+        public void channelRead(io.netty.channel.ChannelHandlerContext ctx, Object msg) {
+            if (msg instanceof io.netty.buffer.ByteBuf bytes) {
+                layer.alertsReceived.scan(bytes);
+            }
+            ctx.fireChannelRead(msg);
+        }
+
+        @Override
+        public void write(
+                io.netty.channel.ChannelHandlerContext ctx, Object msg, io.netty.channel.ChannelPromise promise) {
+            if (msg instanceof io.netty.buffer.ByteBuf bytes) {
+                layer.alertsSent.scan(bytes);
+            }
+            ctx.write(msg, promise);
         }
     }
 
@@ -398,6 +544,10 @@ public final class LayerStack {
         int index = layers.indexOf(layer);
         if (index < 0) {
             return;
+        }
+        if (layer.state() == LayerState.ESTABLISHED) {
+            // The peer closed the layer that carries a handshake still under way inside it.
+            connectionLost(new java.nio.channels.ClosedChannelException());
         }
         if (index != layers.size() - 1) {
             // Closing every layer innermost first is a clean end; a close_notify under open inner layers is not.

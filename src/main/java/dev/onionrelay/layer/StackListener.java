@@ -9,8 +9,14 @@ public interface StackListener {
 
     default void handshakeSucceeded(LayerStack stack, Layer layer, Duration took) {}
 
-    /** The handshake of {@code layer} failed; Netty closes the channel right after. */
+    /**
+     * The handshake of {@code layer} failed, counted once. Netty closes the channel; when only the alert we send can
+     * name the failure, this comes one event-loop task later, once that alert is on the wire.
+     */
     default void handshakeFailed(LayerStack stack, Layer layer, String reason, Throwable cause) {}
+
+    /** The handshake of the layer named {@code layer} could not start: no engine, nothing on the wire. */
+    default void handshakeNotStarted(LayerStack stack, String layer, String reason, Throwable cause) {}
 
     default void pushed(LayerStack stack, Layer layer, Initiator initiator) {}
 

@@ -23,8 +23,18 @@ public final class RelayStats {
     private final ConcurrentHashMap<String, LongAdder> connectFailures = new ConcurrentHashMap<>();
     private volatile @Nullable HandshakeFailure lastFailure;
 
-    /** One handshake failure, as shown in status: where, why and from whom. */
-    public record HandshakeFailure(Instant at, String side, String layer, String reason, String peer) {}
+    /**
+     * One handshake failure, as shown in status: where, why and from whom. {@code alert} says whether the alert that
+     * names it was {@code received} from the peer (the peer's complaint) or {@code sent} by us (ours); null when the
+     * reason is no alert.
+     */
+    public record HandshakeFailure(
+            Instant at,
+            String side,
+            String layer,
+            String reason,
+            @Nullable String alert,
+            String peer) {}
 
     void recordFailure(HandshakeFailure failure) {
         handshakeFailures.increment();

@@ -454,7 +454,12 @@ public final class Tunnel {
                 result.setFailure(new IllegalStateException("tunnel is " + state));
                 return;
             }
-            result.setSuccess(stack.push(layer));
+            try {
+                result.setSuccess(stack.push(layer));
+            } catch (RuntimeException cannotStart) {
+                // Counted by the stack; the caller learns it too instead of waiting forever.
+                result.setFailure(cannotStart);
+            }
         });
         return result;
     }
@@ -595,15 +600,25 @@ public final class Tunnel {
 
         @Override
         public void handshakeFailed(LayerStack stack, Layer layer, String reason, Throwable cause) {
+            recordFailure(stack, layer.name(), reason, layer.failureAlert());
+        }
+
+        @Override
+        public void handshakeNotStarted(LayerStack stack, String layer, String reason, Throwable cause) {
+            recordFailure(stack, layer, reason, null);
+        }
+
+        private void recordFailure(LayerStack stack, String layer, String reason, @Nullable String alert) {
             SocketAddress peer = stack.channel().remoteAddress();
             relay.stats()
                     .recordFailure(new RelayStats.HandshakeFailure(
                             Instant.now(),
                             stack.side().label(),
-                            layer.name(),
+                            layer,
                             reason,
+                            alert,
                             peer != null ? address(peer) : "unknown"));
-            observer.handshakeFailed(relay, stack.side(), layer.name(), reason, Duration.ZERO, peer);
+            observer.handshakeFailed(relay, stack.side(), layer, reason, Duration.ZERO, peer);
         }
 
         @Override
