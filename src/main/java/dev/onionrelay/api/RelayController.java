@@ -129,6 +129,12 @@ public class RelayController {
                 index == 0 ? defaultServerName : null,
                 found.spec().options().handshakeTimeout(),
                 defaults.profile());
+        if (stack.status().stream().anyMatch(layer -> layer.name().equals(spec.name()))) {
+            throw InvalidRequestException.of(
+                    "name",
+                    "a live " + which.label() + " layer is named '" + spec.name()
+                            + "' already; names label status and metrics, so they must differ");
+        }
         if (spec.verify() == Verification.NONE
                 && spec.verifiesPeerWhenAsked()
                 && !relays.policy().allowInsecureVerify()) {

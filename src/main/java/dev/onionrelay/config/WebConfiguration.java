@@ -1,5 +1,6 @@
 package dev.onionrelay.config;
 
+import org.springframework.boot.jackson.autoconfigure.JsonMapperBuilderCustomizer;
 import org.springframework.boot.web.servlet.FilterRegistrationBean;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
@@ -12,6 +13,12 @@ public class WebConfiguration {
     @Bean
     ApiTokens apiTokens(OnionProperties properties) {
         return ApiTokens.load(properties);
+    }
+
+    /** Request bodies are read strictly: unknown fields, coerced values and duplicate keys are 400s. */
+    @Bean
+    JsonMapperBuilderCustomizer strictRequestBodies() {
+        return StrictJson::apply;
     }
 
     @Bean

@@ -24,4 +24,10 @@ public record RelayOptions(
     public static final Duration DEFAULT_HANDSHAKE_TIMEOUT = Duration.ofSeconds(10);
     public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(5);
     public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofMinutes(5);
+
+    /** The longest connect timeout a relay may ask for. */
+    public static final Duration MAX_CONNECT_TIMEOUT = Duration.ofMinutes(10);
+
+    /** The longest idle timeout a relay may ask for: a week. */
+    public static final Duration MAX_IDLE_TIMEOUT = Duration.ofDays(7);
 }
