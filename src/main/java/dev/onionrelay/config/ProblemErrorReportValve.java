@@ -29,6 +29,12 @@ public final class ProblemErrorReportValve extends ErrorReportValve {
         if (status < 400 || response.getContentWritten() > 0) {
             return;
         }
+        if (status == 501 && "CONNECT".equals(request.getMethod())) {
+            // A method HTTP knows, refused here because this port is no proxy: not allowed rather than unknown.
+            status = 405;
+            response.setStatus(status);
+            response.setHeader("Allow", "GET, HEAD, POST, DELETE, OPTIONS");
+        }
         if (!response.isError()) {
             // An error status set without sendError and without a body: still an error the client should read.
             response.setError();
@@ -63,7 +69,7 @@ public final class ProblemErrorReportValve extends ErrorReportValve {
             case 414 -> "the request line is too long";
             case 431 -> "the request headers are too large";
             case 500 -> "the request failed inside the service; see its log";
-            case 501 -> "this method is not supported";
+            case 501 -> "this method or transfer coding is not supported";
             case 505 -> "this HTTP version is not supported";
             default -> "the request could not be served";
         };
