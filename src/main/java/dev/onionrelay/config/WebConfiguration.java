@@ -5,6 +5,7 @@ import org.springframework.boot.web.servlet.FilterRegistrationBean;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.core.Ordered;
+import org.springframework.core.env.Environment;
 
 /** The API port's filters: body size first, then bearer tokens. The management port has neither. */
 @Configuration(proxyBeanMethods = false)
@@ -13,6 +14,13 @@ public class WebConfiguration {
     @Bean
     ApiTokens apiTokens(OnionProperties properties) {
         return ApiTokens.load(properties);
+    }
+
+    /** Declared relays are read as strictly as request bodies: a key that names nothing stops the start. */
+    @Bean
+    Object declaredRelayKeysChecked(Environment environment) {
+        DeclaredRelayKeys.check(environment);
+        return DeclaredRelayKeys.class;
     }
 
     /** Request bodies are read strictly: unknown fields, coerced values and duplicate keys are 400s. */

@@ -677,7 +677,9 @@ class HostileRequestsTest {
                 service.apiPort(),
                 "POST /credentials HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + service.adminToken()
                         + "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
-                30L * 1024 * 1024);
+                "{\"name\":\"chunked\",\"generate\":{\"ca\":true,\"commonName\":\"",
+                30L * 1024 * 1024,
+                "\"}}");
         assertThat(response.status()).as(response.toString()).isEqualTo(413);
         assertThat(response.contentType()).startsWith("application/problem+json");
         assertThat(snapshot()).isEqualTo(before);
@@ -724,7 +726,9 @@ class HostileRequestsTest {
                         "POST " + request.path() + " HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + token
                                 + "\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
                                 + "Connection: close\r\n\r\n",
-                        200_000);
+                        "{\"name\":\"chunked\",\"generate\":{\"ca\":true,\"commonName\":\"",
+                        200_000,
+                        "\"}}");
                 return new Answer(response.status(), response.contentType(), response.body());
             }
             default -> {

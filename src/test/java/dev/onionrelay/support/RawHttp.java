@@ -39,13 +39,16 @@ public final class RawHttp {
         }
     }
 
-    /** Sends the request head, then writes {@code bodyBytes} in chunks from another thread while reading the answer. */
-    public static Response chunked(int port, String head, long bodyBytes) {
+    /**
+     * Sends the request head, then from another thread a chunked body of {@code prefix}, {@code padding} bytes of
+     * {@code a} and {@code suffix}, while reading the answer.
+     */
+    public static Response chunked(int port, String head, String prefix, long padding, String suffix) {
         try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), port)) {
             socket.setSoTimeout(20_000);
             OutputStream out = socket.getOutputStream();
             out.write(head.getBytes(StandardCharsets.ISO_8859_1));
-            Thread writer = new Thread(() -> writeChunks(out, bodyBytes), "chunked-body");
+            Thread writer = new Thread(() -> writeChunks(out, prefix, padding, suffix), "chunked-body");
             writer.setDaemon(true);
             writer.start();
             return parse(readAll(socket.getInputStream()));
@@ -54,20 +57,26 @@ public final class RawHttp {
         }
     }
 
-    private static void writeChunks(OutputStream out, long bodyBytes) {
+    private static void writeChunks(OutputStream out, String prefix, long padding, String suffix) {
         byte[] chunk = new byte[16 * 1024];
         java.util.Arrays.fill(chunk, (byte) 'a');
         try {
-            for (long sent = 0; sent < bodyBytes; sent += chunk.length) {
-                out.write((Integer.toHexString(chunk.length) + "\r\n").getBytes(StandardCharsets.US_ASCII));
-                out.write(chunk);
-                out.write("\r\n".getBytes(StandardCharsets.US_ASCII));
+            writeChunk(out, prefix.getBytes(StandardCharsets.UTF_8));
+            for (long sent = 0; sent < padding; sent += chunk.length) {
+                writeChunk(out, chunk);
             }
+            writeChunk(out, suffix.getBytes(StandardCharsets.UTF_8));
             out.write("0\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
             out.flush();
         } catch (IOException e) {
             // The server stopped reading: expected once it has refused the body.
         }
+    }
+
+    private static void writeChunk(OutputStream out, byte[] chunk) throws IOException {
+        out.write((Integer.toHexString(chunk.length) + "\r\n").getBytes(StandardCharsets.US_ASCII));
+        out.write(chunk);
+        out.write("\r\n".getBytes(StandardCharsets.US_ASCII));
     }
 
     private static byte[] readAll(InputStream in) throws IOException {
