@@ -27,6 +27,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.MethodSource;
 import tools.jackson.databind.JsonNode;
 
@@ -664,6 +665,27 @@ class HostileRequestsTest {
     @MethodSource("transport")
     void oddPathsMethodsHeadersAndFramingAreProblemsThatCreateNothing(Case request) {
         assertProblem(request, send(request));
+    }
+
+    @ParameterizedTest(name = "management {0}")
+    @CsvSource(delimiter = '|', textBlock = """
+            GET /actuator/onion/unknown-relay                        | 404
+            GET /actuator/unknown                                    | 404
+            GET /actuator/health/%2F                                 | 400
+            GET /actuator/health/%00                                 | 400
+            TRACE /actuator/health                                   | 405
+            CONNECT /actuator/health                                 | 405
+            POST /actuator/health                                    | 405
+            """)
+    void theManagementPortAnswersErrorsInTheSameScheme(String request, int status) {
+        String[] parts = request.split(" ");
+        RawHttp.Response response = RawHttp.exchange(
+                service.managementPort(),
+                (parts[0] + " " + parts[1] + " HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                        .getBytes(StandardCharsets.ISO_8859_1));
+        assertProblem(
+                new Case(request, parts[0], parts[1], null, new byte[0], status),
+                new Answer(response.status(), response.contentType(), response.body()));
     }
 
     @Test
