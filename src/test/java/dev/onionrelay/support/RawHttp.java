@@ -40,8 +40,8 @@ public final class RawHttp {
     }
 
     /**
-     * Sends the request head, then from another thread a chunked body of {@code prefix}, {@code padding} bytes of
-     * {@code a} and {@code suffix}, while reading the answer.
+     * Sends the request head, then from another thread a chunked body of {@code prefix}, {@code padding} spaces (which
+     * JSON ignores between tokens) and {@code suffix}, while reading the answer.
      */
     public static Response chunked(int port, String head, String prefix, long padding, String suffix) {
         try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), port)) {
@@ -59,7 +59,7 @@ public final class RawHttp {
 
     private static void writeChunks(OutputStream out, String prefix, long padding, String suffix) {
         byte[] chunk = new byte[16 * 1024];
-        java.util.Arrays.fill(chunk, (byte) 'a');
+        java.util.Arrays.fill(chunk, (byte) ' ');
         try {
             writeChunk(out, prefix.getBytes(StandardCharsets.UTF_8));
             for (long sent = 0; sent < padding; sent += chunk.length) {
