@@ -1,5 +1,6 @@
 package dev.onionrelay.config;
 
+import dev.onionrelay.api.ProblemTypes;
 import java.io.IOException;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
@@ -52,7 +53,7 @@ public final class ProblemErrorReportValve extends ErrorReportValve {
             response.setCharacterEncoding(StandardCharsets.UTF_8.name());
             Writer writer = response.getReporter();
             if (writer != null) {
-                writer.write(Problems.json(status, dev.onionrelay.api.ProblemTypes.title(status), detail(status)));
+                writer.write(Problems.json(status, ProblemTypes.title(status), detail(status)));
                 response.finishResponse();
             }
         } catch (IOException | IllegalStateException e) {

@@ -13,6 +13,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InputStreamReader;
+import java.io.UnsupportedEncodingException;
 import java.nio.charset.Charset;
 import java.nio.charset.StandardCharsets;
 import org.springframework.http.HttpStatus;
@@ -114,9 +115,14 @@ public final class RequestSizeFilter extends OncePerRequestFilter {
         }
 
         @Override
-        public BufferedReader getReader() {
+        public BufferedReader getReader() throws UnsupportedEncodingException {
             String encoding = getCharacterEncoding();
-            Charset charset = encoding != null ? Charset.forName(encoding) : StandardCharsets.UTF_8;
+            Charset charset;
+            try {
+                charset = encoding != null ? Charset.forName(encoding) : StandardCharsets.UTF_8;
+            } catch (IllegalArgumentException e) {
+                throw new UnsupportedEncodingException(encoding);
+            }
             return new BufferedReader(new InputStreamReader(getInputStream(), charset));
         }
 
