@@ -16,12 +16,18 @@ public final class DeclaredRelayKeys {
 
     private DeclaredRelayKeys() {}
 
-    /** Binds {@code onion.relays} once more, refusing every key left unbound. */
-    public static void check(Environment environment) {
+    /**
+     * Binds {@code onion.relays} once more, refusing every key left unbound; a bean made by this runs before the
+     * declared relays open.
+     *
+     * @throws org.springframework.boot.context.properties.bind.BindException naming the keys that name nothing
+     */
+    public static DeclaredRelayKeys checked(Environment environment) {
         Binder.get(environment)
                 .bind(
                         "onion.relays",
                         Bindable.listOf(RelayRequest.class),
                         new NoUnboundElementsBindHandler(BindHandler.DEFAULT));
+        return new DeclaredRelayKeys();
     }
 }

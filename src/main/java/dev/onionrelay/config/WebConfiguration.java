@@ -7,7 +7,10 @@ import org.springframework.context.annotation.Configuration;
 import org.springframework.core.Ordered;
 import org.springframework.core.env.Environment;
 
-/** The API port's filters: body size first, then bearer tokens. The management port has neither. */
+/**
+ * Input wiring: request bodies and declared relays read strictly, and the API port's filters (body size first, then
+ * bearer tokens; the management port has neither).
+ */
 @Configuration(proxyBeanMethods = false)
 public class WebConfiguration {
 
@@ -18,9 +21,8 @@ public class WebConfiguration {
 
     /** Declared relays are read as strictly as request bodies: a key that names nothing stops the start. */
     @Bean
-    Object declaredRelayKeysChecked(Environment environment) {
-        DeclaredRelayKeys.check(environment);
-        return DeclaredRelayKeys.class;
+    DeclaredRelayKeys declaredRelayKeys(Environment environment) {
+        return DeclaredRelayKeys.checked(environment);
     }
 
     /** Request bodies are read strictly: unknown fields, coerced values and duplicate keys are 400s. */
