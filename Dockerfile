@@ -43,6 +43,10 @@ COPY --from=build /build/extracted/snapshot-dependencies/ /opt/onion-relay/
 COPY --from=build /build/extracted/application/ /opt/onion-relay/
 WORKDIR /app
 COPY application.yml ./application.yml
+# The jar's management port (actuator: health, metrics, /actuator/onion with client addresses) listens on loopback
+# only; in a container the probes and Prometheus come from outside, so it is opened here deliberately. Override with
+# -e MANAGEMENT_SERVER_ADDRESS=127.0.0.1 to keep it inside the container.
+ENV MANAGEMENT_SERVER_ADDRESS=0.0.0.0
 # Container-aware heap: half of the memory limit. The other half is for Netty's pooled direct buffers (capped at the
 # heap size by default), metaspace and thread stacks. Override with -e JAVA_TOOL_OPTIONS=...
 ENV JAVA_TOOL_OPTIONS="-XX:MaxRAMPercentage=50.0 -XX:+ExitOnOutOfMemoryError -Djava.io.tmpdir=/tmp"

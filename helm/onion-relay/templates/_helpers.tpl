@@ -179,6 +179,6 @@ port of the pool for relays created over the API. Fails on a clash, since two li
 {{- if $relays }}
 {{- $_ = set $onion "relays" $relays }}
 {{- end }}
-{{- $config := dict "server" (dict "port" (int .Values.ports.api)) "management" (dict "server" (dict "port" (int .Values.ports.management))) "onion" $onion }}
+{{- $config := dict "server" (dict "port" (int .Values.ports.api)) "management" (dict "server" (dict "port" (int .Values.ports.management) "address" "0.0.0.0")) "onion" $onion }}
 {{- toYaml (mergeOverwrite $config (deepCopy .Values.extraConfig)) }}
 {{- end }}

@@ -2,7 +2,6 @@ package dev.onionrelay.api;
 
 import dev.onionrelay.credential.CredentialException;
 import dev.onionrelay.relay.RelayException;
-import java.net.URI;
 import java.util.ArrayList;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
@@ -19,8 +18,6 @@ import org.springframework.web.bind.annotation.ExceptionHandler;
 import org.springframework.web.bind.annotation.RestControllerAdvice;
 import org.springframework.web.context.request.WebRequest;
 import org.springframework.web.servlet.mvc.method.annotation.ResponseEntityExceptionHandler;
-import tools.jackson.core.JacksonException;
-import tools.jackson.databind.DatabindException;
 
 /**
  * Turns every error into RFC 9457 {@code application/problem+json}: domain exceptions by kind, framework exceptions
@@ -63,48 +60,33 @@ public class ApiExceptionHandler extends ResponseEntityExceptionHandler {
     @Override
     protected @Nullable ResponseEntity<Object> handleHttpMessageNotReadable(
             HttpMessageNotReadableException ex, HttpHeaders headers, HttpStatusCode status, WebRequest request) {
-        String field = null;
-        String detail = "the request body is not valid JSON";
-        if (ex.getCause() instanceof DatabindException databind
-                && !databind.getPath().isEmpty()) {
-            field = path(databind);
-            detail = "field '" + field + "' has the wrong type";
-        } else if (ex.getCause() instanceof JacksonException jackson && jackson.getLocation() != null) {
-            detail += " (line " + jackson.getLocation().getLineNr() + ", column "
-                    + jackson.getLocation().getColumnNr() + ")";
-        } else if (ex.getCause() == null) {
-            detail = "a JSON request body is required";
-        }
-        ProblemDetail body = ProblemDetail.forStatusAndDetail(HttpStatus.BAD_REQUEST, detail);
+        JsonProblems.Described described = JsonProblems.describe(ex.getCause());
+        ProblemDetail body = ProblemDetail.forStatusAndDetail(HttpStatus.BAD_REQUEST, described.detail());
         body.setTitle("malformed request");
-        body.setType(type("malformed-request"));
-        if (field != null) {
-            body.setProperty("errors", List.of(new FieldProblem(field, "wrong type")));
+        body.setType(ProblemTypes.forTitle("malformed request"));
+        if (described.field() != null) {
+            body.setProperty("errors", List.of(described.field()));
         }
         return ResponseEntity.badRequest()
                 .contentType(MediaType.APPLICATION_PROBLEM_JSON)
                 .body(body);
     }
 
+    /** Spring's own problems (unknown path, wrong method or media type) get our type scheme too. */
+    @Override
+    protected ResponseEntity<Object> createResponseEntity(
+            @Nullable Object body, HttpHeaders headers, HttpStatusCode statusCode, WebRequest request) {
+        if (body instanceof ProblemDetail problem && !ProblemTypes.isOurs(problem.getType())) {
+            problem.setType(ProblemTypes.forStatus(statusCode.value()));
+            problem.setTitle(ProblemTypes.title(statusCode.value()));
+        }
+        return super.createResponseEntity(body, headers, statusCode, request);
+    }
+
     @ExceptionHandler(IllegalStateException.class)
     ResponseEntity<ProblemDetail> unexpected(IllegalStateException e) {
         LOG.warn("request failed: {}", e.getMessage());
         return problem(HttpStatus.SERVICE_UNAVAILABLE, "temporarily unavailable", e.getMessage(), List.of());
-    }
-
-    private static String path(DatabindException e) {
-        StringBuilder path = new StringBuilder();
-        for (var reference : e.getPath()) {
-            if (reference.getPropertyName() != null) {
-                if (!path.isEmpty()) {
-                    path.append('.');
-                }
-                path.append(reference.getPropertyName());
-            } else if (reference.getIndex() >= 0) {
-                path.append('[').append(reference.getIndex()).append(']');
-            }
-        }
-        return path.toString();
     }
 
     private static List<FieldProblem> fieldErrors(@Nullable String field, String message) {
@@ -126,15 +108,11 @@ public class ApiExceptionHandler extends ResponseEntityExceptionHandler {
         };
     }
 
-    private static URI type(String name) {
-        return URI.create("urn:onion-relay:problem:" + name);
-    }
-
     static ResponseEntity<ProblemDetail> problem(
             HttpStatus status, String title, String detail, List<FieldProblem> errors) {
         ProblemDetail body = ProblemDetail.forStatusAndDetail(status, detail);
         body.setTitle(title);
-        body.setType(type(title.replace(' ', '-')));
+        body.setType(ProblemTypes.forTitle(title));
         if (!errors.isEmpty()) {
             body.setProperty("errors", errors);
         }

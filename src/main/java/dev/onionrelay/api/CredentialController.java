@@ -8,6 +8,7 @@ import dev.onionrelay.credential.NewCredential;
 import dev.onionrelay.credential.PemCodec;
 import dev.onionrelay.relay.OnionService;
 import io.swagger.v3.oas.annotations.Operation;
+import io.swagger.v3.oas.annotations.responses.ApiResponse;
 import io.swagger.v3.oas.annotations.tags.Tag;
 import java.net.URI;
 import java.time.Period;
@@ -48,6 +49,7 @@ public class CredentialController {
 
     @PostMapping(consumes = MediaType.APPLICATION_JSON_VALUE)
     @Operation(summary = "Create a credential from PEM or from the development CA")
+    @ApiResponse(responseCode = "201", description = "the credential (never its private key)")
     public ResponseEntity<CredentialView> create(@RequestBody CredentialRequest request) {
         Credential credential = store.create(toNewCredential(request));
         return ResponseEntity.created(URI.create("/credentials/" + credential.name()))

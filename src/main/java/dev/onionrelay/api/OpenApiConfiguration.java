@@ -2,15 +2,32 @@ package dev.onionrelay.api;
 
 import io.swagger.v3.oas.models.Components;
 import io.swagger.v3.oas.models.OpenAPI;
+import io.swagger.v3.oas.models.Operation;
+import io.swagger.v3.oas.models.PathItem;
 import io.swagger.v3.oas.models.info.Info;
+import io.swagger.v3.oas.models.media.ArraySchema;
+import io.swagger.v3.oas.models.media.Content;
+import io.swagger.v3.oas.models.media.IntegerSchema;
+import io.swagger.v3.oas.models.media.MediaType;
+import io.swagger.v3.oas.models.media.ObjectSchema;
+import io.swagger.v3.oas.models.media.Schema;
+import io.swagger.v3.oas.models.media.StringSchema;
+import io.swagger.v3.oas.models.responses.ApiResponse;
+import io.swagger.v3.oas.models.responses.ApiResponses;
 import io.swagger.v3.oas.models.security.SecurityRequirement;
 import io.swagger.v3.oas.models.security.SecurityScheme;
+import org.springdoc.core.customizers.OpenApiCustomizer;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 
-/** Title, version and the bearer scheme of the OpenAPI document at {@code /v3/api-docs}. */
+/**
+ * Title, version and the bearer scheme of the OpenAPI document at {@code /v3/api-docs} (and the Swagger UI at
+ * {@code /swagger-ui.html}), and the error answers every operation can give, all {@code application/problem+json}.
+ */
 @Configuration(proxyBeanMethods = false)
 public class OpenApiConfiguration {
+
+    private static final String PROBLEM = "Problem";
 
     @Bean
     OpenAPI onionRelayOpenApi() {
@@ -25,7 +42,75 @@ public class OpenApiConfiguration {
                                 "bearer",
                                 new SecurityScheme()
                                         .type(SecurityScheme.Type.HTTP)
-                                        .scheme("bearer")))
+                                        .scheme("bearer"))
+                        .addSchemas(PROBLEM, problemSchema()))
                 .addSecurityItem(new SecurityRequirement().addList("bearer"));
+    }
+
+    /** Documents the answers springdoc cannot see: 201 instead of 200 for creates, and every problem answer. */
+    @Bean
+    OpenApiCustomizer documentedProblemAnswers() {
+        return openApi -> openApi.getPaths().forEach((path, item) -> item.readOperationsMap()
+                .forEach((method, operation) -> document(path, method, operation)));
+    }
+
+    private static void document(String path, PathItem.HttpMethod method, Operation operation) {
+        ApiResponses responses = operation.getResponses();
+        if (responses.containsKey("201") || responses.containsKey("202") || responses.containsKey("204")) {
+            responses.remove("200");
+        }
+        problem(responses, "401", "no or an invalid bearer token");
+        if (method != PathItem.HttpMethod.GET) {
+            problem(responses, "403", "the token has the read scope only, or policy forbids the request");
+        }
+        if (path.contains("{")) {
+            problem(responses, "404", "no such relay, tunnel or credential");
+        }
+        if (operation.getRequestBody() != null) {
+            problem(
+                    responses,
+                    "400",
+                    "malformed body (not JSON, an unknown field, a wrong type, a duplicate key) or a setting that"
+                            + " can never work; 'errors' names each field");
+            problem(responses, "413", "the body is larger than onion.limits.max-request-size");
+            problem(responses, "415", "the body is not application/json");
+            problem(responses, "429", "a limit is reached (relays, depth)");
+        }
+        if (method == PathItem.HttpMethod.POST || method == PathItem.HttpMethod.DELETE) {
+            problem(
+                    responses,
+                    "409",
+                    "conflict: name taken, port in use, credential in use, tunnel not open, minimum depth");
+        }
+    }
+
+    private static void problem(ApiResponses responses, String status, String description) {
+        if (!responses.containsKey(status)) {
+            responses.addApiResponse(
+                    status,
+                    new ApiResponse()
+                            .description(description)
+                            .content(new Content()
+                                    .addMediaType(
+                                            org.springframework.http.MediaType.APPLICATION_PROBLEM_JSON_VALUE,
+                                            new MediaType()
+                                                    .schema(new Schema<>().$ref("#/components/schemas/" + PROBLEM)))));
+        }
+    }
+
+    private static Schema<?> problemSchema() {
+        return new ObjectSchema()
+                .description("RFC 9457 problem details")
+                .addProperty("type", new StringSchema().example("urn:onion-relay:problem:invalid-request"))
+                .addProperty("title", new StringSchema())
+                .addProperty("status", new IntegerSchema())
+                .addProperty("detail", new StringSchema())
+                .addProperty("instance", new StringSchema())
+                .addProperty(
+                        "errors",
+                        new ArraySchema()
+                                .items(new ObjectSchema()
+                                        .addProperty("field", new StringSchema().example("egress[1].protocols[0]"))
+                                        .addProperty("message", new StringSchema())));
     }
 }

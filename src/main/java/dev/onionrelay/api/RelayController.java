@@ -15,6 +15,7 @@ import dev.onionrelay.relay.RelaySpec;
 import dev.onionrelay.relay.Tunnel;
 import dev.onionrelay.relay.TunnelState;
 import io.swagger.v3.oas.annotations.Operation;
+import io.swagger.v3.oas.annotations.responses.ApiResponse;
 import io.swagger.v3.oas.annotations.tags.Tag;
 import java.net.URI;
 import java.util.List;
@@ -51,6 +52,7 @@ public class RelayController {
 
     @PostMapping(consumes = MediaType.APPLICATION_JSON_VALUE)
     @Operation(summary = "Create a relay: listen, peel the ingress stack, wrap the egress stack, connect the target")
+    @ApiResponse(responseCode = "201", description = "the relay, listening or FAILED with the reason")
     public ResponseEntity<RelayViews.RelayView> create(@RequestBody RelayRequest request) {
         RelaySpec spec = RelayRequests.toSpec(request, defaults);
         Relay relay = relays.create(spec);
@@ -99,6 +101,7 @@ public class RelayController {
 
     @PostMapping(path = "/{relay}/tunnels/{tunnel}/{side}/layers", consumes = MediaType.APPLICATION_JSON_VALUE)
     @Operation(summary = "Push a new innermost layer on a live tunnel (startTLS); the handshake runs in the background")
+    @ApiResponse(responseCode = "201", description = "the pushed layer, handshaking")
     public ResponseEntity<RelayViews.LiveLayerView> push(
             @PathVariable String relay,
             @PathVariable String tunnel,
@@ -129,6 +132,12 @@ public class RelayController {
                 index == 0 ? defaultServerName : null,
                 found.spec().options().handshakeTimeout(),
                 defaults.profile());
+        if (stack.status().stream().anyMatch(layer -> layer.name().equals(spec.name()))) {
+            throw InvalidRequestException.of(
+                    "name",
+                    "a live " + which.label() + " layer is named '" + spec.name()
+                            + "' already; names label status and metrics, so they must differ");
+        }
         if (spec.verify() == Verification.NONE
                 && spec.verifiesPeerWhenAsked()
                 && !relays.policy().allowInsecureVerify()) {

@@ -1,10 +1,13 @@
 package dev.onionrelay.api;
 
 import dev.onionrelay.layer.ClientAuthMode;
+import dev.onionrelay.layer.InvalidSpecException;
 import dev.onionrelay.layer.LayerDefaults;
 import dev.onionrelay.layer.LayerSpec;
 import dev.onionrelay.layer.Role;
 import dev.onionrelay.layer.Side;
+import dev.onionrelay.layer.SpecProblem;
+import dev.onionrelay.layer.TlsSettings;
 import dev.onionrelay.layer.Verification;
 import dev.onionrelay.relay.Endpoint;
 import dev.onionrelay.relay.HalfClose;
@@ -94,14 +97,20 @@ public final class RelayRequests {
                 errors,
                 "options.handshakeTimeout",
                 options != null ? options.handshakeTimeout() : null,
-                defaults.handshakeTimeout());
+                defaults.handshakeTimeout(),
+                TlsSettings.MAX_HANDSHAKE_TIMEOUT);
         Duration connectTimeout = duration(
                 errors,
                 "options.connectTimeout",
                 options != null ? options.connectTimeout() : null,
-                defaults.connectTimeout());
+                defaults.connectTimeout(),
+                RelayOptions.MAX_CONNECT_TIMEOUT);
         Duration idleTimeout = duration(
-                errors, "options.idleTimeout", options != null ? options.idleTimeout() : null, defaults.idleTimeout());
+                errors,
+                "options.idleTimeout",
+                options != null ? options.idleTimeout() : null,
+                defaults.idleTimeout(),
+                RelayOptions.MAX_IDLE_TIMEOUT);
         HalfClose halfClose = RelayOptions.DEFAULT_HALF_CLOSE;
         if (options != null && options.halfClose() != null) {
             halfClose = HalfClose.named(options.halfClose());
@@ -113,7 +122,8 @@ public final class RelayRequests {
                 errors,
                 "options.halfCloseTimeout",
                 options != null ? options.halfCloseTimeout() : null,
-                RelayOptions.DEFAULT_HALF_CLOSE_TIMEOUT);
+                RelayOptions.DEFAULT_HALF_CLOSE_TIMEOUT,
+                RelayOptions.MAX_IDLE_TIMEOUT);
         int maxTunnels = options != null && options.maxTunnels() != null ? options.maxTunnels() : defaults.maxTunnels();
         if (maxTunnels < 1) {
             errors.add(new FieldProblem("options.maxTunnels", "must be at least 1"));
@@ -129,7 +139,7 @@ public final class RelayRequests {
         if (!errors.isEmpty()) {
             throw new InvalidRequestException(errors);
         }
-        return new RelaySpec(
+        RelaySpec spec = new RelaySpec(
                 name,
                 new Endpoint(listenHost, listenPort),
                 target,
@@ -144,6 +154,11 @@ public final class RelayRequests {
                         minEgress,
                         halfClose,
                         halfCloseTimeout));
+        List<SpecProblem> problems = spec.problems();
+        if (!problems.isEmpty()) {
+            throw new InvalidRequestException(fieldProblems(problems, ""));
+        }
+        return spec;
     }
 
     /** One layer pushed on a live tunnel: index is its future position in the stack. */
@@ -206,7 +221,7 @@ public final class RelayRequests {
         List<String> ciphers = request.ciphers();
         if (STRICT_PROFILE.equals(profile)) {
             // Strict: TLS 1.3 only, AES-256-GCM only. Explicit lists may narrow it, never widen it.
-            if (protocols != null && protocols.stream().anyMatch(v -> !v.equals("TLSv1.3"))) {
+            if (protocols != null && protocols.stream().anyMatch(v -> !"TLSv1.3".equals(v))) {
                 errors.add(new FieldProblem(prefix + "protocols", "the strict profile allows TLSv1.3 only"));
             }
             if (ciphers != null && !STRICT_CIPHERS.containsAll(ciphers)) {
@@ -222,8 +237,12 @@ public final class RelayRequests {
         Verification verify = enumValue(errors, prefix + "verify", request.verify(), Verification.class);
         ClientAuthMode clientAuth =
                 enumValue(errors, prefix + "clientAuth", request.clientAuth(), ClientAuthMode.class);
-        Duration timeout =
-                duration(errors, prefix + "handshakeTimeout", request.handshakeTimeout(), relayHandshakeTimeout);
+        Duration timeout = duration(
+                errors,
+                prefix + "handshakeTimeout",
+                request.handshakeTimeout(),
+                relayHandshakeTimeout,
+                TlsSettings.MAX_HANDSHAKE_TIMEOUT);
         if (request.connect() != null) {
             errors.add(new FieldProblem(
                     prefix + "connect", "HTTP CONNECT through a hop is not supported by this version"));
@@ -236,25 +255,39 @@ public final class RelayRequests {
         if (effectiveRole == Role.CLIENT && clientAuth != null && clientAuth != ClientAuthMode.NONE) {
             errors.add(new FieldProblem(prefix + "clientAuth", "only server layers ask for client certificates"));
         }
-        if (errors.size() > before) {
+        LayerSpec spec;
+        try {
+            spec = LayerDefaults.apply(
+                    side,
+                    index,
+                    request.name(),
+                    role,
+                    request.credential(),
+                    request.trust(),
+                    request.serverName(),
+                    verify,
+                    clientAuth,
+                    protocols,
+                    ciphers,
+                    request.alpn(),
+                    timeout,
+                    defaultServerName,
+                    relayHandshakeTimeout);
+        } catch (InvalidSpecException e) {
+            // Reported together with the request's own problems, so that one answer names every field at fault.
+            errors.addAll(fieldProblems(e.problems(), prefix));
             return null;
         }
-        return LayerDefaults.apply(
-                side,
-                index,
-                request.name(),
-                role,
-                request.credential(),
-                request.trust(),
-                request.serverName(),
-                verify,
-                clientAuth,
-                protocols,
-                ciphers,
-                request.alpn(),
-                timeout,
-                defaultServerName,
-                relayHandshakeTimeout);
+        return errors.size() > before ? null : spec;
+    }
+
+    /** Problems of a spec as API field problems, under the request path of that spec ({@code egress[1].}). */
+    private static List<FieldProblem> fieldProblems(List<SpecProblem> problems, String prefix) {
+        String under = prefix.endsWith(".") ? prefix.substring(0, prefix.length() - 1) : prefix;
+        return problems.stream()
+                .map(problem -> problem.under(under))
+                .map(problem -> new FieldProblem(problem.field(), problem.message()))
+                .toList();
     }
 
     private static <E extends Enum<E>> @Nullable E enumValue(
@@ -275,7 +308,7 @@ public final class RelayRequests {
     }
 
     private static Duration duration(
-            List<FieldProblem> errors, String field, @Nullable String value, Duration fallback) {
+            List<FieldProblem> errors, String field, @Nullable String value, Duration fallback, Duration max) {
         if (value == null) {
             return fallback;
         }
@@ -285,8 +318,11 @@ public final class RelayRequests {
                 errors.add(new FieldProblem(field, "must be positive"));
                 return fallback;
             }
-            return parsed;
-        } catch (IllegalArgumentException e) {
+            List<SpecProblem> problems = new ArrayList<>();
+            TlsSettings.timeout(problems, field, parsed, max);
+            problems.forEach(problem -> errors.add(new FieldProblem(problem.field(), problem.message())));
+            return problems.isEmpty() ? parsed : fallback;
+        } catch (IllegalArgumentException | ArithmeticException e) {
             errors.add(new FieldProblem(field, "'" + value + "' is not a duration such as PT10S or 10s"));
             return fallback;
         }

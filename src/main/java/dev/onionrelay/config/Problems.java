@@ -1,12 +1,16 @@
 package dev.onionrelay.config;
 
+import dev.onionrelay.api.ProblemTypes;
 import jakarta.servlet.http.HttpServletResponse;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
 
-/** Writes an RFC 9457 problem from servlet filters, where no message converter runs. */
+/**
+ * Writes an RFC 9457 problem where no message converter runs: servlet filters and the servlet container's own
+ * rejections. Same {@code type} scheme as the controllers' problems ({@link ProblemTypes}).
+ */
 final class Problems {
 
     private Problems() {}
@@ -15,9 +19,12 @@ final class Problems {
         response.setStatus(status.value());
         response.setContentType(MediaType.APPLICATION_PROBLEM_JSON_VALUE);
         response.setCharacterEncoding(StandardCharsets.UTF_8.name());
-        response.getWriter()
-                .write("{\"type\":\"about:blank\",\"title\":" + quote(title) + ",\"status\":" + status.value()
-                        + ",\"detail\":" + quote(detail) + "}");
+        response.getWriter().write(json(status.value(), title, detail));
+    }
+
+    static String json(int status, String title, String detail) {
+        return "{\"type\":" + quote(ProblemTypes.forStatus(status).toString()) + ",\"title\":" + quote(title)
+                + ",\"status\":" + status + ",\"detail\":" + quote(detail) + "}";
     }
 
     private static String quote(String text) {
@@ -28,7 +35,7 @@ final class Problems {
                 case '\\' -> out.append("\\\\");
                 case '\n' -> out.append("\\n");
                 default -> {
-                    if (c < 0x20) {
+                    if (c < 0x20 || c == 0x7f) {
                         out.append(String.format("\\u%04x", (int) c));
                     } else {
                         out.append(c);

@@ -1,17 +1,34 @@
 package dev.onionrelay.config;
 
+import org.springframework.boot.jackson.autoconfigure.JsonMapperBuilderCustomizer;
 import org.springframework.boot.web.servlet.FilterRegistrationBean;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 import org.springframework.core.Ordered;
+import org.springframework.core.env.Environment;
 
-/** The API port's filters: body size first, then bearer tokens. The management port has neither. */
+/**
+ * Input wiring: request bodies and declared relays read strictly, and the API port's filters (body size first, then
+ * bearer tokens; the management port has neither).
+ */
 @Configuration(proxyBeanMethods = false)
 public class WebConfiguration {
 
     @Bean
     ApiTokens apiTokens(OnionProperties properties) {
         return ApiTokens.load(properties);
+    }
+
+    /** Declared relays are read as strictly as request bodies: a key that names nothing stops the start. */
+    @Bean
+    DeclaredRelayKeys declaredRelayKeys(Environment environment) {
+        return DeclaredRelayKeys.checked(environment);
+    }
+
+    /** Request bodies are read strictly: unknown fields, coerced values and duplicate keys are 400s. */
+    @Bean
+    JsonMapperBuilderCustomizer strictRequestBodies() {
+        return StrictJson::apply;
     }
 
     @Bean

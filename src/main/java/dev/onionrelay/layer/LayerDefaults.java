@@ -1,18 +1,20 @@
 package dev.onionrelay.layer;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Turns a partly filled layer request into a complete {@link LayerSpec}. The defaults are the ones of API.md: the
- * role follows the side, the name is the index, trust is the system store, client layers verify fully, TLS 1.3 and
- * 1.2 only.
+ * Turns a partly filled layer request into a complete {@link LayerSpec}: the role follows the side, the name is the
+ * index, trust is the system store, client layers verify fully, TLS 1.3 and 1.2 only. Settings that can never work
+ * ({@link TlsSettings}) are refused here, so that every way of configuring a layer (API, push, declared relays, the
+ * demo) refuses the same things for the same reasons.
  */
 public final class LayerDefaults {
 
     /** Protocol versions a layer enables when the request names none. */
-    public static final List<String> PROTOCOLS = List.of("TLSv1.3", "TLSv1.2");
+    public static final List<String> PROTOCOLS = TlsSettings.PROTOCOLS;
 
     private LayerDefaults() {}
 
@@ -23,6 +25,7 @@ public final class LayerDefaults {
      * @param index its position in the static stack (0 = outermost), used as its default name
      * @param defaultServerName the name egress layer 0 verifies when none is given (the target host), else null
      * @param relayHandshakeTimeout the relay's handshake timeout
+     * @throws InvalidSpecException naming every setting that can never work, relative to the layer
      */
     public static LayerSpec apply(
             Side side,
@@ -53,6 +56,21 @@ public final class LayerDefaults {
         if (effectiveServerName == null && effectiveRole == Role.CLIENT && index == 0) {
             effectiveServerName = defaultServerName;
         }
+        List<SpecProblem> problems = new ArrayList<>();
+        TlsSettings.name(problems, name);
+        TlsSettings.protocols(problems, protocols);
+        List<String> effectiveProtocols = protocols != null && problems.isEmpty() ? List.copyOf(protocols) : PROTOCOLS;
+        TlsSettings.ciphers(problems, ciphers, effectiveProtocols);
+        if (alpn != null) {
+            TlsSettings.alpn(problems, alpn);
+        }
+        TlsSettings.host(problems, "serverName", serverName);
+        if (handshakeTimeout != null) {
+            TlsSettings.timeout(problems, "handshakeTimeout", handshakeTimeout, TlsSettings.MAX_HANDSHAKE_TIMEOUT);
+        }
+        if (!problems.isEmpty()) {
+            throw new InvalidSpecException(problems);
+        }
         return new LayerSpec(
                 name != null && !name.isBlank() ? name : Integer.toString(index),
                 effectiveRole,
@@ -61,7 +79,7 @@ public final class LayerDefaults {
                 effectiveServerName,
                 effectiveVerify,
                 effectiveClientAuth,
-                protocols != null && !protocols.isEmpty() ? protocols : PROTOCOLS,
+                effectiveProtocols,
                 ciphers != null ? ciphers : List.of(),
                 alpn != null ? alpn : List.of(),
                 handshakeTimeout != null ? handshakeTimeout : relayHandshakeTimeout);

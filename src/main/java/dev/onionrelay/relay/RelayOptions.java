@@ -72,4 +72,10 @@ public record RelayOptions(
                 mode,
                 timeout);
     }
+
+    /** The longest connect timeout a relay may ask for. */
+    public static final Duration MAX_CONNECT_TIMEOUT = Duration.ofMinutes(10);
+
+    /** The longest idle timeout a relay may ask for: a week. */
+    public static final Duration MAX_IDLE_TIMEOUT = Duration.ofDays(7);
 }

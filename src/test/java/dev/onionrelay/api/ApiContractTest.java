@@ -1,6 +1,7 @@
 package dev.onionrelay.api;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.onionrelay.support.ApiClient;
@@ -111,6 +112,45 @@ class ApiContractTest {
                 "/credentials/{name}/certificate")) {
             assertThat(paths.has(path)).as("OpenAPI documents %s", path).isTrue();
         }
+    }
+
+    @Test
+    void theOpenApiDocumentShowsCreatedAndProblemAnswersAndTheSwaggerUiNeedsNoToken() {
+        JsonNode paths = api.withToken(null).get("/v3/api-docs").json().get("paths");
+        for (String[] create :
+                List.of(new String[] {"/relays", "post"}, new String[] {"/credentials", "post"}, new String[] {
+                    "/relays/{relay}/tunnels/{tunnel}/{side}/layers", "post"
+                })) {
+            JsonNode responses = paths.get(create[0]).get(create[1]).get("responses");
+            assertThat(responses.has("201")).as("%s answers 201", create[0]).isTrue();
+            assertThat(responses.has("200"))
+                    .as("%s never answers 200", create[0])
+                    .isFalse();
+            for (String status : List.of("400", "401", "403", "409", "413", "415")) {
+                assertThat(responses.get(status).get("content").has("application/problem+json"))
+                        .as("%s %s documented as problem+json", create[0], status)
+                        .isTrue();
+            }
+        }
+        assertThat(paths.get("/relays/{relay}").get("get").get("responses").has("404"))
+                .isTrue();
+        Response ui = api.withToken(null).get("/swagger-ui/index.html");
+        assertThat(ui.status()).as(ui.toString()).isEqualTo(200);
+        assertThat(ui.contentType()).startsWith("text/html");
+        assertThat(api.withToken(null).get("/swagger-ui.html").status()).isIn(200, 302);
+        assertThat(api.withToken(null).get("/v3/api-docs/swagger-config").status())
+                .isEqualTo(200);
+    }
+
+    @Test
+    void theUnauthenticatedManagementPortListensOnLoopbackOnly() throws Exception {
+        int port = service.managementPort();
+        try (Socket loopback = new Socket(InetAddress.getByName("127.0.0.1"), port)) {
+            assertThat(loopback.isConnected()).isTrue();
+        }
+        // Bound to every interface it would accept 127.0.0.2 as well; bound to 127.0.0.1 it refuses it.
+        assertThatThrownBy(() -> new Socket(InetAddress.getByName("127.0.0.2"), port).close())
+                .isInstanceOf(java.net.ConnectException.class);
     }
 
     @Test

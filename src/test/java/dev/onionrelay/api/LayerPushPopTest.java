@@ -285,6 +285,17 @@ class LayerPushPopTest {
                     assertThat(api.post(layers, Map.of("trust", "ca", "handshakeTimeout", "30s"))
                                     .status())
                             .isEqualTo(201);
+                    if (i == 0) {
+                        // Layer names label status and metrics: a second live layer "0" would merge with the first.
+                        Response sameName = api.post(layers, Map.of("trust", "ca", "name", "0"));
+                        assertThat(sameName.status()).as(sameName.toString()).isEqualTo(400);
+                        assertThat(sameName.json()
+                                        .get("errors")
+                                        .get(0)
+                                        .get("field")
+                                        .asString())
+                                .isEqualTo("name");
+                    }
                 }
                 Response tooDeep = api.post(layers, Map.of("trust", "ca"));
                 assertThat(tooDeep.status()).as(tooDeep.toString()).isEqualTo(429);

@@ -67,4 +67,29 @@ class DeclarativeStartTest {
                         .close())
                 .hasStackTraceContaining("onion.relays[0].target.port");
     }
+
+    @Test
+    void aMisspeltKeyInADeclaredRelayStopsTheStartNamingTheKey() {
+        assertThatThrownBy(() -> new RunningService(
+                                Files.createDirectory(work.resolve("typo")),
+                                "--onion.relays[0].name=entry",
+                                "--onion.relays[0].target.host=127.0.0.1",
+                                "--onion.relays[0].target.port=7",
+                                "--onion.relays[0].egres[0].trust=system")
+                        .close())
+                .hasStackTraceContaining("onion.relays[0].egres[0].trust");
+    }
+
+    @Test
+    void aDeclaredLayerWithAnObsoleteProtocolStopsTheStartNamingTheSetting() {
+        assertThatThrownBy(() -> new RunningService(
+                                Files.createDirectory(work.resolve("obsolete")),
+                                "--onion.relays[0].name=entry",
+                                "--onion.relays[0].target.host=127.0.0.1",
+                                "--onion.relays[0].target.port=7",
+                                "--onion.relays[0].egress[0].protocols[0]=TLSv1")
+                        .close())
+                .hasStackTraceContaining("onion.relays[0].egress[0].protocols[0]")
+                .hasStackTraceContaining("obsolete");
+    }
 }

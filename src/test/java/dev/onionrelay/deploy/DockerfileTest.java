@@ -166,6 +166,14 @@ class DockerfileTest {
     }
 
     @Test
+    void opensTheManagementPortThatTheJarKeepsOnLoopback() {
+        assertThat(get(repositoryConfiguration(), "management.server.address")).isEqualTo("127.0.0.1");
+        assertThat(dockerfile.runtime().all("ENV").stream().map(Dockerfile.Instruction::arguments))
+                .as("probes and Prometheus reach a container from outside")
+                .contains("MANAGEMENT_SERVER_ADDRESS=0.0.0.0");
+    }
+
+    @Test
     void keepsStateInAVolumeWhereTheConfigurationAndTheChartPutIt() {
         Dockerfile.Stage runtime = dockerfile.runtime();
         assertThat(runtime.last("VOLUME").execForm()).containsExactly(stateDirectory());

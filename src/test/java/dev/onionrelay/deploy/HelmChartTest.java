@@ -139,6 +139,20 @@ class HelmChartTest {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("renders")
+    void opensTheManagementPortToThePodNetworkOnPurpose(String values, Chart.Rendered chart) {
+        // The jar keeps the management port on loopback; probes and Prometheus reach a pod from outside.
+        assertThat(get(chart.applicationConfig(), "management.server.address")).isEqualTo("0.0.0.0");
+        Map<String, Object> env = new HashMap<>();
+        for (Object variable : list(chart.container().get("env"))) {
+            env.put((String) get(variable, "name"), get(variable, "value"));
+        }
+        assertThat(env)
+                .as("the image's MANAGEMENT_SERVER_ADDRESS outranks the mounted file, so the chart repeats it")
+                .containsEntry("MANAGEMENT_SERVER_ADDRESS", "0.0.0.0");
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("renders")
     void probesAskTheActuatorHealthGroupsOnTheManagementPort(String values, Chart.Rendered chart) {
         Map<String, Object> container = chart.container();
         int management = (Integer) get(chart.applicationConfig(), "management.server.port");
