@@ -1,6 +1,8 @@
 package dev.onionrelay.api;
 
 import dev.onionrelay.credential.CredentialException;
+import dev.onionrelay.registry.FieldProblem;
+import dev.onionrelay.registry.InvalidRequestException;
 import dev.onionrelay.relay.RelayException;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,12 +1,14 @@
 package dev.onionrelay.api;
 
-import dev.onionrelay.config.FileCredentials;
 import dev.onionrelay.credential.Credential;
 import dev.onionrelay.credential.CredentialException;
 import dev.onionrelay.credential.CredentialStore;
 import dev.onionrelay.credential.NewCredential;
 import dev.onionrelay.credential.PemCodec;
-import dev.onionrelay.relay.OnionService;
+import dev.onionrelay.credential.file.FileCredentials;
+import dev.onionrelay.registry.FieldProblem;
+import dev.onionrelay.registry.InvalidRequestException;
+import dev.onionrelay.registry.RelayRegistry;
 import io.swagger.v3.oas.annotations.Operation;
 import io.swagger.v3.oas.annotations.responses.ApiResponse;
 import io.swagger.v3.oas.annotations.tags.Tag;
@@ -38,10 +40,10 @@ public class CredentialController {
     public static final String PEM = "application/x-pem-file";
 
     private final CredentialStore store;
-    private final OnionService relays;
+    private final RelayRegistry relays;
     private final FileCredentials files;
 
-    public CredentialController(CredentialStore store, OnionService relays, FileCredentials files) {
+    public CredentialController(CredentialStore store, RelayRegistry relays, FileCredentials files) {
         this.store = store;
         this.relays = relays;
         this.files = files;

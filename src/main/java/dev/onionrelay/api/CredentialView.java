@@ -1,7 +1,7 @@
 package dev.onionrelay.api;
 
-import dev.onionrelay.config.FileCredentials;
 import dev.onionrelay.credential.CredentialInfo;
+import dev.onionrelay.credential.file.FileCredentials;
 import java.time.Instant;
 import java.util.List;
 import org.jspecify.annotations.Nullable;

@@ -1,5 +1,6 @@
 package dev.onionrelay.api;
 
+import dev.onionrelay.registry.FieldProblem;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;

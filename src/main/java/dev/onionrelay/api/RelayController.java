@@ -1,6 +1,6 @@
 package dev.onionrelay.api;
 
-import dev.onionrelay.config.OnionProperties;
+import dev.onionrelay.boot.OnionProperties;
 import dev.onionrelay.layer.BelowMinimumDepthException;
 import dev.onionrelay.layer.Layer;
 import dev.onionrelay.layer.LayerSpec;
@@ -8,7 +8,11 @@ import dev.onionrelay.layer.LayerStack;
 import dev.onionrelay.layer.PreparedLayer;
 import dev.onionrelay.layer.Side;
 import dev.onionrelay.layer.Verification;
-import dev.onionrelay.relay.OnionService;
+import dev.onionrelay.registry.InvalidRequestException;
+import dev.onionrelay.registry.LayerRequest;
+import dev.onionrelay.registry.RelayRegistry;
+import dev.onionrelay.registry.RelayRequest;
+import dev.onionrelay.registry.RelayRequests;
 import dev.onionrelay.relay.Relay;
 import dev.onionrelay.relay.RelayException;
 import dev.onionrelay.relay.RelaySpec;
@@ -41,10 +45,10 @@ import org.springframework.web.bind.annotation.RestController;
 @Tag(name = "relays", description = "Nested-TLS relays, their tunnels and live layers")
 public class RelayController {
 
-    private final OnionService relays;
+    private final RelayRegistry relays;
     private final RelayRequests.Defaults defaults;
 
-    public RelayController(OnionService relays, OnionProperties properties) {
+    public RelayController(RelayRegistry relays, OnionProperties properties) {
         this.relays = relays;
         OnionProperties.Limits limits = properties.limits();
         this.defaults = RelayRequests.Defaults.from(limits, properties.tls().profile());

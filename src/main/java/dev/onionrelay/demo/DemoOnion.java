@@ -1,12 +1,12 @@
 package dev.onionrelay.demo;
 
-import dev.onionrelay.api.LayerRequest;
-import dev.onionrelay.api.RelayRequest;
-import dev.onionrelay.api.RelayRequests;
-import dev.onionrelay.config.OnionProperties;
+import dev.onionrelay.boot.OnionProperties;
 import dev.onionrelay.credential.CredentialStore;
 import dev.onionrelay.credential.NewCredential;
-import dev.onionrelay.relay.OnionService;
+import dev.onionrelay.registry.LayerRequest;
+import dev.onionrelay.registry.RelayRegistry;
+import dev.onionrelay.registry.RelayRequest;
+import dev.onionrelay.registry.RelayRequests;
 import dev.onionrelay.relay.Relay;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
@@ -44,14 +44,14 @@ public class DemoOnion implements ApplicationRunner {
             @DefaultValue("7001") int h1Port,
             @DefaultValue("7002") int h2Port) {}
 
-    private final OnionService relays;
+    private final RelayRegistry relays;
     private final CredentialStore credentials;
     private final OnionProperties properties;
     private final Ports ports;
     private final ApplicationContext context;
 
     public DemoOnion(
-            OnionService relays,
+            RelayRegistry relays,
             CredentialStore credentials,
             OnionProperties properties,
             Ports ports,

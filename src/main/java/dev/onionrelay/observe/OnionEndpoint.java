@@ -1,6 +1,6 @@
 package dev.onionrelay.observe;
 
-import dev.onionrelay.relay.OnionService;
+import dev.onionrelay.registry.RelayRegistry;
 import org.jspecify.annotations.Nullable;
 import org.springframework.boot.actuate.endpoint.annotation.Endpoint;
 import org.springframework.boot.actuate.endpoint.annotation.ReadOperation;
@@ -16,9 +16,9 @@ import org.springframework.stereotype.Component;
 @Endpoint(id = "onion")
 public class OnionEndpoint {
 
-    private final OnionService service;
+    private final RelayRegistry service;
 
-    public OnionEndpoint(OnionService service) {
+    public OnionEndpoint(RelayRegistry service) {
         this.service = service;
     }
 

@@ -1,6 +1,6 @@
 package dev.onionrelay.observe;
 
-import dev.onionrelay.relay.OnionService;
+import dev.onionrelay.registry.RelayRegistry;
 import dev.onionrelay.relay.Relay;
 import dev.onionrelay.relay.RelayState;
 import java.util.LinkedHashMap;
@@ -31,9 +31,9 @@ public class OnionHealthIndicator implements HealthIndicator {
     /** Some relays are FAILED, others serve. Ordered between DOWN and UP; answered with HTTP 200. */
     public static final Status DEGRADED = new Status("DEGRADED", "some relays are FAILED and retry listening");
 
-    private final OnionService service;
+    private final RelayRegistry service;
 
-    public OnionHealthIndicator(OnionService service) {
+    public OnionHealthIndicator(RelayRegistry service) {
         this.service = service;
     }
 
@@ -64,7 +64,7 @@ public class OnionHealthIndicator implements HealthIndicator {
             health.withDetail("failed", failed);
         }
         Map<String, String> skipped = new LinkedHashMap<>();
-        for (OnionService.SkippedRelay relay : service.skipped()) {
+        for (RelayRegistry.SkippedRelay relay : service.skipped()) {
             skipped.put(relay.id(), relay.name() + ": " + relay.reason());
         }
         if (!skipped.isEmpty()) {

@@ -2,7 +2,7 @@ package dev.onionrelay.observe;
 
 import dev.onionrelay.layer.Initiator;
 import dev.onionrelay.layer.Side;
-import dev.onionrelay.relay.OnionService;
+import dev.onionrelay.registry.RelayRegistry;
 import dev.onionrelay.relay.Relay;
 import dev.onionrelay.relay.RelayObserver;
 import dev.onionrelay.relay.RelayState;
@@ -27,7 +27,7 @@ import org.springframework.stereotype.Component;
  *
  * <p>Engine events (handshakes, failures by reason, pushes, pops, connect failures, rejections) arrive through
  * {@link RelayObserver} on event loops and only increment cached meters. Gauges and byte counters read each relay's
- * statistics and live stacks when scraped. The set of relays is kept in step with {@link OnionService} once a
+ * statistics and live stacks when scraped. The set of relays is kept in step with {@link RelayRegistry} once a
  * second (and at a relay's first event), so that an idle relay gets its series and a deleted one loses them: the
  * label set stays bounded by the relays that exist.
  *
@@ -45,12 +45,12 @@ public class OnionMetrics implements RelayObserver, SmartLifecycle {
     static final Duration REFRESH = Duration.ofSeconds(1);
 
     private final MeterRegistry registry;
-    private final ObjectProvider<OnionService> service;
+    private final ObjectProvider<RelayRegistry> service;
     private final ConcurrentHashMap<String, RelayMeters> byName = new ConcurrentHashMap<>();
     private @Nullable ScheduledExecutorService refresher;
 
     /** The service is looked up when the context starts: it is built with this observer among its observers. */
-    public OnionMetrics(MeterRegistry registry, ObjectProvider<OnionService> service) {
+    public OnionMetrics(MeterRegistry registry, ObjectProvider<RelayRegistry> service) {
         this.registry = registry;
         this.service = service;
     }
@@ -141,7 +141,7 @@ public class OnionMetrics implements RelayObserver, SmartLifecycle {
 
     /** Registers series for relays that have none yet and removes those of relays that no longer exist. */
     synchronized void refresh() {
-        OnionService relays = service.getIfAvailable();
+        RelayRegistry relays = service.getIfAvailable();
         if (relays == null) {
             return;
         }
@@ -165,7 +165,7 @@ public class OnionMetrics implements RelayObserver, SmartLifecycle {
 
     @Override
     public synchronized void start() {
-        OnionService relays = service.getObject();
+        RelayRegistry relays = service.getObject();
         for (RelayState state : RelayState.values()) {
             Gauge.builder("onion.relays", relays, s -> s.list().stream()
                             .filter(r -> r.state() == state)

@@ -2,6 +2,7 @@ package dev.onionrelay.relay;
 
 import dev.onionrelay.layer.PreparedLayer;
 import dev.onionrelay.layer.TlsProvider;
+import dev.onionrelay.registry.RelayPolicy;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -29,7 +30,7 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * The Netty side of the service: event loops, the transport, and relays opened on them. No registry, no policy, no
- * persistence: {@link OnionService} adds those.
+ * persistence: {@link RelayRegistry} adds those.
  */
 public final class OnionEngine implements AutoCloseable {
 

@@ -82,7 +82,7 @@ public final class Relay {
      * so they keep running on the old key material until they close. The spec does not change, only the contexts built
      * from it, so the new lists must describe the same layers in the same order.
      */
-    void replaceLayers(List<PreparedLayer> ingress, List<PreparedLayer> egress) {
+    public void replaceLayers(List<PreparedLayer> ingress, List<PreparedLayer> egress) {
         Stacks current = stacks;
         if (!sameLayers(current.ingress(), ingress) || !sameLayers(current.egress(), egress)) {
             throw new IllegalArgumentException(
@@ -126,7 +126,7 @@ public final class Relay {
         this.error = null;
     }
 
-    void failed(String why) {
+    public void failed(String why) {
         this.error = why;
         this.state = RelayState.FAILED;
     }

@@ -7,6 +7,7 @@ import dev.onionrelay.layer.LayerStack;
 import dev.onionrelay.layer.PreparedLayer;
 import dev.onionrelay.layer.Side;
 import dev.onionrelay.layer.StackListener;
+import dev.onionrelay.registry.RelayPolicy;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;

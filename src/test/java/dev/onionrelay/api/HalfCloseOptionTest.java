@@ -3,6 +3,10 @@ package dev.onionrelay.api;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.onionrelay.registry.FieldProblem;
+import dev.onionrelay.registry.InvalidRequestException;
+import dev.onionrelay.registry.RelayRequest;
+import dev.onionrelay.registry.RelayRequests;
 import dev.onionrelay.relay.HalfClose;
 import dev.onionrelay.relay.RelayOptions;
 import java.time.Duration;

@@ -3,11 +3,11 @@ package dev.onionrelay.deploy;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.onionrelay.config.FileCredentials;
-import dev.onionrelay.config.OnionProperties;
+import dev.onionrelay.boot.OnionProperties;
 import dev.onionrelay.credential.Credential;
 import dev.onionrelay.credential.CredentialStore;
 import dev.onionrelay.credential.PemCodec;
+import dev.onionrelay.credential.file.FileCredentials;
 import dev.onionrelay.support.TestPki;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -9,6 +9,11 @@ import dev.onionrelay.credential.NewCredential;
 import dev.onionrelay.credential.StoreKeyMaterial;
 import dev.onionrelay.layer.TlsContexts;
 import dev.onionrelay.layer.TlsProvider;
+import dev.onionrelay.registry.RelayLimits;
+import dev.onionrelay.registry.RelayPolicy;
+import dev.onionrelay.registry.RelayRegistry;
+import dev.onionrelay.registry.RelayStore;
+import dev.onionrelay.registry.StoredRelay;
 import dev.onionrelay.support.Layers;
 import dev.onionrelay.support.Onions;
 import java.util.List;
@@ -28,7 +33,7 @@ class CredentialInUseTest {
     private final CredentialStore credentials = new CredentialStore(null);
     private final CountDownLatch saving = new CountDownLatch(1);
     private final CountDownLatch mayFinishSaving = new CountDownLatch(1);
-    private final OnionService service = new OnionService(
+    private final RelayRegistry service = new RelayRegistry(
             new OnionEngine(Transport.preferred(), 1, TlsProvider.JDK, RelayObserver.NONE),
             new TlsContexts(new StoreKeyMaterial(credentials), TlsProvider.JDK),
             new RelayStore() {

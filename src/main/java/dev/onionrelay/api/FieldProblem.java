@@ -1,4 +1,0 @@
-package dev.onionrelay.api;
-
-/** One invalid request field, as listed in a problem's {@code errors} array. */
-public record FieldProblem(String field, String message) {}

@@ -1,0 +1,136 @@
+package dev.onionrelay.api.security;
+
+import dev.onionrelay.boot.OnionProperties;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The API's bearer tokens, kept only as SHA-256 digests. When none is configured, an admin token is generated once
+ * into {@code <state-dir>/admin.token} (0600) and reused at later starts; its path is logged, never its value.
+ */
+public final class ApiTokens {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ApiTokens.class);
+    private static final boolean POSIX =
+            FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
+
+    /** What a token may do: read (GET) or everything. */
+    public enum Scope {
+        READ,
+        ADMIN
+    }
+
+    /** A known token: its name for audit lines, its scope, and the digest of its secret. */
+    public record Token(String name, Scope scope, byte[] sha256) {}
+
+    private final List<Token> tokens;
+
+    private ApiTokens(List<Token> tokens) {
+        this.tokens = List.copyOf(tokens);
+    }
+
+    /** Loads the configured tokens, or generates the admin token file when there are none. */
+    public static ApiTokens load(OnionProperties properties) {
+        List<Token> tokens = new ArrayList<>();
+        for (OnionProperties.Token configured : properties.api().tokens()) {
+            tokens.add(fromConfiguration(configured));
+        }
+        if (tokens.isEmpty()) {
+            tokens.add(new Token("admin", Scope.ADMIN, sha256(generatedAdminToken(properties.stateDir()))));
+        }
+        return new ApiTokens(tokens);
+    }
+
+    private static Token fromConfiguration(OnionProperties.Token configured) {
+        String name = configured.name();
+        if (name == null || name.isBlank()) {
+            throw new IllegalArgumentException("onion.api.tokens[].name is required");
+        }
+        Scope scope = Scope.valueOf(configured.scope().trim().toUpperCase(Locale.ROOT));
+        int given = (configured.secret() != null ? 1 : 0)
+                + (configured.sha256() != null ? 1 : 0)
+                + (configured.file() != null ? 1 : 0);
+        if (given != 1) {
+            throw new IllegalArgumentException("API token '" + name + "' needs exactly one of secret, sha256 or file");
+        }
+        if (configured.secret() != null) {
+            return new Token(name, scope, sha256(configured.secret()));
+        }
+        if (configured.sha256() != null) {
+            return new Token(
+                    name,
+                    scope,
+                    HexFormat.of().parseHex(configured.sha256().trim().toLowerCase(Locale.ROOT)));
+        }
+        try {
+            return new Token(
+                    name, scope, sha256(Files.readString(configured.file()).trim()));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the file of API token '" + name + "'", e);
+        }
+    }
+
+    private static String generatedAdminToken(Path stateDir) {
+        Path file = stateDir.resolve("admin.token");
+        try {
+            if (Files.exists(file)) {
+                LOG.info("API admin token: using {}", file.toAbsolutePath());
+                return Files.readString(file).trim();
+            }
+            Files.createDirectories(stateDir);
+            byte[] random = new byte[32];
+            new SecureRandom().nextBytes(random);
+            String token = Base64.getUrlEncoder().withoutPadding().encodeToString(random);
+            Path temporary = stateDir.resolve("admin.token.tmp");
+            Files.deleteIfExists(temporary);
+            Files.createFile(temporary);
+            if (POSIX) {
+                // Permissions first, content second: the token is never readable by others, even briefly.
+                Files.setPosixFilePermissions(temporary, PosixFilePermissions.fromString("rw-------"));
+            }
+            Files.writeString(temporary, token + "\n");
+            Files.move(temporary, file, StandardCopyOption.ATOMIC_MOVE);
+            LOG.info("API admin token generated into {} (no onion.api.tokens configured)", file.toAbsolutePath());
+            return token;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create the admin token file " + file, e);
+        }
+    }
+
+    /** The token whose secret is {@code presented}, compared in constant time against every known token. */
+    public Optional<Token> match(String presented) {
+        byte[] digest = sha256(presented);
+        Token found = null;
+        for (Token token : tokens) {
+            if (MessageDigest.isEqual(digest, token.sha256()) && found == null) {
+                found = token;
+            }
+        }
+        return Optional.ofNullable(found);
+    }
+
+    static byte[] sha256(String secret) {
+        try {
+            return MessageDigest.getInstance("SHA-256").digest(secret.getBytes(StandardCharsets.UTF_8));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,140 @@
+package dev.onionrelay.api.security;
+
+import dev.onionrelay.api.Problems;
+import jakarta.servlet.FilterChain;
+import jakarta.servlet.ReadListener;
+import jakarta.servlet.ServletException;
+import jakarta.servlet.ServletInputStream;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletRequestWrapper;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.BufferedReader;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.UnsupportedEncodingException;
+import java.nio.charset.Charset;
+import java.nio.charset.StandardCharsets;
+import org.springframework.http.HttpStatus;
+import org.springframework.web.filter.OncePerRequestFilter;
+
+/**
+ * Refuses request bodies larger than {@code onion.limits.max-request-size} with 413, whatever their framing: a
+ * declared length is checked before anything is read, and every body (chunked ones have no length) is read into
+ * memory only up to the limit and one byte more. Whoever reads the body later reads that copy.
+ */
+public final class RequestSizeFilter extends OncePerRequestFilter {
+
+    private final long maxBytes;
+
+    public RequestSizeFilter(long maxBytes) {
+        this.maxBytes = maxBytes;
+    }
+
+    @Override
+    protected void doFilterInternal(HttpServletRequest request, HttpServletResponse response, FilterChain chain)
+            throws ServletException, IOException {
+        long length = request.getContentLengthLong();
+        if (length > maxBytes) {
+            tooLarge(response, "the body has " + length + " bytes");
+            return;
+        }
+        byte[] body = readAtMost(request.getInputStream(), maxBytes + 1);
+        if (body.length > maxBytes) {
+            tooLarge(response, "the body has more than " + maxBytes + " bytes");
+            return;
+        }
+        chain.doFilter(new ReadBody(request, body), response);
+    }
+
+    private void tooLarge(HttpServletResponse response, String what) throws IOException {
+        // The rest of the body is not read: the connection closes instead of waiting for it.
+        response.setHeader("Connection", "close");
+        Problems.write(
+                response,
+                HttpStatus.CONTENT_TOO_LARGE,
+                "request body too large",
+                what + "; at most " + maxBytes + " are accepted (onion.limits.max-request-size)");
+    }
+
+    private static byte[] readAtMost(InputStream in, long limit) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        byte[] buffer = new byte[8192];
+        long left = limit;
+        while (left > 0) {
+            int read = in.read(buffer, 0, (int) Math.min(buffer.length, left));
+            if (read < 0) {
+                break;
+            }
+            out.write(buffer, 0, read);
+            left -= read;
+        }
+        return out.toByteArray();
+    }
+
+    /** The request with its body already read (and known to be within the limit). */
+    private static final class ReadBody extends HttpServletRequestWrapper {
+
+        private final byte[] body;
+
+        ReadBody(HttpServletRequest request, byte[] body) {
+            super(request);
+            this.body = body;
+        }
+
+        @Override
+        public ServletInputStream getInputStream() {
+            ByteArrayInputStream in = new ByteArrayInputStream(body);
+            return new ServletInputStream() {
+                @Override
+                public int read() {
+                    return in.read();
+                }
+
+                @Override
+                public int read(byte[] b, int off, int len) {
+                    return in.read(b, off, len);
+                }
+
+                @Override
+                public boolean isFinished() {
+                    return in.available() == 0;
+                }
+
+                @Override
+                public boolean isReady() {
+                    return true;
+                }
+
+                @Override
+                public void setReadListener(ReadListener listener) {
+                    throw new UnsupportedOperationException("the body is already read");
+                }
+            };
+        }
+
+        @Override
+        public BufferedReader getReader() throws UnsupportedEncodingException {
+            String encoding = getCharacterEncoding();
+            Charset charset;
+            try {
+                charset = encoding != null ? Charset.forName(encoding) : StandardCharsets.UTF_8;
+            } catch (IllegalArgumentException e) {
+                throw new UnsupportedEncodingException(encoding);
+            }
+            return new BufferedReader(new InputStreamReader(getInputStream(), charset));
+        }
+
+        @Override
+        public int getContentLength() {
+            return body.length;
+        }
+
+        @Override
+        public long getContentLengthLong() {
+            return body.length;
+        }
+    }
+}

@@ -1,0 +1,106 @@
+package dev.onionrelay.boot;
+
+import dev.onionrelay.registry.RelayRequest;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.jspecify.annotations.Nullable;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.util.unit.DataSize;
+
+/**
+ * Everything under {@code onion.*}, with its defaults in one place. The operator-facing documentation of these keys is
+ * {@code application.yml} at the repository root and the README's configuration table.
+ *
+ * @param stateDir where API-created relays, credentials and the generated admin token live
+ * @param credentials file credentials by name ({@code onion.credentials.<name>.certificate-file})
+ * @param relays declarative relays, same fields as {@code POST /relays}, opened at every start and never persisted
+ */
+@ConfigurationProperties("onion")
+public record OnionProperties(
+        @DefaultValue("./data") Path stateDir,
+        @DefaultValue Api api,
+        @DefaultValue Policy policy,
+        @DefaultValue Limits limits,
+        @DefaultValue Tls tls,
+        @DefaultValue Engine engine,
+        @DefaultValue Map<String, FileCredential> credentials,
+        @DefaultValue List<RelayRequest> relays) {
+
+    /**
+     * A credential loaded from files (mounted Kubernetes Secrets): a certificate chain and, for an identity, its
+     * private key. Reloaded when the files change.
+     */
+    public record FileCredential(
+            Path certificateFile, @Nullable Path privateKeyFile) {}
+
+    /** API access. No tokens configured: an admin token is generated into {@code <state-dir>/admin.token}. */
+    public record Api(@DefaultValue List<Token> tokens) {}
+
+    /**
+     * One API token: a name for audit lines, a scope, and the secret as plain text, as its SHA-256 (hex), or as a
+     * file holding the plain text (a mounted Kubernetes Secret).
+     */
+    public record Token(
+            String name,
+            @DefaultValue("read") String scope,
+            @Nullable String secret,
+            @Nullable String sha256,
+            @Nullable Path file) {}
+
+    /** What relays may do. Entries: host names ({@code *.example.com}), IPs, CIDRs, {@code loopback}, {@code *}. */
+    public record Policy(
+            @DefaultValue("loopback") List<String> listenHosts,
+            @DefaultValue({"0", "1024-65535"}) List<String> listenPorts,
+            @DefaultValue("loopback") List<String> targetHosts,
+            @DefaultValue("1-65535") List<String> targetPorts,
+
+            @DefaultValue({
+                "169.254.0.0/16",
+                "fe80::/10",
+                "100.100.100.200/32",
+                "fd00:ec2::254/128",
+                "0.0.0.0/8",
+                "::/128",
+                "224.0.0.0/4",
+                "ff00::/8",
+                "255.255.255.255/32"
+            })
+            List<String> deniedTargets,
+
+            @DefaultValue("false") boolean allowInsecureVerify) {}
+
+    /**
+     * Service-wide limits; hitting one answers 429. A relay that cannot listen (port taken at start) tries again after
+     * {@code listenRetryInitial}, doubling the wait up to {@code listenRetryMax}.
+     */
+    public record Limits(
+            @DefaultValue("64") int maxRelays,
+            @DefaultValue("8") int maxDepth,
+            @DefaultValue("10000") int maxTunnelsPerRelay,
+            @DefaultValue("1024") int defaultMaxTunnels,
+            @DefaultValue("100000") int maxTunnels,
+            @DefaultValue("30s") Duration setupTimeout,
+            @DefaultValue("10s") Duration handshakeTimeout,
+            @DefaultValue("5s") Duration connectTimeout,
+            @DefaultValue("5m") Duration idleTimeout,
+            @DefaultValue("64KB") DataSize maxRequestSize,
+            @DefaultValue("1s") Duration listenRetryInitial,
+            @DefaultValue("30s") Duration listenRetryMax) {}
+
+    /**
+     * TLS implementation, {@code jdk} (default, supports TLS 1.3 half-close) or {@code openssl} (BoringSSL), and the
+     * profile of layers that name none: {@code default} (TLS 1.3 and 1.2, AEAD suites) or {@code strict} (TLS 1.3
+     * with AES-256-GCM; key exchange restricted to P-384 on the JDK provider).
+     */
+    public record Tls(
+            @DefaultValue("jdk") String provider,
+            @DefaultValue("default") String profile) {}
+
+    /** Netty: {@code nio} (default) or {@code epoll} transport, and event loop threads (0: two per core). */
+    public record Engine(
+            @DefaultValue("nio") String transport,
+            @DefaultValue("0") int workerThreads) {}
+}

@@ -1,0 +1,548 @@
+package dev.onionrelay.registry;
+
+import dev.onionrelay.layer.LayerConfigurationException;
+import dev.onionrelay.layer.LayerSpec;
+import dev.onionrelay.layer.PreparedLayer;
+import dev.onionrelay.layer.Side;
+import dev.onionrelay.layer.TlsContexts;
+import dev.onionrelay.layer.Verification;
+import dev.onionrelay.relay.OnionEngine;
+import dev.onionrelay.relay.Relay;
+import dev.onionrelay.relay.RelayException;
+import dev.onionrelay.relay.RelaySpec;
+import dev.onionrelay.relay.RelayState;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import java.io.IOException;
+import java.net.BindException;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
+
+/**
+ * The registry of relays: validates specs against policy and limits, builds their TLS contexts, opens them on the
+ * engine, persists the ones created over the API and brings them back at start. Knows nothing about HTTP.
+ *
+ * <p>Creation is all or nothing: a relay is registered only after its listener is bound and its record saved.
+ *
+ * <p>A relay holds the credentials its layers name (in the credential store) from before it looks them up until it
+ * is deleted, so a credential cannot be deleted while a relay that uses it exists or is being created.
+ *
+ * <p>Relays declared in configuration are opened first at start and are read-only here: {@link #delete} refuses
+ * them and no other relay may take their name. A stored relay whose name a declared one has taken is not loaded,
+ * its file stays on disk, and {@link #skipped()} reports it.
+ *
+ * <p>A relay that cannot open at start (port taken, credential missing) is {@link RelayState#FAILED} and tries again
+ * with the {@link ListenRetry} backoff; its {@link Relay#error()} says why and when the next try is.
+ */
+public final class RelayRegistry implements AutoCloseable {
+
+    private static final System.Logger LOG = System.getLogger(RelayRegistry.class.getName());
+    public static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,62}");
+
+    private final OnionEngine engine;
+    private final TlsContexts contexts;
+    private final RelayStore store;
+    private final RelayPolicy policy;
+    private final RelayLimits limits;
+    private final ListenRetry listenRetry;
+    private final Map<String, Relay> relays = new ConcurrentHashMap<>();
+    private final Set<String> declared = ConcurrentHashMap.newKeySet();
+    private final List<SkippedRelay> skipped = new CopyOnWriteArrayList<>();
+    private final ScheduledExecutorService retries =
+            Executors.newSingleThreadScheduledExecutor(new DefaultThreadFactory("onion-listen-retry", true));
+
+    /** A stored relay that was not loaded at start, with why; its file is kept. */
+    public record SkippedRelay(String id, String name, String reason) {}
+
+    public RelayRegistry(
+            OnionEngine engine, TlsContexts contexts, RelayStore store, RelayPolicy policy, RelayLimits limits) {
+        this(engine, contexts, store, policy, limits, ListenRetry.DEFAULTS);
+    }
+
+    public RelayRegistry(
+            OnionEngine engine,
+            TlsContexts contexts,
+            RelayStore store,
+            RelayPolicy policy,
+            RelayLimits limits,
+            ListenRetry listenRetry) {
+        this.engine = engine;
+        this.contexts = contexts;
+        this.store = store;
+        this.policy = policy;
+        this.limits = limits;
+        this.listenRetry = listenRetry;
+    }
+
+    public OnionEngine engine() {
+        return engine;
+    }
+
+    public RelayPolicy policy() {
+        return policy;
+    }
+
+    public RelayLimits limits() {
+        return limits;
+    }
+
+    /** Creates, opens and persists a relay. */
+    public synchronized Relay create(RelaySpec spec) {
+        if (relays.size() >= limits.maxRelays()) {
+            throw new RelayException(
+                    RelayException.Kind.LIMIT,
+                    null,
+                    "at most " + limits.maxRelays() + " relays may exist (onion.limits.max-relays)");
+        }
+        validate(spec);
+        String id = UUID.randomUUID().toString();
+        hold(id, spec);
+        Relay relay;
+        try {
+            List<PreparedLayer> ingress = prepare(Side.INGRESS, spec.ingress());
+            List<PreparedLayer> egress = prepare(Side.EGRESS, spec.egress());
+            Instant createdAt = Instant.now();
+            relay = bind(id, spec, ingress, egress, createdAt);
+            try {
+                store.save(new StoredRelay(id, createdAt, relay.spec()));
+            } catch (RuntimeException e) {
+                relay.stop();
+                throw e;
+            }
+        } catch (RuntimeException e) {
+            contexts.keyMaterial().release(id);
+            throw e;
+        }
+        relays.put(id, relay);
+        LOG.log(
+                System.Logger.Level.INFO,
+                "relay {0} ({1}) listening on {2}, target {3}, depth {4}/{5}",
+                spec.name(),
+                id,
+                relay.spec().listen(),
+                spec.target(),
+                spec.ingress().size(),
+                spec.egress().size());
+        return relay;
+    }
+
+    /**
+     * Opens a relay declared in configuration: validated like an API one, never persisted (configuration brings it
+     * back at every start), with a stable id derived from its name, and read-only over the API. Declared relays are
+     * opened before {@link #restore}, so that they win a name clash with a stored relay. One that cannot open (port
+     * taken) is kept as {@link RelayState#FAILED} with the reason and tries again, so that status and health show it.
+     *
+     * @throws RelayException CONFLICT on {@code name} when another declared relay has the name
+     */
+    public synchronized Relay openDeclared(RelaySpec spec) {
+        String id = "config-" + spec.name();
+        Instant createdAt = Instant.now();
+        Relay relay;
+        try {
+            validate(spec);
+        } catch (RelayException e) {
+            if (e.kind() == RelayException.Kind.CONFLICT && "name".equals(e.field())) {
+                throw e;
+            }
+            // Not retried: policy and limits do not change while the service runs.
+            LOG.log(
+                    System.Logger.Level.WARNING,
+                    "declared relay {0} could not be opened: {1}",
+                    spec.name(),
+                    e.getMessage());
+            relay = engine.failed(id, spec, createdAt, e.getMessage());
+            declared.add(id);
+            relays.put(id, relay);
+            return relay;
+        }
+        hold(id, spec);
+        try {
+            relay = bind(
+                    id, spec, prepare(Side.INGRESS, spec.ingress()), prepare(Side.EGRESS, spec.egress()), createdAt);
+        } catch (RelayException e) {
+            relay = failed(id, spec, createdAt, e.getMessage(), "declared relay {0} could not be opened: {1}");
+        }
+        declared.add(id);
+        relays.put(id, relay);
+        return relay;
+    }
+
+    /**
+     * Opens the relays saved by earlier runs, with their ids and ports. One that cannot come back (port taken,
+     * credential gone) is kept as {@link RelayState#FAILED} with the reason and tries again. One whose name a declared
+     * relay has (call {@link #openDeclared} first) is not loaded: the declared relay wins, the stored one is logged,
+     * kept on disk and listed by {@link #skipped()}.
+     */
+    public synchronized void restore() {
+        for (StoredRelay stored : store.load()) {
+            RelaySpec spec = stored.spec();
+            Optional<Relay> clash = find(spec.name()).filter(other -> declared.contains(other.id()));
+            if (clash.isPresent()) {
+                String reason = "the name '" + spec.name()
+                        + "' is declared in configuration (onion.relays); the stored relay is kept on disk, not loaded";
+                skipped.add(new SkippedRelay(stored.id(), spec.name(), reason));
+                LOG.log(
+                        System.Logger.Level.WARNING,
+                        "relay {0} ({1}) not loaded: {2}",
+                        spec.name(),
+                        stored.id(),
+                        reason);
+                continue;
+            }
+            hold(stored.id(), spec);
+            Relay relay;
+            try {
+                relay = bind(
+                        stored.id(),
+                        spec,
+                        prepare(Side.INGRESS, spec.ingress()),
+                        prepare(Side.EGRESS, spec.egress()),
+                        stored.createdAt());
+            } catch (RelayException e) {
+                relay = failed(
+                        stored.id(), spec, stored.createdAt(), e.getMessage(), "relay {0} could not be restored: {1}");
+            }
+            relays.put(relay.id(), relay);
+        }
+    }
+
+    /** Stored relays that were not loaded at start (their name is declared in configuration), with why. */
+    public List<SkippedRelay> skipped() {
+        return List.copyOf(skipped);
+    }
+
+    /** Whether a relay was declared in configuration (and so cannot be deleted or replaced over the API). */
+    public boolean isDeclared(Relay relay) {
+        return declared.contains(relay.id());
+    }
+
+    private void hold(String id, RelaySpec spec) {
+        Set<String> names = new LinkedHashSet<>();
+        for (LayerSpec layer : allLayers(spec)) {
+            if (layer.credential() != null) {
+                names.add(layer.credential());
+            }
+            if (layer.trust() != null && !LayerSpec.SYSTEM_TRUST.equals(layer.trust())) {
+                names.add(layer.trust());
+            }
+        }
+        contexts.keyMaterial().hold(id, spec.name(), names);
+    }
+
+    private Relay failed(String id, RelaySpec spec, Instant createdAt, String why, String logPattern) {
+        LOG.log(System.Logger.Level.WARNING, logPattern, spec.name(), why);
+        Relay relay = engine.failed(id, spec, createdAt, why);
+        scheduleRetry(relay, why, 1);
+        return relay;
+    }
+
+    private void scheduleRetry(Relay relay, String why, int retry) {
+        Duration delay = listenRetry.delay(retry);
+        Instant next = Instant.now().plus(delay).truncatedTo(ChronoUnit.SECONDS);
+        relay.failed(why + "; next try at " + next + " (retry " + retry + ")");
+        try {
+            retries.schedule(() -> retry(relay, retry), delay.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (RejectedExecutionException e) {
+            // Closing: nothing to retry any more.
+        }
+    }
+
+    private synchronized void retry(Relay relay, int retry) {
+        if (relays.get(relay.id()) != relay || relay.state() != RelayState.FAILED) {
+            return; // deleted meanwhile
+        }
+        RelaySpec spec = relay.spec();
+        try {
+            List<PreparedLayer> ingress = prepare(Side.INGRESS, spec.ingress());
+            List<PreparedLayer> egress = prepare(Side.EGRESS, spec.egress());
+            try {
+                engine.reopen(relay, ingress, egress);
+            } catch (IOException e) {
+                throw new RelayException(
+                        RelayException.Kind.CONFLICT,
+                        "listen.port",
+                        "cannot listen on " + spec.listen() + ": " + e.getMessage());
+            }
+        } catch (RelayException e) {
+            LOG.log(System.Logger.Level.DEBUG, "relay {0} still cannot open: {1}", spec.name(), e.getMessage());
+            scheduleRetry(relay, e.getMessage(), retry + 1);
+            return;
+        }
+        LOG.log(
+                System.Logger.Level.INFO,
+                "relay {0} ({1}) listening on {2} after {3} retries",
+                spec.name(),
+                relay.id(),
+                relay.spec().listen(),
+                retry);
+    }
+
+    private Relay bind(
+            String id, RelaySpec spec, List<PreparedLayer> ingress, List<PreparedLayer> egress, Instant createdAt) {
+        try {
+            return engine.open(id, spec, ingress, egress, createdAt);
+        } catch (BindException e) {
+            throw new RelayException(
+                    RelayException.Kind.CONFLICT,
+                    "listen.port",
+                    "cannot listen on " + spec.listen() + ": " + e.getMessage());
+        } catch (IOException e) {
+            throw new RelayException(
+                    RelayException.Kind.INVALID,
+                    "listen.host",
+                    "cannot listen on " + spec.listen() + ": " + e.getMessage());
+        }
+    }
+
+    private void validate(RelaySpec spec) {
+        if (!NAME.matcher(spec.name()).matches()) {
+            throw new RelayException(
+                    RelayException.Kind.INVALID,
+                    "name",
+                    "a relay name is 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit");
+        }
+        Optional<Relay> sameName = find(spec.name());
+        if (sameName.isPresent()) {
+            throw new RelayException(
+                    RelayException.Kind.CONFLICT,
+                    "name",
+                    isDeclared(sameName.get())
+                            ? "a relay named '" + spec.name()
+                                    + "' is declared in configuration (onion.relays); it cannot be replaced over the API"
+                            : "a relay named '" + spec.name() + "' exists already");
+        }
+        if (!policy.allowsListen(spec.listen().host(), spec.listen().port())) {
+            throw new RelayException(
+                    RelayException.Kind.FORBIDDEN,
+                    "listen",
+                    "policy does not allow listening on " + spec.listen()
+                            + " (onion.policy.listen-hosts, onion.policy.listen-ports)");
+        }
+        if (!policy.allowsTargetHost(spec.target().host())) {
+            throw new RelayException(
+                    RelayException.Kind.FORBIDDEN,
+                    "target.host",
+                    "policy does not allow the target " + spec.target().host()
+                            + " (onion.policy.target-hosts; link-local and metadata addresses must be listed explicitly)");
+        }
+        if (!policy.allowsTargetPort(spec.target().port())) {
+            throw new RelayException(
+                    RelayException.Kind.FORBIDDEN,
+                    "target.port",
+                    "policy does not allow target port " + spec.target().port() + " (onion.policy.target-ports)");
+        }
+        if (spec.listen().port() != 0) {
+            for (Relay other : relays.values()) {
+                if (other.spec().listen().port() == spec.listen().port() && other.state() == RelayState.LISTENING) {
+                    throw new RelayException(
+                            RelayException.Kind.CONFLICT,
+                            "listen.port",
+                            "port " + spec.listen().port() + " is used by relay '"
+                                    + other.spec().name() + "'");
+                }
+            }
+        }
+        checkDepth("ingress", spec.ingress().size(), spec.options().minIngressDepth());
+        checkDepth("egress", spec.egress().size(), spec.options().minEgressDepth());
+        if (spec.options().maxTunnels() > limits.maxTunnelsPerRelay()) {
+            throw new RelayException(
+                    RelayException.Kind.LIMIT,
+                    "options.maxTunnels",
+                    "at most " + limits.maxTunnelsPerRelay()
+                            + " tunnels per relay (onion.limits.max-tunnels-per-relay)");
+        }
+        checkVerify("ingress", spec.ingress());
+        checkVerify("egress", spec.egress());
+    }
+
+    private void checkDepth(String side, int depth, int minDepth) {
+        if (depth > limits.maxDepth()) {
+            throw new RelayException(
+                    RelayException.Kind.LIMIT,
+                    side,
+                    "at most " + limits.maxDepth() + " layers per side (onion.limits.max-depth)");
+        }
+        if (minDepth < 0 || minDepth > depth) {
+            throw new RelayException(
+                    RelayException.Kind.INVALID,
+                    "options.minDepth." + side,
+                    "must be between 0 and the " + side + " depth " + depth);
+        }
+    }
+
+    private void checkVerify(String side, List<LayerSpec> layers) {
+        for (int i = 0; i < layers.size(); i++) {
+            LayerSpec layer = layers.get(i);
+            if (layer.verify() == Verification.NONE && layer.verifiesPeerWhenAsked() && !policy.allowInsecureVerify()) {
+                throw new RelayException(
+                        RelayException.Kind.FORBIDDEN,
+                        side + "[" + i + "].verify",
+                        "verify 'none' needs onion.policy.allow-insecure-verify=true");
+            }
+        }
+    }
+
+    /** Builds the TLS context of each layer; errors name the layer field at fault. */
+    public List<PreparedLayer> prepare(Side side, List<LayerSpec> layers) {
+        List<PreparedLayer> prepared = new ArrayList<>();
+        for (int i = 0; i < layers.size(); i++) {
+            try {
+                prepared.add(contexts.prepare(layers.get(i)));
+            } catch (LayerConfigurationException e) {
+                throw new RelayException(
+                        RelayException.Kind.INVALID, side.label() + "[" + i + "]." + e.field(), e.getMessage());
+            }
+        }
+        return prepared;
+    }
+
+    /** Finds a relay by id or, failing that, by name. */
+    public Optional<Relay> find(String idOrName) {
+        Relay byId = relays.get(idOrName);
+        if (byId != null) {
+            return Optional.of(byId);
+        }
+        return relays.values().stream()
+                .filter(r -> r.spec().name().equals(idOrName))
+                .findFirst();
+    }
+
+    public Relay get(String idOrName) {
+        return find(idOrName)
+                .orElseThrow(() -> new RelayException(
+                        RelayException.Kind.NOT_FOUND, null, "no relay with id or name '" + idOrName + "'"));
+    }
+
+    /** All relays, oldest first. */
+    public List<Relay> list() {
+        return relays.values().stream()
+                .sorted(Comparator.comparing(Relay::createdAt))
+                .toList();
+    }
+
+    /**
+     * Stops a relay (listener and tunnels) and forgets it.
+     *
+     * @throws RelayException NOT_FOUND for an unknown relay, CONFLICT for one declared in configuration (configuration
+     *     would bring it back at the next start; it is removed by removing it there)
+     */
+    public synchronized void delete(String idOrName) {
+        Relay relay = get(idOrName);
+        if (isDeclared(relay)) {
+            throw new RelayException(
+                    RelayException.Kind.CONFLICT,
+                    null,
+                    "relay '" + relay.spec().name()
+                            + "' is declared in configuration (onion.relays) and cannot be deleted over the API;"
+                            + " remove it from the configuration instead");
+        }
+        relay.stop();
+        store.delete(relay.id());
+        relays.remove(relay.id());
+        contexts.keyMaterial().release(relay.id());
+        LOG.log(
+                System.Logger.Level.INFO,
+                "relay {0} ({1}) deleted",
+                relay.spec().name(),
+                relay.id());
+    }
+
+    /**
+     * Rebuilds the TLS contexts of every listening relay whose layers use {@code credentialName}, after its key material
+     * changed in the credential store (file credentials rotated on disk). Tunnels accepted afterwards use the new
+     * material; open tunnels keep the contexts they started with. A relay whose contexts cannot be rebuilt keeps its
+     * current ones and is named in the result's {@code failed} map, so the caller can report it.
+     *
+     * @return the relays refreshed, and those that kept their old contexts with the reason
+     */
+    public synchronized Refresh refresh(String credentialName) {
+        List<String> refreshed = new ArrayList<>();
+        Map<String, String> failed = new LinkedHashMap<>();
+        for (Relay relay : list()) {
+            RelaySpec spec = relay.spec();
+            if (relay.state() != RelayState.LISTENING || !uses(spec, credentialName)) {
+                continue;
+            }
+            try {
+                relay.replaceLayers(prepare(Side.INGRESS, spec.ingress()), prepare(Side.EGRESS, spec.egress()));
+                refreshed.add(spec.name());
+            } catch (RelayException e) {
+                failed.put(spec.name(), e.getMessage());
+                LOG.log(
+                        System.Logger.Level.WARNING,
+                        "relay {0} keeps its TLS contexts: credential {1} changed but {2}",
+                        spec.name(),
+                        credentialName,
+                        e.getMessage());
+            }
+        }
+        if (!refreshed.isEmpty()) {
+            LOG.log(
+                    System.Logger.Level.INFO,
+                    "credential {0} changed: new tunnels of relays {1} use it",
+                    credentialName,
+                    refreshed);
+        }
+        return new Refresh(refreshed, failed);
+    }
+
+    /** What {@link #refresh} did: relays now on the new material, and relays that kept the old one, with why. */
+    public record Refresh(List<String> refreshed, Map<String, String> failed) {
+        public Refresh {
+            refreshed = List.copyOf(refreshed);
+            failed = Collections.unmodifiableMap(new LinkedHashMap<>(failed));
+        }
+    }
+
+    private static boolean uses(RelaySpec spec, String credentialName) {
+        for (LayerSpec layer : allLayers(spec)) {
+            if (credentialName.equals(layer.credential()) || credentialName.equals(layer.trust())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Names of the relays whose layers use a credential (as identity or as trust). */
+    public Set<String> relaysUsing(String credentialName) {
+        Set<String> users = new LinkedHashSet<>();
+        for (Relay relay : list()) {
+            for (LayerSpec layer : allLayers(relay.spec())) {
+                if (credentialName.equals(layer.credential()) || credentialName.equals(layer.trust())) {
+                    users.add(relay.spec().name());
+                }
+            }
+        }
+        return users;
+    }
+
+    private static List<LayerSpec> allLayers(RelaySpec spec) {
+        List<LayerSpec> all = new ArrayList<>(spec.ingress());
+        all.addAll(spec.egress());
+        return all;
+    }
+
+    @Override
+    public void close() {
+        retries.shutdownNow();
+        relays.values().forEach(Relay::stop);
+        engine.close();
+    }
+}

@@ -1,0 +1,41 @@
+package dev.onionrelay.registry;
+
+import java.util.List;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Body of {@code POST /relays} (and of each {@code onion.relays[i]}): everything optional at the JSON level so that
+ * validation can name every missing or wrong field at once.
+ */
+public record RelayRequest(
+        @Nullable String name,
+        @Nullable EndpointRequest listen,
+        @Nullable TargetRequest target,
+        @Nullable List<LayerRequest> ingress,
+        @Nullable List<LayerRequest> egress,
+        @Nullable OptionsRequest options) {
+
+    /** Where a relay listens. */
+    public record EndpointRequest(
+            @Nullable String host, @Nullable Integer port) {}
+
+    /** Where a relay connects; {@code mode: "connect"} is the HTTP CONNECT proxy mode. */
+    public record TargetRequest(
+            @Nullable String host,
+            @Nullable Integer port,
+            @Nullable String mode) {}
+
+    /** Relay options; durations as {@code PT10S} or {@code 10s}. */
+    public record OptionsRequest(
+            @Nullable Integer maxTunnels,
+            @Nullable String handshakeTimeout,
+            @Nullable String connectTimeout,
+            @Nullable String idleTimeout,
+            @Nullable MinDepthRequest minDepth,
+            @Nullable String halfClose,
+            @Nullable String halfCloseTimeout) {}
+
+    /** Minimum depth per side (stack rule 3); each defaults to the side's configured depth. */
+    public record MinDepthRequest(
+            @Nullable Integer ingress, @Nullable Integer egress) {}
+}

@@ -1,0 +1,330 @@
+package dev.onionrelay.registry;
+
+import dev.onionrelay.layer.ClientAuthMode;
+import dev.onionrelay.layer.InvalidSpecException;
+import dev.onionrelay.layer.LayerDefaults;
+import dev.onionrelay.layer.LayerSpec;
+import dev.onionrelay.layer.Role;
+import dev.onionrelay.layer.Side;
+import dev.onionrelay.layer.SpecProblem;
+import dev.onionrelay.layer.TlsSettings;
+import dev.onionrelay.layer.Verification;
+import dev.onionrelay.relay.Endpoint;
+import dev.onionrelay.relay.HalfClose;
+import dev.onionrelay.relay.RelayOptions;
+import dev.onionrelay.relay.RelaySpec;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import org.jspecify.annotations.Nullable;
+import org.springframework.boot.convert.DurationStyle;
+
+/**
+ * Turns requests into engine specs: applies API.md's defaults and names every invalid field. Checks that need the
+ * registry (credentials exist, names are free, policy) happen in {@code RelayRegistry}.
+ */
+public final class RelayRequests {
+
+    /** Defaults that come from configuration rather than from API.md. */
+    public record Defaults(
+            int maxTunnels, Duration handshakeTimeout, Duration connectTimeout, Duration idleTimeout, String profile) {
+
+        public Defaults(int maxTunnels, Duration handshakeTimeout, Duration connectTimeout, Duration idleTimeout) {
+            this(maxTunnels, handshakeTimeout, connectTimeout, idleTimeout, DEFAULT_PROFILE);
+        }
+
+        /**
+         * The defaults of {@code onion.limits}; a relay that names no maxTunnels gets the default, capped by the
+         * per-relay maximum so that omitting the field never hits the limit.
+         */
+        public static Defaults from(dev.onionrelay.boot.OnionProperties.Limits limits) {
+            return from(limits, DEFAULT_PROFILE);
+        }
+
+        /** The same with the global TLS profile ({@code onion.tls.profile}) for layers that name none. */
+        public static Defaults from(dev.onionrelay.boot.OnionProperties.Limits limits, String profile) {
+            return new Defaults(
+                    Math.min(limits.defaultMaxTunnels(), limits.maxTunnelsPerRelay()),
+                    limits.handshakeTimeout(),
+                    limits.connectTimeout(),
+                    limits.idleTimeout(),
+                    profile);
+        }
+    }
+
+    public static final String DEFAULT_PROFILE = "default";
+    public static final String STRICT_PROFILE = "strict";
+
+    /** The strict profile's suites: TLS 1.3 with AES-256-GCM only. */
+    public static final List<String> STRICT_CIPHERS = List.of("TLS_AES_256_GCM_SHA384");
+
+    private RelayRequests() {}
+
+    public static RelaySpec toSpec(RelayRequest request, Defaults defaults) {
+        List<FieldProblem> errors = new ArrayList<>();
+        String name = request.name();
+        if (name == null || name.isBlank()) {
+            errors.add(new FieldProblem("name", "is required"));
+        }
+        RelayRequest.EndpointRequest listen = request.listen();
+        String listenHost = listen != null && listen.host() != null ? listen.host() : "127.0.0.1";
+        int listenPort = listen != null && listen.port() != null ? listen.port() : 0;
+        if (listenPort < 0 || listenPort > 65535) {
+            errors.add(new FieldProblem("listen.port", "must be between 0 (any free port) and 65535"));
+        }
+        Endpoint target = null;
+        RelayRequest.TargetRequest targetRequest = request.target();
+        if (targetRequest == null) {
+            errors.add(new FieldProblem("target", "is required"));
+        } else if (targetRequest.mode() != null) {
+            errors.add(new FieldProblem(
+                    "target.mode",
+                    "mode '" + targetRequest.mode() + "' is not supported by this version; give host and port"));
+        } else {
+            if (targetRequest.host() == null || targetRequest.host().isBlank()) {
+                errors.add(new FieldProblem("target.host", "is required"));
+            }
+            if (targetRequest.port() == null || targetRequest.port() < 1 || targetRequest.port() > 65535) {
+                errors.add(new FieldProblem("target.port", "must be between 1 and 65535"));
+            }
+            if (targetRequest.host() != null && targetRequest.port() != null) {
+                target = new Endpoint(targetRequest.host(), targetRequest.port());
+            }
+        }
+        RelayRequest.OptionsRequest options = request.options();
+        Duration handshakeTimeout = duration(
+                errors,
+                "options.handshakeTimeout",
+                options != null ? options.handshakeTimeout() : null,
+                defaults.handshakeTimeout(),
+                TlsSettings.MAX_HANDSHAKE_TIMEOUT);
+        Duration connectTimeout = duration(
+                errors,
+                "options.connectTimeout",
+                options != null ? options.connectTimeout() : null,
+                defaults.connectTimeout(),
+                RelayOptions.MAX_CONNECT_TIMEOUT);
+        Duration idleTimeout = duration(
+                errors,
+                "options.idleTimeout",
+                options != null ? options.idleTimeout() : null,
+                defaults.idleTimeout(),
+                RelayOptions.MAX_IDLE_TIMEOUT);
+        HalfClose halfClose = RelayOptions.DEFAULT_HALF_CLOSE;
+        if (options != null && options.halfClose() != null) {
+            halfClose = HalfClose.named(options.halfClose());
+            if (halfClose == null) {
+                errors.add(new FieldProblem("options.halfClose", "must be 'propagate' or 'hold'"));
+            }
+        }
+        Duration halfCloseTimeout = duration(
+                errors,
+                "options.halfCloseTimeout",
+                options != null ? options.halfCloseTimeout() : null,
+                RelayOptions.DEFAULT_HALF_CLOSE_TIMEOUT,
+                RelayOptions.MAX_IDLE_TIMEOUT);
+        int maxTunnels = options != null && options.maxTunnels() != null ? options.maxTunnels() : defaults.maxTunnels();
+        if (maxTunnels < 1) {
+            errors.add(new FieldProblem("options.maxTunnels", "must be at least 1"));
+        }
+        String defaultServerName = target != null ? target.host() : null;
+        List<LayerSpec> ingress =
+                layers(errors, Side.INGRESS, request.ingress(), null, handshakeTimeout, defaults.profile());
+        List<LayerSpec> egress =
+                layers(errors, Side.EGRESS, request.egress(), defaultServerName, handshakeTimeout, defaults.profile());
+        RelayRequest.MinDepthRequest minDepth = options != null ? options.minDepth() : null;
+        int minIngress = minDepth != null && minDepth.ingress() != null ? minDepth.ingress() : ingress.size();
+        int minEgress = minDepth != null && minDepth.egress() != null ? minDepth.egress() : egress.size();
+        if (!errors.isEmpty()) {
+            throw new InvalidRequestException(errors);
+        }
+        RelaySpec spec = new RelaySpec(
+                name,
+                new Endpoint(listenHost, listenPort),
+                target,
+                ingress,
+                egress,
+                new RelayOptions(
+                        maxTunnels,
+                        handshakeTimeout,
+                        connectTimeout,
+                        idleTimeout,
+                        minIngress,
+                        minEgress,
+                        halfClose,
+                        halfCloseTimeout));
+        List<SpecProblem> problems = spec.problems();
+        if (!problems.isEmpty()) {
+            throw new InvalidRequestException(fieldProblems(problems, ""));
+        }
+        return spec;
+    }
+
+    /** One layer pushed on a live tunnel: index is its future position in the stack. */
+    public static LayerSpec toLayer(
+            LayerRequest request,
+            Side side,
+            int index,
+            @Nullable String defaultServerName,
+            Duration handshakeTimeout,
+            String defaultProfile) {
+        List<FieldProblem> errors = new ArrayList<>();
+        LayerSpec spec = layer(errors, "", side, index, request, defaultServerName, handshakeTimeout, defaultProfile);
+        if (!errors.isEmpty()) {
+            throw new InvalidRequestException(errors);
+        }
+        return spec;
+    }
+
+    private static List<LayerSpec> layers(
+            List<FieldProblem> errors,
+            Side side,
+            @Nullable List<LayerRequest> requests,
+            @Nullable String defaultServerName,
+            Duration handshakeTimeout,
+            String defaultProfile) {
+        List<LayerSpec> layers = new ArrayList<>();
+        if (requests == null) {
+            return layers;
+        }
+        for (int i = 0; i < requests.size(); i++) {
+            LayerRequest request = requests.get(i);
+            String prefix = side.label() + "[" + i + "].";
+            if (request == null) {
+                errors.add(new FieldProblem(side.label() + "[" + i + "]", "a layer cannot be null"));
+                continue;
+            }
+            LayerSpec layer =
+                    layer(errors, prefix, side, i, request, defaultServerName, handshakeTimeout, defaultProfile);
+            if (layer != null) {
+                layers.add(layer);
+            }
+        }
+        return layers;
+    }
+
+    private static @Nullable LayerSpec layer(
+            List<FieldProblem> errors,
+            String prefix,
+            Side side,
+            int index,
+            LayerRequest request,
+            @Nullable String defaultServerName,
+            Duration relayHandshakeTimeout,
+            String defaultProfile) {
+        int before = errors.size();
+        String profile = request.profile() != null
+                ? request.profile().trim().toLowerCase(java.util.Locale.ROOT)
+                : defaultProfile;
+        List<String> protocols = request.protocols();
+        List<String> ciphers = request.ciphers();
+        if (STRICT_PROFILE.equals(profile)) {
+            // Strict: TLS 1.3 only, AES-256-GCM only. Explicit lists may narrow it, never widen it.
+            if (protocols != null && protocols.stream().anyMatch(v -> !"TLSv1.3".equals(v))) {
+                errors.add(new FieldProblem(prefix + "protocols", "the strict profile allows TLSv1.3 only"));
+            }
+            if (ciphers != null && !STRICT_CIPHERS.containsAll(ciphers)) {
+                errors.add(
+                        new FieldProblem(prefix + "ciphers", "the strict profile allows " + STRICT_CIPHERS + " only"));
+            }
+            protocols = List.of("TLSv1.3");
+            ciphers = STRICT_CIPHERS;
+        } else if (!DEFAULT_PROFILE.equals(profile)) {
+            errors.add(new FieldProblem(prefix + "profile", "'" + profile + "' is not one of [default, strict]"));
+        }
+        Role role = enumValue(errors, prefix + "role", request.role(), Role.class);
+        Verification verify = enumValue(errors, prefix + "verify", request.verify(), Verification.class);
+        ClientAuthMode clientAuth =
+                enumValue(errors, prefix + "clientAuth", request.clientAuth(), ClientAuthMode.class);
+        Duration timeout = duration(
+                errors,
+                prefix + "handshakeTimeout",
+                request.handshakeTimeout(),
+                relayHandshakeTimeout,
+                TlsSettings.MAX_HANDSHAKE_TIMEOUT);
+        if (request.connect() != null) {
+            errors.add(new FieldProblem(
+                    prefix + "connect", "HTTP CONNECT through a hop is not supported by this version"));
+        }
+        Role effectiveRole = role != null ? role : (side == Side.INGRESS ? Role.SERVER : Role.CLIENT);
+        if (effectiveRole == Role.SERVER
+                && (request.credential() == null || request.credential().isBlank())) {
+            errors.add(new FieldProblem(prefix + "credential", "a server layer needs an identity credential"));
+        }
+        if (effectiveRole == Role.CLIENT && clientAuth != null && clientAuth != ClientAuthMode.NONE) {
+            errors.add(new FieldProblem(prefix + "clientAuth", "only server layers ask for client certificates"));
+        }
+        LayerSpec spec;
+        try {
+            spec = LayerDefaults.apply(
+                    side,
+                    index,
+                    request.name(),
+                    role,
+                    request.credential(),
+                    request.trust(),
+                    request.serverName(),
+                    verify,
+                    clientAuth,
+                    protocols,
+                    ciphers,
+                    request.alpn(),
+                    timeout,
+                    defaultServerName,
+                    relayHandshakeTimeout);
+        } catch (InvalidSpecException e) {
+            // Reported together with the request's own problems, so that one answer names every field at fault.
+            errors.addAll(fieldProblems(e.problems(), prefix));
+            return null;
+        }
+        return errors.size() > before ? null : spec;
+    }
+
+    /** Problems of a spec as API field problems, under the request path of that spec ({@code egress[1].}). */
+    private static List<FieldProblem> fieldProblems(List<SpecProblem> problems, String prefix) {
+        String under = prefix.endsWith(".") ? prefix.substring(0, prefix.length() - 1) : prefix;
+        return problems.stream()
+                .map(problem -> problem.under(under))
+                .map(problem -> new FieldProblem(problem.field(), problem.message()))
+                .toList();
+    }
+
+    private static <E extends Enum<E>> @Nullable E enumValue(
+            List<FieldProblem> errors, String field, @Nullable String value, Class<E> type) {
+        if (value == null) {
+            return null;
+        }
+        try {
+            return Enum.valueOf(type, value.trim().toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            List<String> allowed = new ArrayList<>();
+            for (E constant : type.getEnumConstants()) {
+                allowed.add(constant.name().toLowerCase(Locale.ROOT));
+            }
+            errors.add(new FieldProblem(field, "'" + value + "' is not one of " + allowed));
+            return null;
+        }
+    }
+
+    private static Duration duration(
+            List<FieldProblem> errors, String field, @Nullable String value, Duration fallback, Duration max) {
+        if (value == null) {
+            return fallback;
+        }
+        try {
+            Duration parsed = DurationStyle.detectAndParse(value.trim());
+            if (parsed.isNegative() || parsed.isZero()) {
+                errors.add(new FieldProblem(field, "must be positive"));
+                return fallback;
+            }
+            List<SpecProblem> problems = new ArrayList<>();
+            TlsSettings.timeout(problems, field, parsed, max);
+            problems.forEach(problem -> errors.add(new FieldProblem(problem.field(), problem.message())));
+            return problems.isEmpty() ? parsed : fallback;
+        } catch (IllegalArgumentException | ArithmeticException e) {
+            errors.add(new FieldProblem(field, "'" + value + "' is not a duration such as PT10S or 10s"));
+            return fallback;
+        }
+    }
+}
