@@ -44,6 +44,7 @@ public class ApiExceptionHandler extends ResponseEntityExceptionHandler {
                     case NOT_FOUND -> HttpStatus.NOT_FOUND;
                     case CONFLICT -> HttpStatus.CONFLICT;
                     case LIMIT -> HttpStatus.TOO_MANY_REQUESTS;
+                    case UNAVAILABLE -> HttpStatus.SERVICE_UNAVAILABLE;
                 };
         return problem(status, title(status), e.getMessage(), fieldErrors(e.field(), e.getMessage()));
     }
@@ -85,10 +86,18 @@ public class ApiExceptionHandler extends ResponseEntityExceptionHandler {
         return super.createResponseEntity(body, headers, statusCode, request);
     }
 
-    @ExceptionHandler(IllegalStateException.class)
-    ResponseEntity<ProblemDetail> unexpected(IllegalStateException e) {
-        LOG.warn("request failed: {}", e.getMessage());
-        return problem(HttpStatus.SERVICE_UNAVAILABLE, "temporarily unavailable", e.getMessage(), List.of());
+    /**
+     * A failure no rule describes is a defect, not a passing condition: 500 with a generic detail (its message may name
+     * internals), logged with its stack trace. Conditions worth retrying are {@code RelayException} UNAVAILABLE (503).
+     */
+    @ExceptionHandler(RuntimeException.class)
+    ResponseEntity<ProblemDetail> unexpected(RuntimeException e) {
+        LOG.error("request failed", e);
+        return problem(
+                HttpStatus.INTERNAL_SERVER_ERROR,
+                ProblemTypes.title(500),
+                "the request failed unexpectedly; the service log has the cause",
+                List.of());
     }
 
     private static List<FieldProblem> fieldErrors(@Nullable String field, String message) {
@@ -106,6 +115,7 @@ public class ApiExceptionHandler extends ResponseEntityExceptionHandler {
             case NOT_FOUND -> "not found";
             case CONFLICT -> "conflict";
             case TOO_MANY_REQUESTS -> "limit reached";
+            case SERVICE_UNAVAILABLE -> "temporarily unavailable";
             default -> status.getReasonPhrase();
         };
     }

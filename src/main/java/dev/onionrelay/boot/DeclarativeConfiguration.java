@@ -1,6 +1,7 @@
 package dev.onionrelay.boot;
 
 import dev.onionrelay.credential.CredentialStore;
+import dev.onionrelay.credential.file.CredentialFiles;
 import dev.onionrelay.credential.file.FileCredentialWatcher;
 import dev.onionrelay.credential.file.FileCredentials;
 import dev.onionrelay.observe.FileCredentialHealthIndicator;
@@ -8,12 +9,12 @@ import dev.onionrelay.observe.FileCredentialMetrics;
 import dev.onionrelay.registry.RelayRegistry;
 import java.time.Clock;
 import java.time.Duration;
-import org.springframework.boot.autoconfigure.AbstractDependsOnBeanFactoryPostProcessor;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.boot.context.properties.bind.Bindable;
 import org.springframework.boot.context.properties.bind.Binder;
 import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.context.SmartLifecycle;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Condition;
 import org.springframework.context.annotation.ConditionContext;
@@ -25,9 +26,9 @@ import org.springframework.core.type.AnnotatedTypeMetadata;
  * Configuration-driven state, the path the Helm chart uses: file credentials ({@code onion.credentials.<name>.*},
  * reloaded when the files change) and declarative relays ({@code onion.relays[i]}).
  *
- * <p>Order at start: file credentials are loaded before the relay registry is created; the registry opens the declared
- * relays first (they win a name clash) and then restores API-created relays (both may use file credentials); reloading
- * starts with the context.
+ * <p>Order at start: file credentials are loaded while beans are created; when the application starts, the declared
+ * relays open first (they win a name clash), then API-created relays are restored (both may use file credentials);
+ * reloading starts with them.
  */
 @Configuration(proxyBeanMethods = false)
 @EnableConfigurationProperties(DeclarativeConfiguration.CredentialReload.class)
@@ -45,7 +46,28 @@ public class DeclarativeConfiguration {
     @Bean
     FileCredentialWatcher fileCredentialWatcher(
             FileCredentials credentials, RelayRegistry relays, CredentialReload reload) {
-        return new FileCredentialWatcher(credentials, relays, reload.interval());
+        return new FileCredentialWatcher(credentials, relays::refresh, reload.interval());
+    }
+
+    /** Polls the credential files while the application runs. */
+    @Bean
+    SmartLifecycle fileCredentialReload(FileCredentialWatcher watcher) {
+        return new SmartLifecycle() {
+            @Override
+            public void start() {
+                watcher.start();
+            }
+
+            @Override
+            public void stop() {
+                watcher.stop();
+            }
+
+            @Override
+            public boolean isRunning() {
+                return watcher.isRunning();
+            }
+        };
     }
 
     @Bean
@@ -64,24 +86,12 @@ public class DeclarativeConfiguration {
         return new DeclarativeRelays(properties);
     }
 
-    /** Makes the relay registry wait for file credentials: restored relays that use them must find them. */
-    @Bean
-    static RegistryDependsOnFileCredentials registryDependsOnFileCredentials() {
-        return new RegistryDependsOnFileCredentials();
-    }
-
-    static final class RegistryDependsOnFileCredentials extends AbstractDependsOnBeanFactoryPostProcessor {
-        RegistryDependsOnFileCredentials() {
-            super(RelayRegistry.class, FileCredentials.class);
-        }
-    }
-
     /** True when at least one {@code onion.credentials.<name>} is configured. */
     static final class FileCredentialsConfigured implements Condition {
         @Override
         public boolean matches(ConditionContext context, AnnotatedTypeMetadata metadata) {
             return Binder.get(context.getEnvironment())
-                    .bind("onion.credentials", Bindable.mapOf(String.class, OnionProperties.FileCredential.class))
+                    .bind("onion.credentials", Bindable.mapOf(String.class, CredentialFiles.class))
                     .map(credentials -> !credentials.isEmpty())
                     .orElse(false);
         }

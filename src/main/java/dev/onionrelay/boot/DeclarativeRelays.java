@@ -37,8 +37,7 @@ public final class DeclarativeRelays {
      */
     public DeclarativeRelays(OnionProperties properties) {
         List<RelayRequest> declared = properties.relays();
-        RelayRequests.Defaults defaults = RelayRequests.Defaults.from(
-                properties.limits(), properties.tls().profile());
+        RelayRequests.Defaults defaults = properties.relayDefaults();
         for (int i = 0; i < declared.size(); i++) {
             String property = property(i);
             try {

@@ -9,72 +9,137 @@ import dev.onionrelay.registry.ListenRetry;
 import dev.onionrelay.registry.RelayLimits;
 import dev.onionrelay.registry.RelayPolicy;
 import dev.onionrelay.registry.RelayRegistry;
+import dev.onionrelay.registry.RelayStore;
 import dev.onionrelay.registry.file.FileRelayStore;
 import dev.onionrelay.relay.CompositeRelayObserver;
 import dev.onionrelay.relay.OnionEngine;
 import dev.onionrelay.relay.RelayObserver;
 import dev.onionrelay.relay.Transport;
-import java.util.List;
+import dev.onionrelay.relay.target.FixedTargetSelector;
+import dev.onionrelay.relay.target.TargetSelector;
 import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.context.SmartLifecycle;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 
 /**
- * Wires the Spring-free engine: credential store, TLS contexts, Netty engine and the relay registry with its declared and
- * restored relays.
+ * Wires the Spring-free engine: credential store, TLS contexts, Netty engine and the relay registry. The stores and
+ * the target selector are replaceable: a bean of the same type defined elsewhere (a shared store for many instances, a
+ * CONNECT target) wins. Declared and stored relays open when the application starts ({@link RelayRestore}), not while
+ * beans are created.
  */
 @Configuration(proxyBeanMethods = false)
 @EnableConfigurationProperties(OnionProperties.class)
 public class OnionConfiguration {
 
     @Bean
+    @ConditionalOnMissingBean
     CredentialStore credentialStore(OnionProperties properties) {
         return new CredentialStore(properties.stateDir().resolve("credentials"));
     }
 
-    @Bean(destroyMethod = "close")
-    RelayRegistry onionService(
-            OnionProperties properties,
-            CredentialStore credentials,
-            ObjectProvider<RelayObserver> observers,
-            DeclarativeRelays declaredRelays) {
-        TlsHardening.apply();
-        if ("strict".equalsIgnoreCase(properties.tls().profile())) {
-            TlsHardening.strictKeyExchange();
-        }
-        TlsProvider provider = TlsProvider.named(properties.tls().provider());
-        List<RelayObserver> all = observers.orderedStream().toList();
+    @Bean
+    @ConditionalOnMissingBean
+    RelayStore relayStore(OnionProperties properties) {
+        return new FileRelayStore(properties.stateDir().resolve("relays"));
+    }
+
+    @Bean
+    RelayPolicy relayPolicy(OnionProperties properties) {
         OnionProperties.Policy p = properties.policy();
-        OnionProperties.Limits limits = properties.limits();
-        RelayPolicy policy = new RelayPolicy(
+        return new RelayPolicy(
                 p.listenHosts(),
                 p.listenPorts(),
                 p.targetHosts(),
                 p.targetPorts(),
                 p.deniedTargets(),
                 p.allowInsecureVerify());
+    }
+
+    /** The relay's fixed target, its resolved addresses checked against policy at every connect. */
+    @Bean(destroyMethod = "close")
+    @ConditionalOnMissingBean
+    TargetSelector targetSelector(RelayPolicy policy) {
+        return new FixedTargetSelector(policy::chooseResolved);
+    }
+
+    @Bean(destroyMethod = "close")
+    RelayRegistry relayRegistry(
+            OnionProperties properties,
+            CredentialStore credentials,
+            RelayStore store,
+            RelayPolicy policy,
+            TargetSelector targets,
+            ObjectProvider<RelayObserver> observers) {
+        TlsHardening.apply();
+        if ("strict".equalsIgnoreCase(properties.tls().profile())) {
+            TlsHardening.strictKeyExchange();
+        }
+        TlsProvider provider = TlsProvider.named(properties.tls().provider());
+        OnionProperties.Limits limits = properties.limits();
         OnionEngine engine = new OnionEngine(
                 Transport.named(properties.engine().transport()),
                 properties.engine().workerThreads(),
                 provider,
-                CompositeRelayObserver.of(all),
-                new OnionEngine.Settings(limits.maxTunnels(), limits.setupTimeout(), policy));
-        RelayRegistry service = new RelayRegistry(
+                CompositeRelayObserver.of(observers.orderedStream().toList()),
+                new OnionEngine.Settings(limits.maxTunnels(), limits.setupTimeout(), targets));
+        return new RelayRegistry(
                 engine,
                 new TlsContexts(new StoreKeyMaterial(credentials), provider),
-                new FileRelayStore(properties.stateDir().resolve("relays")),
+                store,
                 policy,
                 new RelayLimits(limits.maxRelays(), limits.maxDepth(), limits.maxTunnelsPerRelay()),
-                new ListenRetry(limits.listenRetryInitial(), limits.listenRetryMax()));
-        try {
-            // Declared relays first: on a name clash the declared one wins and the stored one is reported.
-            declaredRelays.open(service);
-            service.restore();
-        } catch (RuntimeException e) {
-            service.close();
-            throw e;
+                new ListenRetry(limits.listenRetryInitial(), limits.listenRetryMax()),
+                properties.relayDefaults());
+    }
+
+    @Bean
+    RelayRestore relayRestore(RelayRegistry registry, DeclarativeRelays declaredRelays) {
+        return new RelayRestore(registry, declaredRelays);
+    }
+
+    /**
+     * Opens the relays when the application starts, before the API accepts requests: the declared ones first (on a
+     * name clash the declared one wins and the stored one is reported), then those stored by earlier runs. By then
+     * every bean exists, file credentials included, so restored relays that use them find them.
+     */
+    static final class RelayRestore implements SmartLifecycle {
+
+        /** Before the web server (which starts a little below the default phase), so no request sees a half state. */
+        static final int PHASE = SmartLifecycle.DEFAULT_PHASE - 1_000_000;
+
+        private final RelayRegistry registry;
+        private final DeclarativeRelays declaredRelays;
+        private volatile boolean running;
+
+        RelayRestore(RelayRegistry registry, DeclarativeRelays declaredRelays) {
+            this.registry = registry;
+            this.declaredRelays = declaredRelays;
         }
-        return service;
+
+        @Override
+        public void start() {
+            declaredRelays.open(registry);
+            registry.restore();
+            running = true;
+        }
+
+        @Override
+        public void stop() {
+            // The registry closes its relays when the context closes.
+            running = false;
+        }
+
+        @Override
+        public boolean isRunning() {
+            return running;
+        }
+
+        @Override
+        public int getPhase() {
+            return PHASE;
+        }
     }
 }

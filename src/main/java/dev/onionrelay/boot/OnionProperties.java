@@ -1,6 +1,8 @@
 package dev.onionrelay.boot;
 
+import dev.onionrelay.credential.file.CredentialFiles;
 import dev.onionrelay.registry.RelayRequest;
+import dev.onionrelay.registry.RelayRequests;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -26,15 +28,22 @@ public record OnionProperties(
         @DefaultValue Limits limits,
         @DefaultValue Tls tls,
         @DefaultValue Engine engine,
-        @DefaultValue Map<String, FileCredential> credentials,
+        @DefaultValue Map<String, CredentialFiles> credentials,
         @DefaultValue List<RelayRequest> relays) {
 
     /**
-     * A credential loaded from files (mounted Kubernetes Secrets): a certificate chain and, for an identity, its
-     * private key. Reloaded when the files change.
+     * What relay and layer requests (API, declared relays, the demo) get for the fields they leave out: the configured
+     * timeouts and TLS profile; a relay that names no maxTunnels gets the default, capped by the per-relay maximum so
+     * that omitting the field never hits the limit.
      */
-    public record FileCredential(
-            Path certificateFile, @Nullable Path privateKeyFile) {}
+    public RelayRequests.Defaults relayDefaults() {
+        return new RelayRequests.Defaults(
+                Math.min(limits.defaultMaxTunnels(), limits.maxTunnelsPerRelay()),
+                limits.handshakeTimeout(),
+                limits.connectTimeout(),
+                limits.idleTimeout(),
+                tls.profile());
+    }
 
     /** API access. No tokens configured: an admin token is generated into {@code <state-dir>/admin.token}. */
     public record Api(@DefaultValue List<Token> tokens) {}

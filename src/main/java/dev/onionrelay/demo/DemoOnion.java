@@ -6,7 +6,6 @@ import dev.onionrelay.credential.NewCredential;
 import dev.onionrelay.registry.LayerRequest;
 import dev.onionrelay.registry.RelayRegistry;
 import dev.onionrelay.registry.RelayRequest;
-import dev.onionrelay.registry.RelayRequests;
 import dev.onionrelay.relay.Relay;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
@@ -111,20 +110,13 @@ public class DemoOnion implements ApplicationRunner {
 
     private Relay relay(String name, int port, int targetPort, List<LayerRequest> ingress, List<LayerRequest> egress) {
         return relays.find(name)
-                .orElseGet(() -> relays.create(RelayRequests.toSpec(
-                        new RelayRequest(
-                                name,
-                                new RelayRequest.EndpointRequest("127.0.0.1", port),
-                                new RelayRequest.TargetRequest("127.0.0.1", targetPort, null),
-                                ingress,
-                                egress,
-                                null),
-                        defaults())));
-    }
-
-    private RelayRequests.Defaults defaults() {
-        OnionProperties.Limits limits = properties.limits();
-        return RelayRequests.Defaults.from(limits);
+                .orElseGet(() -> relays.create(new RelayRequest(
+                        name,
+                        new RelayRequest.EndpointRequest("127.0.0.1", port),
+                        new RelayRequest.TargetRequest("127.0.0.1", targetPort, null),
+                        ingress,
+                        egress,
+                        null)));
     }
 
     private static LayerRequest server(String name, String credential) {

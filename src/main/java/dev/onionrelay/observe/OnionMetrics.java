@@ -112,6 +112,14 @@ public class OnionMetrics implements RelayObserver, SmartLifecycle {
         }
     }
 
+    @Override
+    public void protocolViolation(Relay relay, Side side, String what) {
+        RelayMeters meters = meters(relay);
+        if (meters != null) {
+            meters.protocolViolation(side);
+        }
+    }
+
     /** The meters of a relay, registering them at its first event; none for a relay that was stopped (deleted). */
     private @Nullable RelayMeters meters(Relay relay) {
         RelayMeters current = byName.get(relay.spec().name());

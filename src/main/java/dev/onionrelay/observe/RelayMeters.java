@@ -67,6 +67,7 @@ final class RelayMeters {
     private final ConcurrentHashMap<LayerKey, LayerMeters> layers = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Counter> connectFailures = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Counter> rejections = new ConcurrentHashMap<>();
+    private final Map<Side, Counter> violations = new ConcurrentHashMap<>();
     private final Map<Side, Map<Initiator, Counter>> pushes = new EnumMap<>(Side.class);
     private final Map<Side, Map<Initiator, Counter>> pops = new EnumMap<>(Side.class);
     private volatile boolean closed;
@@ -257,6 +258,20 @@ final class RelayMeters {
                                                 + "other)")
                                 .tags(relayTags)
                                 .tag("reason", r)
+                                .register(registry)))
+                .increment();
+    }
+
+    void protocolViolation(Side side) {
+        violations
+                .computeIfAbsent(
+                        side,
+                        s -> keep(Counter.builder("onion.protocol.violations")
+                                .description(
+                                        "Tunnels closed because a peer broke the stack's protocol (a close_notify on a "
+                                                + "layer that is not innermost while inner layers are open), by side")
+                                .tags(relayTags)
+                                .tag("side", s.label())
                                 .register(registry)))
                 .increment();
     }

@@ -1,7 +1,7 @@
 package dev.onionrelay.registry;
 
+import dev.onionrelay.relay.target.FixedTargetSelector;
 import java.net.InetAddress;
-import java.net.UnknownHostException;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
@@ -142,17 +142,7 @@ public record RelayPolicy(
 
     /** Parses an IP literal without any DNS lookup; null for host names. */
     public static InetAddress literal(String host) {
-        String h = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
-        boolean ipv4 = h.matches("\\d{1,3}(\\.\\d{1,3}){3}");
-        boolean ipv6 = h.contains(":") && h.matches("[0-9a-fA-F:.%]+");
-        if (!ipv4 && !ipv6) {
-            return null;
-        }
-        try {
-            return InetAddress.getByName(h);
-        } catch (UnknownHostException e) {
-            return null;
-        }
+        return FixedTargetSelector.literal(host);
     }
 
     private static boolean inCidr(String cidr, InetAddress address) {

@@ -1,7 +1,10 @@
 package dev.onionrelay.registry;
 
+import dev.onionrelay.layer.BelowMinimumDepthException;
 import dev.onionrelay.layer.LayerConfigurationException;
 import dev.onionrelay.layer.LayerSpec;
+import dev.onionrelay.layer.LayerStack;
+import dev.onionrelay.layer.LayerStatus;
 import dev.onionrelay.layer.PreparedLayer;
 import dev.onionrelay.layer.Side;
 import dev.onionrelay.layer.TlsContexts;
@@ -11,6 +14,7 @@ import dev.onionrelay.relay.Relay;
 import dev.onionrelay.relay.RelayException;
 import dev.onionrelay.relay.RelaySpec;
 import dev.onionrelay.relay.RelayState;
+import dev.onionrelay.relay.Tunnel;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
 import java.net.BindException;
@@ -29,11 +33,14 @@ import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The registry of relays: validates specs against policy and limits, builds their TLS contexts, opens them on the
@@ -62,6 +69,7 @@ public final class RelayRegistry implements AutoCloseable {
     private final RelayPolicy policy;
     private final RelayLimits limits;
     private final ListenRetry listenRetry;
+    private final RelayRequests.Defaults defaults;
     private final Map<String, Relay> relays = new ConcurrentHashMap<>();
     private final Set<String> declared = ConcurrentHashMap.newKeySet();
     private final List<SkippedRelay> skipped = new CopyOnWriteArrayList<>();
@@ -83,6 +91,21 @@ public final class RelayRegistry implements AutoCloseable {
             RelayPolicy policy,
             RelayLimits limits,
             ListenRetry listenRetry) {
+        this(engine, contexts, store, policy, limits, listenRetry, RelayRequests.Defaults.standard(limits));
+    }
+
+    /**
+     * @param defaults what a relay or layer request that leaves a field out gets (configured timeouts, TLS profile)
+     */
+    public RelayRegistry(
+            OnionEngine engine,
+            TlsContexts contexts,
+            RelayStore store,
+            RelayPolicy policy,
+            RelayLimits limits,
+            ListenRetry listenRetry,
+            RelayRequests.Defaults defaults) {
+        this.defaults = defaults;
         this.engine = engine;
         this.contexts = contexts;
         this.store = store;
@@ -101,6 +124,21 @@ public final class RelayRegistry implements AutoCloseable {
 
     public RelayLimits limits() {
         return limits;
+    }
+
+    /** The defaults requests get for the fields they leave out. */
+    public RelayRequests.Defaults defaults() {
+        return defaults;
+    }
+
+    /**
+     * Creates, opens and persists the relay a request describes, with this registry's defaults for what it leaves out.
+     *
+     * @throws InvalidRequestException naming every field at fault
+     * @throws RelayException when policy, limits or a name clash refuse it
+     */
+    public Relay create(RelayRequest request) {
+        return create(RelayRequests.toSpec(request, defaults));
     }
 
     /** Creates, opens and persists a relay. */
@@ -373,12 +411,7 @@ public final class RelayRegistry implements AutoCloseable {
     }
 
     private void checkDepth(String side, int depth, int minDepth) {
-        if (depth > limits.maxDepth()) {
-            throw new RelayException(
-                    RelayException.Kind.LIMIT,
-                    side,
-                    "at most " + limits.maxDepth() + " layers per side (onion.limits.max-depth)");
-        }
+        checkMaxDepth(side, depth, side);
         if (minDepth < 0 || minDepth > depth) {
             throw new RelayException(
                     RelayException.Kind.INVALID,
@@ -387,15 +420,99 @@ public final class RelayRegistry implements AutoCloseable {
         }
     }
 
+    /** A side deeper than the maximum depth: LIMIT. */
+    private void checkMaxDepth(String side, int depth, @Nullable String field) {
+        if (depth > limits.maxDepth()) {
+            throw new RelayException(
+                    RelayException.Kind.LIMIT,
+                    field,
+                    "at most " + limits.maxDepth() + " layers per side (onion.limits.max-depth)");
+        }
+    }
+
     private void checkVerify(String side, List<LayerSpec> layers) {
         for (int i = 0; i < layers.size(); i++) {
-            LayerSpec layer = layers.get(i);
-            if (layer.verify() == Verification.NONE && layer.verifiesPeerWhenAsked() && !policy.allowInsecureVerify()) {
-                throw new RelayException(
-                        RelayException.Kind.FORBIDDEN,
-                        side + "[" + i + "].verify",
-                        "verify 'none' needs onion.policy.allow-insecure-verify=true");
+            checkVerify(side + "[" + i + "].verify", layers.get(i));
+        }
+    }
+
+    /** A layer that would accept any peer although it checks peers: FORBIDDEN unless policy allows it. */
+    private void checkVerify(String field, LayerSpec layer) {
+        if (layer.verify() == Verification.NONE && layer.verifiesPeerWhenAsked() && !policy.allowInsecureVerify()) {
+            throw new RelayException(
+                    RelayException.Kind.FORBIDDEN,
+                    field,
+                    "verify 'none' needs onion.policy.allow-insecure-verify=true");
+        }
+    }
+
+    /** An open tunnel of a relay. */
+    public Tunnel tunnel(String relay, String tunnel) {
+        return get(relay)
+                .tunnel(tunnel)
+                .orElseThrow(() -> new RelayException(
+                        RelayException.Kind.NOT_FOUND,
+                        null,
+                        "no open tunnel '" + tunnel + "' on relay '" + relay + "'"));
+    }
+
+    /**
+     * Pushes a new innermost layer on one side of a live tunnel (startTLS) and waits until it is on the stack; its
+     * handshake then runs in the background. Refused, each for one reason: a tunnel that is not open (CONFLICT), a side
+     * at the maximum depth (LIMIT), a layer named like a live one (INVALID), {@code verify: none} unless policy allows
+     * it (FORBIDDEN), and anything the request mapping refuses (INVALID, naming the fields).
+     *
+     * @return the pushed layer's status, taken when it was pushed
+     */
+    public LayerStatus push(String relay, String tunnel, Side side, LayerRequest request) {
+        Relay found = get(relay);
+        Tunnel live = tunnel(relay, tunnel);
+        String refusal = live.pushRefusal(side);
+        LayerStack stack = live.stack(side);
+        if (refusal != null || stack == null) {
+            throw new RelayException(RelayException.Kind.CONFLICT, null, refusal);
+        }
+        List<LayerStatus> layers = stack.status();
+        int index = layers.size();
+        checkMaxDepth(side.label(), index + 1, null);
+        String defaultServerName =
+                side == Side.EGRESS && index == 0 ? found.spec().target().host() : null;
+        LayerSpec spec = RelayRequests.toLayer(
+                request, side, index, defaultServerName, found.spec().options().handshakeTimeout(), defaults.profile());
+        if (layers.stream().anyMatch(layer -> layer.name().equals(spec.name()))) {
+            throw InvalidRequestException.of(
+                    "name",
+                    "a live " + side.label() + " layer is named '" + spec.name()
+                            + "' already; names label status and metrics, so they must differ");
+        }
+        checkVerify("verify", spec);
+        PreparedLayer prepared = prepare(side, List.of(spec)).get(0);
+        return await(live.push(side, prepared));
+    }
+
+    /**
+     * Pops the innermost layer of one side of a live tunnel (stopTLS): close_notify goes out, the TCP connection stays.
+     * Refused (CONFLICT) at the side's minimum depth, so that nobody can downgrade a tunnel by popping.
+     */
+    public void pop(String relay, String tunnel, Side side) {
+        await(tunnel(relay, tunnel).popLocal(side));
+    }
+
+    private static <T> T await(io.netty.util.concurrent.Future<T> future) {
+        try {
+            return future.get(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new RelayException(RelayException.Kind.UNAVAILABLE, null, "interrupted while waiting for the tunnel");
+        } catch (TimeoutException e) {
+            throw new RelayException(
+                    RelayException.Kind.UNAVAILABLE, null, "the tunnel's event loop did not answer in time");
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof BelowMinimumDepthException below) {
+                throw new RelayException(RelayException.Kind.CONFLICT, "side", below.getMessage());
             }
+            throw new RelayException(
+                    RelayException.Kind.CONFLICT, null, e.getCause().getMessage());
         }
     }
 

@@ -18,7 +18,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import org.jspecify.annotations.Nullable;
-import org.springframework.boot.convert.DurationStyle;
 
 /**
  * Turns requests into engine specs: applies API.md's defaults and names every invalid field. Checks that need the
@@ -35,21 +34,16 @@ public final class RelayRequests {
         }
 
         /**
-         * The defaults of {@code onion.limits}; a relay that names no maxTunnels gets the default, capped by the
-         * per-relay maximum so that omitting the field never hits the limit.
+         * The built-in defaults under these limits: a relay that names no maxTunnels gets 1024, capped by the per-relay
+         * maximum so that omitting the field never hits the limit.
          */
-        public static Defaults from(dev.onionrelay.boot.OnionProperties.Limits limits) {
-            return from(limits, DEFAULT_PROFILE);
-        }
-
-        /** The same with the global TLS profile ({@code onion.tls.profile}) for layers that name none. */
-        public static Defaults from(dev.onionrelay.boot.OnionProperties.Limits limits, String profile) {
+        public static Defaults standard(RelayLimits limits) {
             return new Defaults(
-                    Math.min(limits.defaultMaxTunnels(), limits.maxTunnelsPerRelay()),
-                    limits.handshakeTimeout(),
-                    limits.connectTimeout(),
-                    limits.idleTimeout(),
-                    profile);
+                    Math.min(1024, limits.maxTunnelsPerRelay()),
+                    Duration.ofSeconds(10),
+                    Duration.ofSeconds(5),
+                    Duration.ofMinutes(5),
+                    DEFAULT_PROFILE);
         }
     }
 
@@ -313,7 +307,7 @@ public final class RelayRequests {
             return fallback;
         }
         try {
-            Duration parsed = DurationStyle.detectAndParse(value.trim());
+            Duration parsed = Durations.parse(value.trim());
             if (parsed.isNegative() || parsed.isZero()) {
                 errors.add(new FieldProblem(field, "must be positive"));
                 return fallback;

@@ -61,4 +61,9 @@ public final class CompositeRelayObserver implements RelayObserver {
     public void connectFailed(Relay relay, String reason) {
         observers.forEach(o -> o.connectFailed(relay, reason));
     }
+
+    @Override
+    public void protocolViolation(Relay relay, Side side, String what) {
+        observers.forEach(o -> o.protocolViolation(relay, side, what));
+    }
 }

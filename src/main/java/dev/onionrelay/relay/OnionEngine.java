@@ -2,7 +2,8 @@ package dev.onionrelay.relay;
 
 import dev.onionrelay.layer.PreparedLayer;
 import dev.onionrelay.layer.TlsProvider;
-import dev.onionrelay.registry.RelayPolicy;
+import dev.onionrelay.relay.target.FixedTargetSelector;
+import dev.onionrelay.relay.target.TargetSelector;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -10,23 +11,13 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.WriteBufferWaterMark;
-import io.netty.util.concurrent.DefaultThreadFactory;
-import io.netty.util.concurrent.EventExecutor;
-import io.netty.util.concurrent.Future;
-import io.netty.util.concurrent.Promise;
 import java.io.IOException;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.UnknownHostException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.jspecify.annotations.Nullable;
 
 /**
  * The Netty side of the service: event loops, the transport, and relays opened on them. No registry, no policy, no
@@ -44,19 +35,17 @@ public final class OnionEngine implements AutoCloseable {
     private final RelayObserver observer;
     private final Settings settings;
     private final AtomicInteger openTunnels = new AtomicInteger();
-    private final ExecutorService resolver;
 
     /**
      * Engine-wide settings.
      *
      * @param maxTunnels tunnels open at once over all relays; more connections are closed at accept
      * @param setupTimeout how long a tunnel may take from accept to open (all handshakes and the connect)
-     * @param policy checks target addresses at connect time; null lets the transport resolve names unchecked
-     *     (engine tests)
+     * @param targets where each tunnel connects; checks target addresses at connect time
      */
-    public record Settings(
-            int maxTunnels, Duration setupTimeout, @Nullable RelayPolicy policy) {
-        public static final Settings DEFAULTS = new Settings(100_000, Duration.ofSeconds(30), null);
+    public record Settings(int maxTunnels, Duration setupTimeout, TargetSelector targets) {
+        public static final Settings DEFAULTS =
+                new Settings(100_000, Duration.ofSeconds(30), FixedTargetSelector.unchecked());
     }
 
     /**
@@ -69,8 +58,6 @@ public final class OnionEngine implements AutoCloseable {
     public OnionEngine(
             Transport transport, int workerThreads, TlsProvider provider, RelayObserver observer, Settings settings) {
         this.settings = settings;
-        // Name lookups block: they run here, never on an event loop.
-        this.resolver = Executors.newFixedThreadPool(2, new DefaultThreadFactory("onion-resolve", true));
         this.transport = transport;
         this.provider = provider;
         this.observer = observer;
@@ -110,23 +97,6 @@ public final class OnionEngine implements AutoCloseable {
 
     void tunnelEnded() {
         openTunnels.decrementAndGet();
-    }
-
-    /** Resolves a host name off the event loops; the future completes on {@code executor}. */
-    Future<List<InetAddress>> resolve(String host, EventExecutor executor) {
-        Promise<List<InetAddress>> result = executor.newPromise();
-        try {
-            resolver.execute(() -> {
-                try {
-                    result.trySuccess(List.of(InetAddress.getAllByName(host)));
-                } catch (UnknownHostException | RuntimeException e) {
-                    result.tryFailure(e);
-                }
-            });
-        } catch (RejectedExecutionException e) {
-            result.tryFailure(e);
-        }
-        return result;
     }
 
     /**
@@ -197,7 +167,6 @@ public final class OnionEngine implements AutoCloseable {
 
     @Override
     public void close() {
-        resolver.shutdownNow();
         acceptors.shutdownGracefully(0, 2, TimeUnit.SECONDS);
         workers.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
     }

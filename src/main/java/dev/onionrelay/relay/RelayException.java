@@ -11,7 +11,9 @@ public final class RelayException extends RuntimeException {
         FORBIDDEN,
         NOT_FOUND,
         CONFLICT,
-        LIMIT
+        LIMIT,
+        /** The engine did not answer in time: try again. */
+        UNAVAILABLE
     }
 
     private final Kind kind;

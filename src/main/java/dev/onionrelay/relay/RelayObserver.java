@@ -29,4 +29,12 @@ public interface RelayObserver {
     default void layerPopped(Relay relay, Side side, Initiator initiator) {}
 
     default void connectFailed(Relay relay, String reason) {}
+
+    /**
+     * A peer broke the stack's protocol (a close_notify on a layer that is not innermost while inner layers are open);
+     * the tunnel is closed.
+     *
+     * @param what what the peer did, for logs; not a metric label
+     */
+    default void protocolViolation(Relay relay, Side side, String what) {}
 }

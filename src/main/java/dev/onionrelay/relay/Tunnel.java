@@ -4,10 +4,11 @@ import dev.onionrelay.layer.BelowMinimumDepthException;
 import dev.onionrelay.layer.Initiator;
 import dev.onionrelay.layer.Layer;
 import dev.onionrelay.layer.LayerStack;
+import dev.onionrelay.layer.LayerStatus;
 import dev.onionrelay.layer.PreparedLayer;
 import dev.onionrelay.layer.Side;
 import dev.onionrelay.layer.StackListener;
-import dev.onionrelay.registry.RelayPolicy;
+import dev.onionrelay.relay.target.TargetRefusedException;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
@@ -23,7 +24,6 @@ import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
 import java.net.ConnectException;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.net.UnknownHostException;
@@ -31,7 +31,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.List;
-import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -54,6 +53,8 @@ import org.jspecify.annotations.Nullable;
  * <p>All state is touched on the one event loop that both channels share.
  */
 public final class Tunnel {
+
+    private static final System.Logger LOG = System.getLogger(Tunnel.class.getName());
 
     static final String SPLICE = "splice";
     static final String IDLE = "idle";
@@ -214,38 +215,17 @@ public final class Tunnel {
                         channel.pipeline().addLast(SPLICE, new Splice(Side.EGRESS));
                     }
                 });
-        RelayPolicy policy = engine.settings().policy();
-        InetAddress literal = RelayPolicy.literal(target.host());
-        if (literal != null || policy == null) {
-            // An address was checked when the relay was created; without a policy (engine tests) Netty resolves.
-            connect(
-                    bootstrap,
-                    literal != null
-                            ? new InetSocketAddress(literal, target.port())
-                            : InetSocketAddress.createUnresolved(target.host(), target.port()),
-                    target);
-            return;
-        }
-        engine.resolve(target.host(), ingress.eventLoop()).addListener(resolved -> {
+        engine.settings().targets().select(target, ingress.eventLoop()).addListener(selected -> {
             if (state == TunnelState.CLOSED) {
                 return;
             }
-            if (!resolved.isSuccess()) {
-                connectFailed("unresolved");
+            if (!selected.isSuccess()) {
+                connectFailed(
+                        selected.cause() instanceof TargetRefusedException refused ? refused.reason() : "unresolved");
                 endGracefully();
                 return;
             }
-            @SuppressWarnings("unchecked")
-            List<InetAddress> addresses = (List<InetAddress>) resolved.getNow();
-            Optional<InetAddress> allowed = policy.chooseResolved(addresses);
-            if (allowed.isEmpty()) {
-                // The name was allowed; what it resolves to now is not (rebinding, or a name for a denied address).
-                connectFailed("policy");
-                endGracefully();
-                return;
-            }
-            // Connect to the address that was checked: no second lookup that could answer differently.
-            connect(bootstrap, new InetSocketAddress(allowed.get(), target.port()), target);
+            connect(bootstrap, (InetSocketAddress) selected.getNow(), target);
         });
     }
 
@@ -446,17 +426,38 @@ public final class Tunnel {
         return result;
     }
 
-    /** Pushes one more innermost layer on one side (startTLS). */
-    public Future<Layer> push(Side side, PreparedLayer layer) {
-        io.netty.util.concurrent.Promise<Layer> result = ingress.eventLoop().newPromise();
+    /**
+     * Why a layer cannot be pushed on this tunnel now (it is not open), or null when it can. The same check runs again
+     * on the event loop when the push happens.
+     */
+    public @Nullable String pushRefusal(Side side) {
+        TunnelState now = state;
+        if (stack(side) == null || now == TunnelState.CLOSED || now == TunnelState.HALF_CLOSED) {
+            return "tunnel " + id + " is " + now + "; layers can only be pushed while it is open";
+        }
+        return null;
+    }
+
+    /**
+     * Pushes one more innermost layer on one side (startTLS). The result is the pushed layer's status, taken on the
+     * event loop right after the push, so that a pop that follows cannot make it describe another layer.
+     *
+     * @return fails with {@link IllegalStateException} (the {@link #pushRefusal} reason) when the tunnel is not open
+     */
+    public Future<LayerStatus> push(Side side, PreparedLayer layer) {
+        io.netty.util.concurrent.Promise<LayerStatus> result =
+                ingress.eventLoop().newPromise();
         ingress.eventLoop().execute(() -> {
-            LayerStack stack = stack(side);
-            if (stack == null || state == TunnelState.CLOSED || state == TunnelState.HALF_CLOSED) {
-                result.setFailure(new IllegalStateException("tunnel is " + state));
+            String refusal = pushRefusal(side);
+            if (refusal != null) {
+                result.setFailure(new IllegalStateException(refusal));
                 return;
             }
+            LayerStack stack = stack(side);
             try {
-                result.setSuccess(stack.push(layer));
+                stack.push(layer);
+                List<LayerStatus> layers = stack.status();
+                result.setSuccess(layers.get(layers.size() - 1));
             } catch (RuntimeException cannotStart) {
                 // Counted by the stack; the caller learns it too instead of waiting forever.
                 result.setFailure(cannotStart);
@@ -639,6 +640,14 @@ public final class Tunnel {
 
         @Override
         public void protocolViolation(LayerStack stack, String what) {
+            LOG.log(
+                    System.Logger.Level.WARNING,
+                    "tunnel {0} of relay {1} closed: protocol violation by the {2} peer: {3}",
+                    id,
+                    relay.spec().name(),
+                    stack.side().label(),
+                    what);
+            observer.protocolViolation(relay, stack.side(), what);
             close();
         }
     }

@@ -54,4 +54,27 @@ class DemoOnionTest {
                     .isZero();
         }
     }
+
+    @Test
+    void demoRelaysFollowTheConfiguredTlsProfileLikeApiRelays() throws Exception {
+        try (RunningService service = RunningService.inTemporaryDirectory(
+                "--spring.profiles.active=demo",
+                "--onion.tls.profile=strict",
+                "--onion.demo.entry-port=0",
+                "--onion.demo.h1-port=0",
+                "--onion.demo.h2-port=0")) {
+            ApiClient api = service.api();
+            for (String relay : java.util.List.of("demo-entry", "demo-h1", "demo-h2")) {
+                JsonNode view = api.get("/relays/" + relay).json();
+                for (String side : java.util.List.of("ingress", "egress")) {
+                    for (JsonNode layer : view.get(side)) {
+                        assertThat(layer.get("ciphers").toString())
+                                .as(relay + " " + side + " " + layer.get("name"))
+                                .isEqualTo("[\"TLS_AES_256_GCM_SHA384\"]");
+                        assertThat(layer.get("protocols").toString()).isEqualTo("[\"TLSv1.3\"]");
+                    }
+                }
+            }
+        }
+    }
 }

@@ -3,10 +3,10 @@ package dev.onionrelay.deploy;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.onionrelay.boot.OnionProperties;
 import dev.onionrelay.credential.Credential;
 import dev.onionrelay.credential.CredentialStore;
 import dev.onionrelay.credential.PemCodec;
+import dev.onionrelay.credential.file.CredentialFiles;
 import dev.onionrelay.credential.file.FileCredentials;
 import dev.onionrelay.support.TestPki;
 import java.nio.file.Files;
@@ -41,8 +41,8 @@ class FileCredentialsTest {
         Path bundle = work.resolve("ca.crt");
         Files.writeString(bundle, PemCodec.certificatesToPem(pki.get("ca").chain()));
         FileCredentials files = watch(Map.of(
-                "edge", new OnionProperties.FileCredential(certificate, key),
-                "partner-ca", new OnionProperties.FileCredential(bundle, null)));
+                "edge", new CredentialFiles(certificate, key),
+                "partner-ca", new CredentialFiles(bundle, null)));
         assertThat(store.find("edge").orElseThrow().kind()).isEqualTo(Credential.Kind.IDENTITY);
         assertThat(store.find("partner-ca").orElseThrow().kind()).isEqualTo(Credential.Kind.TRUST);
         assertThat(files.status("edge").orElseThrow().failing()).isFalse();
@@ -53,7 +53,7 @@ class FileCredentialsTest {
     void brokenFilesAtStartStopTheStartNamingTheProperty() throws Exception {
         write(pki.leaf("v1", "ca"));
         Files.writeString(key, PemCodec.privateKeyToPem(pki.leaf("other", "ca").privateKey()));
-        assertThatThrownBy(() -> watch(Map.of("edge", new OnionProperties.FileCredential(certificate, key))))
+        assertThatThrownBy(() -> watch(Map.of("edge", new CredentialFiles(certificate, key))))
                 .isInstanceOf(IllegalStateException.class)
                 .hasMessageContaining("onion.credentials.edge")
                 .hasMessageContaining("does not match");
@@ -63,7 +63,7 @@ class FileCredentialsTest {
     @Test
     void aCertificateAndKeyReplacedOneAfterTheOtherAreNotAFailure() throws Exception {
         write(pki.leaf("v1", "ca"));
-        FileCredentials files = watch(Map.of("edge", new OnionProperties.FileCredential(certificate, key)));
+        FileCredentials files = watch(Map.of("edge", new CredentialFiles(certificate, key)));
         Credential v2 = pki.leaf("v2", "ca");
 
         Files.writeString(certificate, PemCodec.certificatesToPem(v2.chain())); // the key is still v1's
@@ -82,7 +82,7 @@ class FileCredentialsTest {
         Credential v1 = pki.leaf("v1", "ca");
         write(v1);
         String goodCertificate = Files.readString(certificate);
-        FileCredentials files = watch(Map.of("edge", new OnionProperties.FileCredential(certificate, key)));
+        FileCredentials files = watch(Map.of("edge", new CredentialFiles(certificate, key)));
 
         Files.writeString(certificate, "-----BEGIN CERTIFICATE-----\ntruncated");
         assertThat(files.poll()).isEmpty();
@@ -113,7 +113,7 @@ class FileCredentialsTest {
         assertThat(files.status("edge").orElseThrow().reloads()).isZero();
     }
 
-    private FileCredentials watch(Map<String, OnionProperties.FileCredential> configured) {
+    private FileCredentials watch(Map<String, CredentialFiles> configured) {
         return new FileCredentials(configured, store, Clock.systemUTC());
     }
 

@@ -6,10 +6,13 @@ import static org.awaitility.Awaitility.await;
 import dev.onionrelay.credential.PemCodec;
 import dev.onionrelay.layer.Initiator;
 import dev.onionrelay.layer.Side;
+import dev.onionrelay.observe.OnionMetrics;
+import dev.onionrelay.registry.RelayRegistry;
 import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.Layers;
 import dev.onionrelay.support.Onions;
 import dev.onionrelay.support.PythonPeer;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,6 +24,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.springframework.beans.factory.support.StaticListableBeanFactory;
 
 /**
  * Stack rules 2 and 3 against an independent peer (Python's ssl over MemoryBIO): a close_notify on the innermost
@@ -30,18 +34,28 @@ import org.junit.jupiter.api.io.TempDir;
 class PeerPopTest {
 
     final List<String> pops = new CopyOnWriteArrayList<>();
+    final List<String> violations = new CopyOnWriteArrayList<>();
+    final SimpleMeterRegistry meters = new SimpleMeterRegistry();
     Onions onions;
     EchoServer target;
     Path caFile;
 
     @BeforeEach
     void setUp(@TempDir Path dir) throws Exception {
-        onions = new Onions(new RelayObserver() {
+        RelayObserver recording = new RelayObserver() {
             @Override
             public void layerPopped(Relay relay, Side side, Initiator initiator) {
                 pops.add(side.label() + "/" + initiator.label());
             }
-        });
+
+            @Override
+            public void protocolViolation(Relay relay, Side side, String what) {
+                violations.add(side.label() + ": " + what);
+            }
+        };
+        OnionMetrics metrics =
+                new OnionMetrics(meters, new StaticListableBeanFactory().getBeanProvider(RelayRegistry.class));
+        onions = new Onions(CompositeRelayObserver.of(List.of(recording, metrics)));
         target = new EchoServer(true);
         onions.pki.ca("ca");
         onions.pki.leaf("hop", "ca");
@@ -106,5 +120,23 @@ class PeerPopTest {
                 .as("nothing was popped: the stack rule was broken, the tunnel closed")
                 .isEmpty();
         assertThat(new String(target.received(), StandardCharsets.US_ASCII)).isEqualTo("before");
+    }
+
+    @Test
+    void aProtocolViolationIsReportedOnceWithWhatThePeerDidAndCountedPerSide() throws Exception {
+        Relay relay = exit(0);
+
+        popPeer(relay, "outer");
+
+        await().atMost(Duration.ofSeconds(5)).until(() -> relay.stats().activeTunnels() == 0);
+        assertThat(violations)
+                .singleElement()
+                .asString()
+                .startsWith("ingress: close_notify on ingress layer 'outer' which is not innermost");
+        assertThat(meters.get("onion.protocol.violations")
+                        .tags("relay", "exit", "side", "ingress")
+                        .counter()
+                        .count())
+                .isEqualTo(1.0);
     }
 }

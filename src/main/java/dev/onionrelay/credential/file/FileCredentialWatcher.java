@@ -1,39 +1,38 @@
 package dev.onionrelay.credential.file;
 
-import dev.onionrelay.registry.RelayRegistry;
 import java.time.Duration;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import org.springframework.context.SmartLifecycle;
 
 /**
  * Polls the {@link FileCredentials} every {@code onion.credential-reload.interval} and, for each credential whose
- * files changed, has the {@link RelayRegistry} rebuild the TLS contexts of the relays that use it: tunnels accepted from
- * then on present (or verify with) the new material, open tunnels keep theirs.
+ * files changed, tells {@code changed} its name; wired to the relay registry, which rebuilds the TLS contexts of the
+ * relays that use it: tunnels accepted from then on present (or verify with) the new material, open tunnels keep
+ * theirs. Started and stopped with the application.
  */
-public final class FileCredentialWatcher implements SmartLifecycle {
+public final class FileCredentialWatcher {
 
     private static final Logger LOG = LoggerFactory.getLogger(FileCredentialWatcher.class);
 
     private final FileCredentials credentials;
-    private final RelayRegistry relays;
+    private final Consumer<String> changed;
     private final Duration interval;
     private @Nullable ScheduledExecutorService scheduler;
 
-    public FileCredentialWatcher(FileCredentials credentials, RelayRegistry relays, Duration interval) {
+    public FileCredentialWatcher(FileCredentials credentials, Consumer<String> changed, Duration interval) {
         if (interval.isNegative() || interval.isZero()) {
             throw new IllegalArgumentException("onion.credential-reload.interval must be positive");
         }
         this.credentials = credentials;
-        this.relays = relays;
+        this.changed = changed;
         this.interval = interval;
     }
 
-    @Override
     public synchronized void start() {
         if (scheduler != null || credentials.names().isEmpty()) {
             return;
@@ -51,7 +50,7 @@ public final class FileCredentialWatcher implements SmartLifecycle {
     void pollOnce() {
         try {
             for (String name : credentials.poll()) {
-                relays.refresh(name);
+                changed.accept(name);
             }
         } catch (RuntimeException e) {
             // A scheduled task that throws is never run again; one bad round must not end reloading.
@@ -59,7 +58,6 @@ public final class FileCredentialWatcher implements SmartLifecycle {
         }
     }
 
-    @Override
     public synchronized void stop() {
         if (scheduler != null) {
             scheduler.shutdownNow();
@@ -67,7 +65,6 @@ public final class FileCredentialWatcher implements SmartLifecycle {
         }
     }
 
-    @Override
     public synchronized boolean isRunning() {
         return scheduler != null;
     }

@@ -1,6 +1,5 @@
 package dev.onionrelay.credential.file;
 
-import dev.onionrelay.boot.OnionProperties;
 import dev.onionrelay.credential.Credential;
 import dev.onionrelay.credential.CredentialException;
 import dev.onionrelay.credential.CredentialStore;
@@ -112,7 +111,7 @@ public final class FileCredentials {
     /** Per credential: what is in use and what the last polls saw. Only the polling thread writes it. */
     private static final class Watched {
         final String name;
-        final OnionProperties.FileCredential files;
+        final CredentialFiles files;
         String appliedHash;
 
         @Nullable
@@ -123,7 +122,7 @@ public final class FileCredentials {
 
         volatile Status status;
 
-        Watched(String name, OnionProperties.FileCredential files, String appliedHash, Status status) {
+        Watched(String name, CredentialFiles files, String appliedHash, Status status) {
             this.name = name;
             this.files = files;
             this.appliedHash = appliedHash;
@@ -141,12 +140,12 @@ public final class FileCredentials {
      * @throws IllegalStateException naming the property and file when one cannot be loaded: at start there is no
      *     previous material to fall back on, so this is a configuration error
      */
-    public FileCredentials(Map<String, OnionProperties.FileCredential> configured, CredentialStore store, Clock clock) {
+    public FileCredentials(Map<String, CredentialFiles> configured, CredentialStore store, Clock clock) {
         this.store = store;
         this.clock = clock;
-        for (Map.Entry<String, OnionProperties.FileCredential> entry : configured.entrySet()) {
+        for (Map.Entry<String, CredentialFiles> entry : configured.entrySet()) {
             String name = entry.getKey();
-            OnionProperties.FileCredential files = entry.getValue();
+            CredentialFiles files = entry.getValue();
             if (files == null || files.certificateFile() == null) {
                 throw new IllegalStateException("onion.credentials." + name + ".certificate-file is required");
             }
@@ -256,8 +255,7 @@ public final class FileCredentials {
         }
     }
 
-    private Status loaded(
-            String name, OnionProperties.FileCredential files, Credential credential, long reloads, long failures) {
+    private Status loaded(String name, CredentialFiles files, Credential credential, long reloads, long failures) {
         return new Status(
                 name,
                 files.certificateFile(),
@@ -283,7 +281,7 @@ public final class FileCredentials {
                 error);
     }
 
-    private static Snapshot read(OnionProperties.FileCredential files) {
+    private static Snapshot read(CredentialFiles files) {
         byte[] certificate;
         try {
             certificate = Files.readAllBytes(files.certificateFile());
@@ -306,7 +304,7 @@ public final class FileCredentials {
         return e.getClass().getSimpleName() + (e.getMessage() != null ? " " + e.getMessage() : "");
     }
 
-    private Credential parse(String name, OnionProperties.FileCredential files, Snapshot snapshot) {
+    private Credential parse(String name, CredentialFiles files, Snapshot snapshot) {
         if (snapshot.readError() != null) {
             throw CredentialException.invalid("certificate-file", snapshot.readError());
         }

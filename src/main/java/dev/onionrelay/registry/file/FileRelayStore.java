@@ -14,11 +14,11 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
-import tools.jackson.databind.json.JsonMapper;
 
 /**
  * Relays as one JSON file each ({@code <id>.json}) in a directory. Every write goes to a temporary file in the same
- * directory and is renamed over the old one, so a crash leaves the old file or the new one, never half of one.
+ * directory and is renamed over the old one, so a crash leaves the old file or the new one, never half of one. The
+ * format, with its schema version, is {@link StoredRelayJson}'s.
  */
 public final class FileRelayStore implements RelayStore {
 
@@ -27,7 +27,7 @@ public final class FileRelayStore implements RelayStore {
             FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
 
     private final Path directory;
-    private final JsonMapper json = JsonMapper.builder().findAndAddModules().build();
+    private final StoredRelayJson json = new StoredRelayJson();
 
     public FileRelayStore(Path directory) {
         this.directory = directory;
@@ -46,7 +46,7 @@ public final class FileRelayStore implements RelayStore {
         Path target = directory.resolve(relay.id() + ".json");
         Path temporary = directory.resolve(relay.id() + ".json.tmp");
         try {
-            Files.write(temporary, json.writerWithDefaultPrettyPrinter().writeValueAsBytes(relay));
+            Files.write(temporary, json.write(relay));
             try {
                 Files.move(temporary, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             } catch (AtomicMoveNotSupportedException e) {
@@ -81,7 +81,7 @@ public final class FileRelayStore implements RelayStore {
                     Files.deleteIfExists(file);
                 } else if (name.endsWith(".json")) {
                     try {
-                        relays.add(json.readValue(file.toFile(), StoredRelay.class));
+                        relays.add(json.read(Files.readAllBytes(file)));
                     } catch (RuntimeException e) {
                         LOG.log(
                                 System.Logger.Level.WARNING,
