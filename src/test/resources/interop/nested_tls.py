@@ -4,7 +4,7 @@
 Standard library only (ssl.MemoryBIO + SSLContext.wrap_bio / ssl.SSLObject, selectors).
 Used by onion-relay's Java tests as a subprocess to prove interop in both directions.
 
-Stack model (same as onion-relay's DESIGN.md "Stack semantics"):
+Stack model (the same as onion-relay's stack semantics, docs/STACK.md):
   * layers[0] is the OUTERMOST layer, layers[-1] the INNERMOST.
   * outbound app bytes: written into the innermost SSLObject, its records written as plaintext
     into the next outer SSLObject, ..., layer 0's records go to the socket.

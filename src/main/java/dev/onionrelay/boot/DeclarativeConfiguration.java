@@ -20,6 +20,7 @@ import org.springframework.context.annotation.Condition;
 import org.springframework.context.annotation.ConditionContext;
 import org.springframework.context.annotation.Conditional;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.core.env.Environment;
 import org.springframework.core.type.AnnotatedTypeMetadata;
 
 /**
@@ -79,6 +80,12 @@ public class DeclarativeConfiguration {
     @Conditional(FileCredentialsConfigured.class)
     FileCredentialHealthIndicator fileCredentialsHealthIndicator(FileCredentials credentials) {
         return new FileCredentialHealthIndicator(credentials);
+    }
+
+    /** Declared relays are read as strictly as request bodies: a key that names nothing stops the start. */
+    @Bean
+    DeclaredRelayKeys declaredRelayKeys(Environment environment) {
+        return DeclaredRelayKeys.checked(environment);
     }
 
     @Bean

@@ -4,6 +4,7 @@ import dev.onionrelay.credential.CredentialStore;
 import dev.onionrelay.credential.StoreKeyMaterial;
 import dev.onionrelay.layer.TlsContexts;
 import dev.onionrelay.layer.TlsHardening;
+import dev.onionrelay.layer.TlsProfile;
 import dev.onionrelay.layer.TlsProvider;
 import dev.onionrelay.registry.ListenRetry;
 import dev.onionrelay.registry.RelayLimits;
@@ -74,13 +75,13 @@ public class OnionConfiguration {
             TargetSelector targets,
             ObjectProvider<RelayObserver> observers) {
         TlsHardening.apply();
-        if ("strict".equalsIgnoreCase(properties.tls().profile())) {
+        if (properties.tls().profile() == TlsProfile.STRICT) {
             TlsHardening.strictKeyExchange();
         }
-        TlsProvider provider = TlsProvider.named(properties.tls().provider());
+        TlsProvider provider = properties.tls().provider().available();
         OnionProperties.Limits limits = properties.limits();
         OnionEngine engine = new OnionEngine(
-                Transport.named(properties.engine().transport()),
+                Transport.of(properties.engine().transport()),
                 properties.engine().workerThreads(),
                 provider,
                 CompositeRelayObserver.of(observers.orderedStream().toList()),

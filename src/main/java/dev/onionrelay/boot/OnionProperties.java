@@ -1,13 +1,15 @@
 package dev.onionrelay.boot;
 
 import dev.onionrelay.credential.file.CredentialFiles;
+import dev.onionrelay.layer.TlsProfile;
+import dev.onionrelay.layer.TlsProvider;
 import dev.onionrelay.registry.RelayRequest;
 import dev.onionrelay.registry.RelayRequests;
+import dev.onionrelay.relay.Transport;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import org.jspecify.annotations.Nullable;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.util.unit.DataSize;
@@ -23,7 +25,6 @@ import org.springframework.util.unit.DataSize;
 @ConfigurationProperties("onion")
 public record OnionProperties(
         @DefaultValue("./data") Path stateDir,
-        @DefaultValue Api api,
         @DefaultValue Policy policy,
         @DefaultValue Limits limits,
         @DefaultValue Tls tls,
@@ -44,20 +45,6 @@ public record OnionProperties(
                 limits.idleTimeout(),
                 tls.profile());
     }
-
-    /** API access. No tokens configured: an admin token is generated into {@code <state-dir>/admin.token}. */
-    public record Api(@DefaultValue List<Token> tokens) {}
-
-    /**
-     * One API token: a name for audit lines, a scope, and the secret as plain text, as its SHA-256 (hex), or as a
-     * file holding the plain text (a mounted Kubernetes Secret).
-     */
-    public record Token(
-            String name,
-            @DefaultValue("read") String scope,
-            @Nullable String secret,
-            @Nullable String sha256,
-            @Nullable Path file) {}
 
     /** What relays may do. Entries: host names ({@code *.example.com}), IPs, CIDRs, {@code loopback}, {@code *}. */
     public record Policy(
@@ -105,11 +92,11 @@ public record OnionProperties(
      * with AES-256-GCM; key exchange restricted to P-384 on the JDK provider).
      */
     public record Tls(
-            @DefaultValue("jdk") String provider,
-            @DefaultValue("default") String profile) {}
+            @DefaultValue("jdk") TlsProvider provider,
+            @DefaultValue("default") TlsProfile profile) {}
 
     /** Netty: {@code nio} (default) or {@code epoll} transport, and event loop threads (0: two per core). */
     public record Engine(
-            @DefaultValue("nio") String transport,
+            @DefaultValue("nio") Transport.Kind transport,
             @DefaultValue("0") int workerThreads) {}
 }

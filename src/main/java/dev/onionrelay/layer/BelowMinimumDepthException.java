@@ -1,6 +1,6 @@
 package dev.onionrelay.layer;
 
-/** A pop was asked for on a side already at its minimum depth (stack semantics rule 3). */
+/** A pop was asked for on a side already at its minimum depth (no downgrade by popping). */
 public class BelowMinimumDepthException extends Exception {
 
     public BelowMinimumDepthException(Side side, int minDepth) {

@@ -21,7 +21,7 @@ import javax.net.ssl.SSLSession;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The ordered TLS layers on one connection, outermost first: the stack semantics of DESIGN.md in one place.
+ * The ordered TLS layers on one connection, outermost first: the stack semantics (docs/STACK.md) in one place.
  *
  * <p>Each layer is an {@link SslHandler} in the channel's pipeline. The outermost sits nearest the head, so inbound
  * bytes are decrypted outermost first and outbound bytes encrypted innermost first: the ordering the seed got wrong.
@@ -379,7 +379,7 @@ public final class LayerStack {
      * An exception passed the guard right behind {@code layer}. The first guard to see an exception is the one of
      * the layer that raised it. A TLS 1.3 client finishes its handshake when it has sent its Finished, so a server
      * that rejects its certificate answers with an alert after the handshake future succeeded: an SSL failure on an
-     * established layer that has not carried any data yet is still that layer's handshake failure (rule 6).
+     * established layer that has not carried any data yet is still that layer's handshake failure.
      */
     private void onException(Layer layer, Throwable cause) {
         if (cause == lastException) {
@@ -566,7 +566,8 @@ public final class LayerStack {
         } else if (!inboundEnded && layers.size() > minDepth) {
             remove(layer, Initiator.PEER);
         } else if (!inboundEnded) {
-            // Rule 3: below the minimum depth a pop would hand the stream to whoever writes plaintext next.
+            // No downgrade by popping: below the minimum depth a pop would hand the stream to whoever writes plaintext
+            // next.
             inboundEnded = true;
             listener.inboundEnded(this);
         }

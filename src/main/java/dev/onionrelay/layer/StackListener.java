@@ -24,7 +24,7 @@ public interface StackListener {
 
     /**
      * The peer closed the innermost layer at the minimum depth: the inbound direction of this side has ended
-     * (stack semantics rule 3), nothing more will be read from it.
+     * (end of direction at the minimum depth), nothing more will be read from it.
      */
     default void inboundEnded(LayerStack stack) {}
 

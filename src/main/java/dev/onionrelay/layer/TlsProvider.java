@@ -20,7 +20,7 @@ public enum TlsProvider {
 
     /**
      * The default: the JDK engine. Netty's OpenSSL engine closes its outbound side as soon as it receives
-     * close_notify (ReferenceCountedOpenSslEngine.closeAll), which breaks the TLS 1.3 half-close that stack rule 5
+     * close_notify (ReferenceCountedOpenSslEngine.closeAll), which breaks the TLS 1.3 half-close that the end of a direction at the minimum depth
      * relies on: the rest of a response would be lost. OpenSSL stays available by name, for users who want its speed
      * and never half-close.
      */
@@ -30,12 +30,21 @@ public enum TlsProvider {
 
     /** The provider named {@code openssl} or {@code jdk} (any case); OpenSSL must be loadable. */
     public static TlsProvider named(String name) {
-        TlsProvider chosen = TlsProvider.valueOf(name.trim().toUpperCase(java.util.Locale.ROOT));
-        if (chosen == OPENSSL && !OpenSsl.isAvailable()) {
+        return TlsProvider.valueOf(name.trim().toUpperCase(java.util.Locale.ROOT))
+                .available();
+    }
+
+    /**
+     * This provider, checked to be loadable here.
+     *
+     * @throws IllegalStateException for OpenSSL when it cannot load
+     */
+    public TlsProvider available() {
+        if (this == OPENSSL && !OpenSsl.isAvailable()) {
             throw new IllegalStateException(
                     "the OpenSSL provider is not available here: " + OpenSsl.unavailabilityCause());
         }
-        return chosen;
+        return this;
     }
 
     /** The provider for tests and tools: {@code -Donion.tls.provider=openssl|jdk}, else {@link #defaultProvider()}. */

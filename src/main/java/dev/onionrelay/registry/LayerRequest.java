@@ -4,8 +4,8 @@ import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
- * One layer as requested; API.md's layer spec table gives the defaults. {@code profile} is {@code default} or
- * {@code strict} (TLS 1.3 only with AES-256-GCM; see {@link RelayRequests#STRICT_CIPHERS}).
+ * One layer as requested; the layer table of docs/API.md gives the defaults. {@code profile} is {@code default} or
+ * {@code strict} (TLS 1.3 only with AES-256-GCM; see {@link dev.onionrelay.layer.TlsProfile#STRICT_CIPHERS}).
  */
 public record LayerRequest(
         @Nullable String name,

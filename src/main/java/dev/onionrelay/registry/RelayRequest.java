@@ -35,7 +35,7 @@ public record RelayRequest(
             @Nullable String halfClose,
             @Nullable String halfCloseTimeout) {}
 
-    /** Minimum depth per side (stack rule 3); each defaults to the side's configured depth. */
+    /** Minimum depth per side (nobody can pop a tunnel below it); each defaults to the side's configured depth. */
     public record MinDepthRequest(
             @Nullable Integer ingress, @Nullable Integer egress) {}
 }

@@ -7,6 +7,7 @@ import dev.onionrelay.layer.LayerSpec;
 import dev.onionrelay.layer.Role;
 import dev.onionrelay.layer.Side;
 import dev.onionrelay.layer.SpecProblem;
+import dev.onionrelay.layer.TlsProfile;
 import dev.onionrelay.layer.TlsSettings;
 import dev.onionrelay.layer.Verification;
 import dev.onionrelay.relay.Endpoint;
@@ -27,10 +28,14 @@ public final class RelayRequests {
 
     /** Defaults that come from configuration rather than from API.md. */
     public record Defaults(
-            int maxTunnels, Duration handshakeTimeout, Duration connectTimeout, Duration idleTimeout, String profile) {
+            int maxTunnels,
+            Duration handshakeTimeout,
+            Duration connectTimeout,
+            Duration idleTimeout,
+            TlsProfile profile) {
 
         public Defaults(int maxTunnels, Duration handshakeTimeout, Duration connectTimeout, Duration idleTimeout) {
-            this(maxTunnels, handshakeTimeout, connectTimeout, idleTimeout, DEFAULT_PROFILE);
+            this(maxTunnels, handshakeTimeout, connectTimeout, idleTimeout, TlsProfile.DEFAULT);
         }
 
         /**
@@ -43,15 +48,9 @@ public final class RelayRequests {
                     Duration.ofSeconds(10),
                     Duration.ofSeconds(5),
                     Duration.ofMinutes(5),
-                    DEFAULT_PROFILE);
+                    TlsProfile.DEFAULT);
         }
     }
-
-    public static final String DEFAULT_PROFILE = "default";
-    public static final String STRICT_PROFILE = "strict";
-
-    /** The strict profile's suites: TLS 1.3 with AES-256-GCM only. */
-    public static final List<String> STRICT_CIPHERS = List.of("TLS_AES_256_GCM_SHA384");
 
     private RelayRequests() {}
 
@@ -162,7 +161,7 @@ public final class RelayRequests {
             int index,
             @Nullable String defaultServerName,
             Duration handshakeTimeout,
-            String defaultProfile) {
+            TlsProfile defaultProfile) {
         List<FieldProblem> errors = new ArrayList<>();
         LayerSpec spec = layer(errors, "", side, index, request, defaultServerName, handshakeTimeout, defaultProfile);
         if (!errors.isEmpty()) {
@@ -177,7 +176,7 @@ public final class RelayRequests {
             @Nullable List<LayerRequest> requests,
             @Nullable String defaultServerName,
             Duration handshakeTimeout,
-            String defaultProfile) {
+            TlsProfile defaultProfile) {
         List<LayerSpec> layers = new ArrayList<>();
         if (requests == null) {
             return layers;
@@ -206,26 +205,26 @@ public final class RelayRequests {
             LayerRequest request,
             @Nullable String defaultServerName,
             Duration relayHandshakeTimeout,
-            String defaultProfile) {
+            TlsProfile defaultProfile) {
         int before = errors.size();
-        String profile = request.profile() != null
-                ? request.profile().trim().toLowerCase(java.util.Locale.ROOT)
-                : defaultProfile;
+        TlsProfile profile = request.profile() != null ? TlsProfile.named(request.profile()) : defaultProfile;
         List<String> protocols = request.protocols();
         List<String> ciphers = request.ciphers();
-        if (STRICT_PROFILE.equals(profile)) {
+        if (profile == null) {
+            errors.add(new FieldProblem(
+                    prefix + "profile",
+                    "'" + request.profile().trim().toLowerCase(Locale.ROOT) + "' is not one of [default, strict]"));
+        } else if (profile == TlsProfile.STRICT) {
             // Strict: TLS 1.3 only, AES-256-GCM only. Explicit lists may narrow it, never widen it.
             if (protocols != null && protocols.stream().anyMatch(v -> !"TLSv1.3".equals(v))) {
                 errors.add(new FieldProblem(prefix + "protocols", "the strict profile allows TLSv1.3 only"));
             }
-            if (ciphers != null && !STRICT_CIPHERS.containsAll(ciphers)) {
-                errors.add(
-                        new FieldProblem(prefix + "ciphers", "the strict profile allows " + STRICT_CIPHERS + " only"));
+            if (ciphers != null && !TlsProfile.STRICT_CIPHERS.containsAll(ciphers)) {
+                errors.add(new FieldProblem(
+                        prefix + "ciphers", "the strict profile allows " + TlsProfile.STRICT_CIPHERS + " only"));
             }
-            protocols = List.of("TLSv1.3");
-            ciphers = STRICT_CIPHERS;
-        } else if (!DEFAULT_PROFILE.equals(profile)) {
-            errors.add(new FieldProblem(prefix + "profile", "'" + profile + "' is not one of [default, strict]"));
+            protocols = TlsProfile.STRICT_PROTOCOLS;
+            ciphers = TlsProfile.STRICT_CIPHERS;
         }
         Role role = enumValue(errors, prefix + "role", request.role(), Role.class);
         Verification verify = enumValue(errors, prefix + "verify", request.verify(), Verification.class);

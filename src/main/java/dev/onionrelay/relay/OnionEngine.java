@@ -25,7 +25,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 public final class OnionEngine implements AutoCloseable {
 
-    /** Per-channel outbound buffer: above 256 KiB the other side stops reading (rule 8). */
+    /** Per-channel outbound buffer: above 256 KiB the other side stops reading (backpressure). */
     static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(64 * 1024, 256 * 1024);
 
     private final Transport transport;

@@ -9,8 +9,8 @@ import java.time.Duration;
  * @param handshakeTimeout default handshake timeout of each layer
  * @param connectTimeout TCP connect timeout towards the target
  * @param idleTimeout a tunnel with no traffic either way for this long is closed
- * @param minIngressDepth minimum depth of the ingress stack (rule 3)
- * @param minEgressDepth minimum depth of the egress stack (rule 3)
+ * @param minIngressDepth minimum depth of the ingress stack: a pop below it is refused, a close_notify there ends the direction
+ * @param minEgressDepth minimum depth of the egress stack, likewise
  * @param halfClose how the client's end of its direction is passed on to the target
  * @param halfCloseTimeout with {@link HalfClose#HOLD}, how long the client's end is held at most
  */

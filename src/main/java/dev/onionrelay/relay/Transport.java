@@ -27,7 +27,30 @@ public record Transport(
         Class<? extends ServerChannel> serverChannel,
         Class<? extends SocketChannel> socketChannel) {
 
-    /** NIO, unless {@code -Donion.transport=epoll} asks for epoll and it is available. */
+    /** The transports there are, as configuration names them ({@code nio}, {@code epoll}). */
+    public enum Kind {
+        NIO,
+        EPOLL
+    }
+
+    /**
+     * The transport configured: epoll when asked for, and a start that fails when it cannot load (a configuration that
+     * asks for epoll on a machine without it is wrong, not a reason to quietly run something else).
+     *
+     * @throws IllegalStateException when epoll is asked for and cannot load
+     */
+    public static Transport of(Kind kind) {
+        if (kind == Kind.EPOLL) {
+            if (!Epoll.isAvailable()) {
+                throw new IllegalStateException(
+                        "onion.engine.transport=epoll but epoll cannot load here: " + Epoll.unavailabilityCause());
+            }
+            return named("epoll");
+        }
+        return named("nio");
+    }
+
+    /** NIO, unless {@code -Donion.transport=epoll} asks for epoll and it is available (tests). */
     public static Transport preferred() {
         return named(System.getProperty("onion.transport", "nio"));
     }

@@ -39,12 +39,12 @@ import org.jspecify.annotations.Nullable;
 /**
  * One accepted connection and its connection to the target: two live stacks spliced together.
  *
- * <p>Set-up order (rule 7): the ingress layers handshake first; only then is the target connected and the egress
+ * <p>Set-up order (the target only after every ingress handshake): the ingress layers handshake first; only then is the target connected and the egress
  * layers pushed. Client bytes that arrive meanwhile are held and reading stops, so what is held is bounded by one
  * read. Once both stacks are up, buffers pass from one channel to the other without copying, and a channel that
- * cannot write fast enough stops reads on the other (rule 8).
+ * cannot write fast enough stops reads on the other (backpressure bounds memory per tunnel).
  *
- * <p>Ends (rule 5): when one peer ends its direction (TCP FIN, or close_notify at the minimum depth), every layer
+ * <p>Ends (end of direction at the minimum depth): when one peer ends its direction (TCP FIN, or close_notify at the minimum depth), every layer
  * of the other side sends close_notify, innermost first, then TCP output is shut down. A relay with
  * {@link HalfClose#HOLD} holds the client's end back until the target's direction has ended and reached the client,
  * or its timeout passes. The tunnel closes when both
@@ -523,12 +523,14 @@ public final class Tunnel {
             }
             LayerStack own = stack(side);
             if (state == TunnelState.CLOSED || (own != null && own.inboundEnded())) {
-                // Rule 3: after the peer ended this direction, bytes on the wire are not data.
+                // End of direction at the minimum depth: after the peer ended this direction, bytes on the wire are not
+                // data.
                 buf.release();
                 return;
             }
             if (side == Side.INGRESS && state != TunnelState.OPEN && state != TunnelState.HALF_CLOSED) {
-                // Rule 7: hold what came with the last handshake and stop reading until the target is ready.
+                // The target only after every ingress handshake: hold what came with the last handshake and stop
+                // reading until the target is ready.
                 held.add(buf);
                 setAutoRead(side, false);
                 return;
@@ -541,7 +543,7 @@ public final class Tunnel {
             forward(side, buf, to);
             needsFlush = true;
             if (!to.isWritable()) {
-                // Rule 8, within a read batch: stop before the next read instead of after up to 16 of them.
+                // Backpressure, within a read batch: stop before the next read instead of after up to 16 of them.
                 setAutoRead(side, false);
             }
         }
@@ -553,7 +555,7 @@ public final class Tunnel {
                 needsFlush = false;
                 to.flush();
                 if (!to.isWritable()) {
-                    // Rule 8: the other side is slow; stop reading here until it drains.
+                    // Backpressure: the other side is slow; stop reading here until it drains.
                     setAutoRead(side, false);
                 }
             }

@@ -18,7 +18,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
 /**
- * Rule 8: a target that stops reading stops the relay reading from the client, so what a tunnel holds in memory is
+ * Backpressure: a target that stops reading stops the relay reading from the client, so what a tunnel holds in memory is
  * bounded by its write-buffer marks however much the client pushes.
  */
 class BackpressureTest {

@@ -30,7 +30,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Handshake failures close that tunnel, leave the relay serving others, and show per layer in relay status with the
- * reasons of API.md (stack semantics rule 6).
+ * reasons of docs/API.md (a failure inside an established layer before it carried data is still that layer's handshake failure).
  *
  * <p>Most scenarios use a depth-2 chain, {@code entry [egress L0, L1] -> exit [ingress L0, L1] -> echo}, broken on
  * the inner layer only: L0 succeeds on both relays, so a failure counted on L0 (or on no layer) would be a wrong
@@ -238,7 +238,7 @@ class HandshakeFailureTest {
     /**
      * In TLS 1.3 a client's handshake is complete once it has sent its Finished; a server that rejects the client's
      * certificate says so with an alert that arrives after that. The entry then closes the tunnel (the alert is an
-     * exception in its pipeline) but counts nothing: no failure, no reason, the layer was ESTABLISHED. Rule 6 asks
+     * exception in its pipeline) but counts nothing: no failure, no reason, the layer was ESTABLISHED. The failure classification asks
      * for the failure with side, layer and reason on both relays.
      */
     @Test
@@ -268,7 +268,7 @@ class HandshakeFailureTest {
         assertThat(answer).as("what the plaintext client got back").isEmpty();
         assertFailures(exit, 1, "ingress", "L0", "not_tls", LOOPBACK_PEER);
         assertThat(echo.connections())
-                .as("connections that reached the target (rule 7)")
+                .as("connections that reached the target (the target is connected only after every ingress handshake)")
                 .isZero();
 
         assertRelaysOtherClients(exit, good);
@@ -294,7 +294,7 @@ class HandshakeFailureTest {
                 .as("the shallow entry's own handshake worked")
                 .isZero();
         assertThat(echo.connections())
-                .as("connections that reached the target (rule 7)")
+                .as("connections that reached the target (the target is connected only after every ingress handshake)")
                 .isZero();
 
         assertRelaysOtherClients(exit, good);

@@ -27,7 +27,7 @@ import org.junit.jupiter.api.io.TempDir;
 import org.springframework.beans.factory.support.StaticListableBeanFactory;
 
 /**
- * Stack rules 2 and 3 against an independent peer (Python's ssl over MemoryBIO): a close_notify on the innermost
+ * Peer pops and the minimum depth against an independent peer (Python's ssl over MemoryBIO): a close_notify on the innermost
  * layer pops it while TCP stays open, and the bytes in the same TCP write continue one layer out; at the minimum
  * depth the same close_notify ends that direction instead, and what follows it is not data.
  */

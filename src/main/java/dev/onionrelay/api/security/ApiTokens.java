@@ -1,6 +1,5 @@
 package dev.onionrelay.api.security;
 
-import dev.onionrelay.boot.OnionProperties;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -47,23 +46,24 @@ public final class ApiTokens {
     }
 
     /** Loads the configured tokens, or generates the admin token file when there are none. */
-    public static ApiTokens load(OnionProperties properties) {
+    public static ApiTokens load(ApiProperties properties, Path stateDir) {
         List<Token> tokens = new ArrayList<>();
-        for (OnionProperties.Token configured : properties.api().tokens()) {
+        for (ApiProperties.Token configured : properties.tokens()) {
             tokens.add(fromConfiguration(configured));
         }
         if (tokens.isEmpty()) {
-            tokens.add(new Token("admin", Scope.ADMIN, sha256(generatedAdminToken(properties.stateDir()))));
+            tokens.add(new Token("admin", Scope.ADMIN, sha256(generatedAdminToken(stateDir))));
         }
         return new ApiTokens(tokens);
     }
 
-    private static Token fromConfiguration(OnionProperties.Token configured) {
+    /** One configured token, its secret reduced to a digest. */
+    static Token fromConfiguration(ApiProperties.Token configured) {
         String name = configured.name();
         if (name == null || name.isBlank()) {
             throw new IllegalArgumentException("onion.api.tokens[].name is required");
         }
-        Scope scope = Scope.valueOf(configured.scope().trim().toUpperCase(Locale.ROOT));
+        Scope scope = configured.scope();
         int given = (configured.secret() != null ? 1 : 0)
                 + (configured.sha256() != null ? 1 : 0)
                 + (configured.file() != null ? 1 : 0);

@@ -1,0 +1,165 @@
+package dev.onionrelay.registry;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import dev.onionrelay.layer.ClientAuthMode;
+import dev.onionrelay.layer.LayerSpec;
+import dev.onionrelay.layer.Role;
+import dev.onionrelay.layer.Side;
+import dev.onionrelay.layer.TlsProfile;
+import dev.onionrelay.layer.Verification;
+import dev.onionrelay.relay.HalfClose;
+import dev.onionrelay.relay.RelaySpec;
+import java.time.Duration;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+import tools.jackson.databind.json.JsonMapper;
+
+/** The request mapping: what a request that leaves fields out means, and which fields a bad one is refused for. */
+class RelayRequestsTest {
+
+    private static final JsonMapper JSON = JsonMapper.builder().build();
+    private static final RelayRequests.Defaults DEFAULTS = new RelayRequests.Defaults(
+            100, Duration.ofSeconds(10), Duration.ofSeconds(5), Duration.ofMinutes(5), TlsProfile.DEFAULT);
+
+    private static RelaySpec spec(String json, RelayRequests.Defaults defaults) {
+        return RelayRequests.toSpec(JSON.readValue(json, RelayRequest.class), defaults);
+    }
+
+    @Test
+    void aMinimalRequestGetsTheDocumentedDefaults() {
+        RelaySpec spec = spec("""
+                {"name":"r","target":{"host":"backend.internal","port":443},
+                 "ingress":[{"credential":"hop"}],"egress":[{"trust":"ca"},{"trust":"ca"}]}""", DEFAULTS);
+        assertThat(spec.listen().host()).isEqualTo("127.0.0.1");
+        assertThat(spec.listen().port()).isZero();
+        assertThat(spec.options().maxTunnels()).isEqualTo(100);
+        assertThat(spec.options().handshakeTimeout()).isEqualTo(Duration.ofSeconds(10));
+        assertThat(spec.options().connectTimeout()).isEqualTo(Duration.ofSeconds(5));
+        assertThat(spec.options().idleTimeout()).isEqualTo(Duration.ofMinutes(5));
+        assertThat(spec.options().minIngressDepth())
+                .as("minimum depth: the configured depth")
+                .isEqualTo(1);
+        assertThat(spec.options().minEgressDepth()).isEqualTo(2);
+        assertThat(spec.options().halfClose()).isEqualTo(HalfClose.PROPAGATE);
+
+        LayerSpec in = spec.ingress().get(0);
+        assertThat(in.name()).isEqualTo("0");
+        assertThat(in.role()).isEqualTo(Role.SERVER);
+        assertThat(in.verify())
+                .as("a server without client auth checks no peer")
+                .isEqualTo(Verification.NONE);
+        assertThat(in.trust()).isEqualTo(LayerSpec.SYSTEM_TRUST);
+        assertThat(in.protocols()).containsExactly("TLSv1.3", "TLSv1.2");
+
+        LayerSpec outer = spec.egress().get(0);
+        LayerSpec inner = spec.egress().get(1);
+        assertThat(outer.role()).isEqualTo(Role.CLIENT);
+        assertThat(outer.verify()).isEqualTo(Verification.FULL);
+        assertThat(outer.serverName())
+                .as("the outermost egress layer verifies the target host")
+                .isEqualTo("backend.internal");
+        assertThat(inner.serverName())
+                .as("inner layers name no host unless told")
+                .isNull();
+        assertThat(inner.name()).isEqualTo("1");
+    }
+
+    @Test
+    void theConfiguredProfileAppliesToLayersThatNameNoneAndALayerMayNameItsOwn() {
+        RelayRequests.Defaults strict = new RelayRequests.Defaults(
+                100, Duration.ofSeconds(10), Duration.ofSeconds(5), Duration.ofMinutes(5), TlsProfile.STRICT);
+        RelaySpec spec = spec("""
+                {"name":"r","target":{"host":"127.0.0.1","port":1},
+                 "egress":[{"trust":"ca"},{"trust":"ca","profile":"DEFAULT"}]}""", strict);
+        assertThat(spec.egress().get(0).ciphers()).isEqualTo(TlsProfile.STRICT_CIPHERS);
+        assertThat(spec.egress().get(0).protocols()).containsExactly("TLSv1.3");
+        assertThat(spec.egress().get(1).ciphers()).isEmpty();
+        assertThat(spec.egress().get(1).protocols()).containsExactly("TLSv1.3", "TLSv1.2");
+    }
+
+    @Test
+    void aServerLayerThatAsksForClientCertificatesVerifiesTheirChain() {
+        LayerSpec layer = spec("""
+                        {"name":"r","target":{"host":"127.0.0.1","port":1},
+                         "ingress":[{"credential":"hop","clientAuth":"require","trust":"ca"}]}""", DEFAULTS).ingress().get(0);
+        assertThat(layer.clientAuth()).isEqualTo(ClientAuthMode.REQUIRE);
+        assertThat(layer.verify()).isEqualTo(Verification.CHAIN);
+    }
+
+    static Stream<Arguments> refused() {
+        String target = "\"target\":{\"host\":\"127.0.0.1\",\"port\":1}";
+        return Stream.of(
+                Arguments.of("no name, no target", "{}", List.of("name", "target")),
+                Arguments.of(
+                        "a port out of range",
+                        "{\"name\":\"r\",\"listen\":{\"port\":70000}," + target + "}",
+                        List.of("listen.port")),
+                Arguments.of(
+                        "a target without host and port",
+                        "{\"name\":\"r\",\"target\":{}}",
+                        List.of("target.host", "target.port")),
+                Arguments.of(
+                        "a target mode", "{\"name\":\"r\",\"target\":{\"mode\":\"connect\"}}", List.of("target.mode")),
+                Arguments.of(
+                        "durations that are not durations or not positive",
+                        "{\"name\":\"r\"," + target + ",\"options\":{\"handshakeTimeout\":\"soon\","
+                                + "\"connectTimeout\":\"0s\",\"idleTimeout\":\"-1s\"}}",
+                        List.of("options.handshakeTimeout", "options.connectTimeout", "options.idleTimeout")),
+                Arguments.of(
+                        "an unknown half-close mode and no tunnels",
+                        "{\"name\":\"r\"," + target + ",\"options\":{\"halfClose\":\"maybe\",\"maxTunnels\":0}}",
+                        List.of("options.halfClose", "options.maxTunnels")),
+                Arguments.of(
+                        "a server layer without identity",
+                        "{\"name\":\"r\"," + target + ",\"ingress\":[{}]}",
+                        List.of("ingress[0].credential")),
+                Arguments.of(
+                        "a client layer asking for client certificates",
+                        "{\"name\":\"r\"," + target + ",\"egress\":[{\"clientAuth\":\"require\"}]}",
+                        List.of("egress[0].clientAuth")),
+                Arguments.of(
+                        "unknown enum values",
+                        "{\"name\":\"r\"," + target + ",\"egress\":[{\"role\":\"x\",\"verify\":\"y\"}]}",
+                        List.of("egress[0].role", "egress[0].verify")),
+                Arguments.of(
+                        "an unknown profile and a strict layer widened",
+                        "{\"name\":\"r\"," + target + ",\"egress\":[{\"profile\":\"lax\"},"
+                                + "{\"profile\":\"strict\",\"protocols\":[\"TLSv1.2\"]}]}",
+                        List.of("egress[0].profile", "egress[1].protocols")),
+                Arguments.of(
+                        "HTTP CONNECT through a hop",
+                        "{\"name\":\"r\"," + target + ",\"egress\":[{\"connect\":\"x:1\"}]}",
+                        List.of("egress[0].connect")),
+                Arguments.of(
+                        "a null layer", "{\"name\":\"r\"," + target + ",\"egress\":[null]}", List.of("egress[0]")));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("refused")
+    void aBadRequestIsRefusedNamingEveryFieldAtFault(String what, String json, List<String> fields) {
+        InvalidRequestException refused =
+                catchThrowableOfType(InvalidRequestException.class, () -> spec(json, DEFAULTS));
+        assertThat(refused).as(what).isNotNull();
+        assertThat(refused.errors()).extracting(FieldProblem::field).containsExactlyInAnyOrderElementsOf(fields);
+    }
+
+    @Test
+    void aPushedLayerIsMappedAtItsFuturePosition() {
+        LayerSpec layer = RelayRequests.toLayer(
+                JSON.readValue("{\"trust\":\"ca\"}", LayerRequest.class),
+                Side.EGRESS,
+                2,
+                null,
+                Duration.ofSeconds(3),
+                TlsProfile.DEFAULT);
+        assertThat(layer.name()).isEqualTo("2");
+        assertThat(layer.role()).isEqualTo(Role.CLIENT);
+        assertThat(layer.handshakeTimeout()).isEqualTo(Duration.ofSeconds(3));
+    }
+}
