@@ -2,7 +2,7 @@ package dev.onionrelay.api;
 
 import dev.onionrelay.credential.Credential;
 import dev.onionrelay.credential.CredentialException;
-import dev.onionrelay.credential.CredentialStore;
+import dev.onionrelay.credential.CredentialRepository;
 import dev.onionrelay.credential.NewCredential;
 import dev.onionrelay.credential.PemCodec;
 import dev.onionrelay.credential.file.FileCredentials;
@@ -39,11 +39,11 @@ public class CredentialController {
     /** Media type of {@code GET /credentials/{name}/certificate}. */
     public static final String PEM = "application/x-pem-file";
 
-    private final CredentialStore store;
+    private final CredentialRepository store;
     private final RelayRegistry relays;
     private final FileCredentials files;
 
-    public CredentialController(CredentialStore store, RelayRegistry relays, FileCredentials files) {
+    public CredentialController(CredentialRepository store, RelayRegistry relays, FileCredentials files) {
         this.store = store;
         this.relays = relays;
         this.files = files;

@@ -1,6 +1,6 @@
 package dev.onionrelay.boot;
 
-import dev.onionrelay.credential.CredentialStore;
+import dev.onionrelay.credential.CredentialRepository;
 import dev.onionrelay.credential.file.CredentialFiles;
 import dev.onionrelay.credential.file.FileCredentialWatcher;
 import dev.onionrelay.credential.file.FileCredentials;
@@ -40,7 +40,7 @@ public class DeclarativeConfiguration {
     public record CredentialReload(@DefaultValue("5s") Duration interval) {}
 
     @Bean
-    FileCredentials fileCredentials(OnionProperties properties, CredentialStore store) {
+    FileCredentials fileCredentials(OnionProperties properties, CredentialRepository store) {
         return new FileCredentials(properties.credentials(), store, Clock.systemUTC());
     }
 

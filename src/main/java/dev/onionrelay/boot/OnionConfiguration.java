@@ -1,5 +1,6 @@
 package dev.onionrelay.boot;
 
+import dev.onionrelay.credential.CredentialRepository;
 import dev.onionrelay.credential.CredentialStore;
 import dev.onionrelay.credential.StoreKeyMaterial;
 import dev.onionrelay.layer.TlsContexts;
@@ -37,7 +38,7 @@ public class OnionConfiguration {
 
     @Bean
     @ConditionalOnMissingBean
-    CredentialStore credentialStore(OnionProperties properties) {
+    CredentialRepository credentialStore(OnionProperties properties) {
         return new CredentialStore(properties.stateDir().resolve("credentials"));
     }
 
@@ -69,7 +70,7 @@ public class OnionConfiguration {
     @Bean(destroyMethod = "close")
     RelayRegistry relayRegistry(
             OnionProperties properties,
-            CredentialStore credentials,
+            CredentialRepository credentials,
             RelayStore store,
             RelayPolicy policy,
             TargetSelector targets,

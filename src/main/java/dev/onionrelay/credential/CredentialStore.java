@@ -47,7 +47,7 @@ import org.jspecify.annotations.Nullable;
  * without its certificate (a crash between the two) is removed at the next start.
  * Credentials registered with {@link #put} (from configured files) live in memory only.
  */
-public final class CredentialStore {
+public final class CredentialStore implements CredentialRepository {
 
     private static final System.Logger LOG = System.getLogger(CredentialStore.class.getName());
 
@@ -118,6 +118,7 @@ public final class CredentialStore {
      * @throws CredentialException INVALID for a bad name or content, CONFLICT for a taken name
      * @throws UncheckedIOException if the credential cannot be written
      */
+    @Override
     public Credential create(NewCredential request) {
         String name = request.name();
         requireValidName(name);
@@ -178,6 +179,7 @@ public final class CredentialStore {
      * @throws CredentialException INVALID for a bad name, CONFLICT if an API-created credential
      *     already has the name
      */
+    @Override
     public void put(Credential credential) {
         requireValidName(credential.name());
         synchronized (changeLock) {
@@ -190,6 +192,7 @@ public final class CredentialStore {
         }
     }
 
+    @Override
     public Optional<Credential> find(String name) {
         if (name == null) {
             return Optional.empty();
@@ -198,6 +201,7 @@ public final class CredentialStore {
     }
 
     /** All credentials, sorted by name. */
+    @Override
     public List<Credential> list() {
         return entries.values().stream()
                 .map(Entry::credential)
@@ -212,6 +216,7 @@ public final class CredentialStore {
      * relay then finds the credential gone) or is refused; never both succeed. Names that do not
      * exist may be held too. Holding again adds to what the holder already holds.
      */
+    @Override
     public void hold(String holder, String holderName, Collection<String> names) {
         synchronized (changeLock) {
             for (String name : names) {
@@ -221,6 +226,7 @@ public final class CredentialStore {
     }
 
     /** Lets go of everything {@code holder} holds. */
+    @Override
     public void release(String holder) {
         synchronized (changeLock) {
             holders.values().removeIf(held -> {
@@ -231,6 +237,7 @@ public final class CredentialStore {
     }
 
     /** Names of the holders of a credential (relays using it), in the order they took it. */
+    @Override
     public List<String> holdersOf(String name) {
         synchronized (changeLock) {
             Map<String, String> held = holders.get(name);
@@ -245,6 +252,7 @@ public final class CredentialStore {
      *     held
      * @throws UncheckedIOException if its certificate file cannot be removed (it then stays)
      */
+    @Override
     public void delete(String name) {
         synchronized (changeLock) {
             Entry entry = name == null ? null : entries.get(name);

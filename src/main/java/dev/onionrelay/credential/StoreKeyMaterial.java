@@ -6,12 +6,12 @@ import java.security.cert.X509Certificate;
 import java.util.Collection;
 import java.util.List;
 
-/** Serves layers their keys and trust from the {@link CredentialStore}, by credential name. */
+/** Serves layers their keys and trust from the {@link CredentialRepository}, by credential name. */
 public final class StoreKeyMaterial implements KeyMaterial {
 
-    private final CredentialStore store;
+    private final CredentialRepository store;
 
-    public StoreKeyMaterial(CredentialStore store) {
+    public StoreKeyMaterial(CredentialRepository store) {
         this.store = store;
     }
 

@@ -1,7 +1,7 @@
 package dev.onionrelay.demo;
 
 import dev.onionrelay.boot.OnionProperties;
-import dev.onionrelay.credential.CredentialStore;
+import dev.onionrelay.credential.CredentialRepository;
 import dev.onionrelay.credential.NewCredential;
 import dev.onionrelay.registry.LayerRequest;
 import dev.onionrelay.registry.RelayRegistry;
@@ -44,14 +44,14 @@ public class DemoOnion implements ApplicationRunner {
             @DefaultValue("7002") int h2Port) {}
 
     private final RelayRegistry relays;
-    private final CredentialStore credentials;
+    private final CredentialRepository credentials;
     private final OnionProperties properties;
     private final Ports ports;
     private final ApplicationContext context;
 
     public DemoOnion(
             RelayRegistry relays,
-            CredentialStore credentials,
+            CredentialRepository credentials,
             OnionProperties properties,
             Ports ports,
             ApplicationContext context) {

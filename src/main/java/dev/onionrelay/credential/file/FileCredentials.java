@@ -2,7 +2,7 @@ package dev.onionrelay.credential.file;
 
 import dev.onionrelay.credential.Credential;
 import dev.onionrelay.credential.CredentialException;
-import dev.onionrelay.credential.CredentialStore;
+import dev.onionrelay.credential.CredentialRepository;
 import dev.onionrelay.credential.PemCodec;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -28,7 +28,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Credentials read from files ({@code onion.credentials.<name>.certificate-file}, {@code .private-key-file}), usually
- * mounted Kubernetes Secrets: registered in the {@link CredentialStore} (memory only, never written to the state
+ * mounted Kubernetes Secrets: registered in the {@link CredentialRepository} (memory only, never written to the state
  * directory) and read again by {@link #poll()} when the files change.
  *
  * <p>Changes are found by hashing the files' contents on every poll rather than by watching the directory: Kubernetes
@@ -130,7 +130,7 @@ public final class FileCredentials {
         }
     }
 
-    private final CredentialStore store;
+    private final CredentialRepository store;
     private final Clock clock;
     private final Map<String, Watched> watched = new LinkedHashMap<>();
 
@@ -140,7 +140,7 @@ public final class FileCredentials {
      * @throws IllegalStateException naming the property and file when one cannot be loaded: at start there is no
      *     previous material to fall back on, so this is a configuration error
      */
-    public FileCredentials(Map<String, CredentialFiles> configured, CredentialStore store, Clock clock) {
+    public FileCredentials(Map<String, CredentialFiles> configured, CredentialRepository store, Clock clock) {
         this.store = store;
         this.clock = clock;
         for (Map.Entry<String, CredentialFiles> entry : configured.entrySet()) {
