@@ -80,8 +80,7 @@ public class OnionMetrics implements RelayObserver, SmartLifecycle {
     }
 
     @Override
-    public void handshakeFailed(
-            Relay relay, Side side, String layer, String reason, Duration took, SocketAddress peer) {
+    public void handshakeFailed(Relay relay, Side side, String layer, String reason, SocketAddress peer) {
         RelayMeters meters = meters(relay);
         if (meters != null) {
             meters.handshakeFailed(side, layer, reason);

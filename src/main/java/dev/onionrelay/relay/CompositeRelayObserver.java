@@ -42,9 +42,8 @@ public final class CompositeRelayObserver implements RelayObserver {
     }
 
     @Override
-    public void handshakeFailed(
-            Relay relay, Side side, String layer, String reason, Duration took, SocketAddress peer) {
-        observers.forEach(o -> o.handshakeFailed(relay, side, layer, reason, took, peer));
+    public void handshakeFailed(Relay relay, Side side, String layer, String reason, SocketAddress peer) {
+        observers.forEach(o -> o.handshakeFailed(relay, side, layer, reason, peer));
     }
 
     @Override

@@ -21,8 +21,7 @@ public interface RelayObserver {
 
     default void handshakeSucceeded(Relay relay, Side side, String layer, Duration took) {}
 
-    default void handshakeFailed(
-            Relay relay, Side side, String layer, String reason, Duration took, SocketAddress peer) {}
+    default void handshakeFailed(Relay relay, Side side, String layer, String reason, SocketAddress peer) {}
 
     default void layerPushed(Relay relay, Side side, Initiator initiator) {}
 

@@ -622,7 +622,7 @@ public final class Tunnel {
                             reason,
                             alert,
                             peer != null ? address(peer) : "unknown"));
-            observer.handshakeFailed(relay, stack.side(), layer, reason, Duration.ZERO, peer);
+            observer.handshakeFailed(relay, stack.side(), layer, reason, peer);
         }
 
         @Override

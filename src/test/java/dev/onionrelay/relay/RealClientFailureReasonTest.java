@@ -157,8 +157,7 @@ class RealClientFailureReasonTest {
     void failureIsCountedOnceWithTheAlertOnTheWire(TlsProvider provider, Client client) throws Exception {
         onions = new Onions(provider, new RelayObserver() {
             @Override
-            public void handshakeFailed(
-                    Relay relay, Side side, String layer, String reason, Duration took, SocketAddress peer) {
+            public void handshakeFailed(Relay relay, Side side, String layer, String reason, SocketAddress peer) {
                 observed.add(relay.spec().name() + " " + side.label() + "/" + layer + " " + reason);
             }
         });

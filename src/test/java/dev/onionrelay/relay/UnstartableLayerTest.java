@@ -43,8 +43,7 @@ class UnstartableLayerTest {
     void everyConnectionThroughALayerThatCannotStartIsCounted(TlsProvider provider) throws Exception {
         onions = new Onions(provider, new RelayObserver() {
             @Override
-            public void handshakeFailed(
-                    Relay relay, Side side, String layer, String reason, Duration took, SocketAddress peer) {
+            public void handshakeFailed(Relay relay, Side side, String layer, String reason, SocketAddress peer) {
                 observed.add(relay.spec().name() + " " + side.label() + "/" + layer + " " + reason);
             }
         });
