@@ -220,8 +220,7 @@ public final class LayerStack {
         SslHandler handler;
         if (spec.role() == Role.CLIENT) {
             String serverName = spec.serverName() != null ? spec.serverName() : peerHost;
-            handler = prepared.context().newHandler(channel.alloc(), serverName, peerPort);
-            TlsContexts.requestServerName(handler.engine(), serverName);
+            handler = TlsContexts.newClientHandler(prepared, channel.alloc(), serverName, peerPort);
         } else {
             handler = prepared.context().newHandler(channel.alloc());
         }

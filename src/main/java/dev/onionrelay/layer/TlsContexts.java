@@ -1,16 +1,23 @@
 package dev.onionrelay.layer;
 
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.handler.ssl.ApplicationProtocolConfig;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SupportedCipherSuiteFilter;
 import io.netty.handler.ssl.util.InsecureTrustManagerFactory;
 import io.netty.util.NetUtil;
 import java.security.GeneralSecurityException;
 import java.security.cert.X509Certificate;
+import java.util.ArrayDeque;
+import java.util.Collections;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.WeakHashMap;
 import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLException;
@@ -81,6 +88,79 @@ public final class TlsContexts {
     private static boolean isIpLiteral(String host) {
         String bare = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
         return NetUtil.isValidIpV4Address(bare) || NetUtil.isValidIpV6Address(bare);
+    }
+
+    /**
+     * Session cache keys a client layer keeps per peer on the JDK engine, at most: one per handshake it runs at the same
+     * time, up to this many.
+     */
+    static final int MAX_SESSION_SLOTS = 32;
+
+    private static final Map<SslContext, SessionSlots> SESSION_SLOTS = Collections.synchronizedMap(new WeakHashMap<>());
+
+    /**
+     * A client layer's TLS handler for one connection to {@code serverName} at {@code peerPort}, asking for
+     * {@code serverName} by SNI.
+     *
+     * <p>On the JDK engine, a tunnel resumes the layer's session even when other tunnels set up at the same time. A TLS
+     * 1.3 ticket serves one handshake only, and the JDK client keeps one per cache key, which is the peer's host and
+     * port; so of several handshakes in flight to the same peer, at most one would find a ticket and the others would
+     * redo the whole certificate exchange. Each concurrent handshake therefore gets a cache key of its own (a session
+     * slot: the port with the slot number above its 16 bits, used by nothing but the session cache), and a finished
+     * handshake's slot goes to the back of the idle queue, so that its next ticket has arrived by the time the slot is
+     * used again. One handshake after another always uses the same slot.
+     */
+    public static SslHandler newClientHandler(
+            PreparedLayer prepared, ByteBufAllocator allocator, String serverName, int peerPort) {
+        SslHandler handler;
+        if (prepared.provider() == TlsProvider.JDK) {
+            SessionSlots slots = SESSION_SLOTS.computeIfAbsent(prepared.context(), context -> new SessionSlots());
+            String peer = serverName + ":" + peerPort;
+            int slot = slots.take(peer);
+            try {
+                handler = prepared.context().newHandler(allocator, serverName, peerPort | slot << 16);
+            } catch (RuntimeException cannotStart) {
+                slots.release(peer, slot);
+                throw cannotStart;
+            }
+            handler.handshakeFuture().addListener(done -> slots.release(peer, slot));
+        } else {
+            handler = prepared.context().newHandler(allocator, serverName, peerPort);
+        }
+        requestServerName(handler.engine(), serverName);
+        return handler;
+    }
+
+    /** The session slots of one client layer context, per peer: idle ones in the order they were released. */
+    static final class SessionSlots {
+
+        private final Map<String, Peer> peers = new HashMap<>();
+
+        private static final class Peer {
+            final ArrayDeque<Integer> idle = new ArrayDeque<>();
+            int created;
+            int shared;
+        }
+
+        /** The idle slot released longest ago, else a new one, else (all busy, at the maximum) one shared in turn. */
+        synchronized int take(String peer) {
+            Peer slots = peers.computeIfAbsent(peer, key -> new Peer());
+            Integer idle = slots.idle.pollFirst();
+            if (idle != null) {
+                return idle;
+            }
+            if (slots.created < MAX_SESSION_SLOTS) {
+                return slots.created++;
+            }
+            return slots.shared++ % MAX_SESSION_SLOTS;
+        }
+
+        synchronized void release(String peer, int slot) {
+            Peer slots = peers.get(peer);
+            if (slots != null && !slots.idle.contains(slot)) {
+                slots.idle.addLast(slot);
+            }
+        }
     }
 
     /** Builds the context for one layer. Errors name the spec field at fault. */

@@ -3,11 +3,16 @@ package dev.onionrelay.relay;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.onionrelay.support.RecordingProxy;
 import dev.onionrelay.support.Traffic;
 import dev.onionrelay.support.WiredOnion;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -55,6 +60,48 @@ class SessionResumptionTest {
 
         assertThat(serverHellosResuming(onion.wireA.downstream())).as("L0").containsExactly(false, true, true);
         assertThat(serverHellosResuming(onion.wireB.downstream())).as("L1").containsExactly(false, true, true);
+    }
+
+    /**
+     * Tunnels set up several at a time still resume: each concurrent handshake needs a ticket of its own (a TLS 1.3
+     * ticket is used once), so a layer must keep as many as it has handshakes in flight, not one per peer.
+     */
+    @Test
+    void layersResumeWhenTunnelsAreSetUpConcurrently() throws Exception {
+        int concurrency = 8;
+        ExecutorService clients = Executors.newFixedThreadPool(concurrency);
+        try {
+            for (int round = 1; round <= 3; round++) {
+                List<Future<Traffic.Echo>> echoes = new ArrayList<>();
+                for (int i = 0; i < concurrency; i++) {
+                    echoes.add(clients.submit(() -> Traffic.echoThenClose(onion.entryPort(), 1024)));
+                }
+                for (Future<Traffic.Echo> echo : echoes) {
+                    assertThat(echo.get(30, TimeUnit.SECONDS).intact()).isTrue();
+                }
+                int finished = round * concurrency;
+                await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+                    assertThat(onion.wireA.finishedConnections()).isEqualTo(finished);
+                    assertThat(onion.wireB.finishedConnections()).isEqualTo(finished);
+                });
+            }
+        } finally {
+            clients.shutdownNow();
+        }
+
+        // The first round has nothing to resume; every later handshake finds a ticket of an earlier round.
+        for (RecordingProxy wire : List.of(onion.wireA, onion.wireB)) {
+            List<byte[]> connections = wire.downstreamByConnection();
+            assertThat(connections).hasSize(3 * concurrency);
+            List<Boolean> later = new ArrayList<>();
+            for (byte[] connection : connections.subList(concurrency, connections.size())) {
+                later.addAll(serverHellosResuming(connection));
+            }
+            assertThat(later)
+                    .as(wire == onion.wireA ? "L0" : "L1")
+                    .hasSize(2 * concurrency)
+                    .containsOnly(true);
+        }
     }
 
     /** For each ServerHello in a server's recorded output, in order: does it accept a pre-shared key? */

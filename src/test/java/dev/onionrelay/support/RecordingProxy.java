@@ -7,6 +7,8 @@ import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -25,6 +27,7 @@ public final class RecordingProxy implements AutoCloseable {
     private final CopyOnWriteArrayList<Socket> sockets = new CopyOnWriteArrayList<>();
     private final ByteArrayOutputStream upstream = new ByteArrayOutputStream();
     private final ByteArrayOutputStream downstream = new ByteArrayOutputStream();
+    private final CopyOnWriteArrayList<ByteArrayOutputStream> downstreamByConnection = new CopyOnWriteArrayList<>();
     private final AtomicInteger connections = new AtomicInteger();
     private final AtomicInteger finishedConnections = new AtomicInteger();
 
@@ -53,6 +56,20 @@ public final class RecordingProxy implements AutoCloseable {
         synchronized (downstream) {
             return downstream.toByteArray();
         }
+    }
+
+    /**
+     * Bytes sent from the target back to the connecting side, one recording per connection in the order they were
+     * accepted: what concurrent connections send cannot be told apart in {@link #downstream()}.
+     */
+    public List<byte[]> downstreamByConnection() {
+        List<byte[]> recordings = new ArrayList<>();
+        for (ByteArrayOutputStream recording : downstreamByConnection) {
+            synchronized (recording) {
+                recordings.add(recording.toByteArray());
+            }
+        }
+        return recordings;
     }
 
     /** Connections accepted so far. */
@@ -92,21 +109,25 @@ public final class RecordingProxy implements AutoCloseable {
                     finishedConnections.incrementAndGet();
                 }
             };
-            start("recording-proxy-up", () -> pump(client, target, upstream, directionEnded));
-            start("recording-proxy-down", () -> pump(target, client, downstream, directionEnded));
+            start("recording-proxy-up", () -> pump(client, target, List.of(upstream), directionEnded));
+            ByteArrayOutputStream own = new ByteArrayOutputStream();
+            downstreamByConnection.add(own);
+            start("recording-proxy-down", () -> pump(target, client, List.of(downstream, own), directionEnded));
         }
     }
 
     /** Copies {@code from} to {@code to} until EOF, recording each chunk before it is passed on. */
-    private static void pump(Socket from, Socket to, ByteArrayOutputStream recording, Runnable ended) {
+    private static void pump(Socket from, Socket to, List<ByteArrayOutputStream> recordings, Runnable ended) {
         try {
             InputStream in = from.getInputStream();
             OutputStream out = to.getOutputStream();
             byte[] buffer = new byte[32 * 1024];
             int n;
             while ((n = in.read(buffer)) >= 0) {
-                synchronized (recording) {
-                    recording.write(buffer, 0, n);
+                for (ByteArrayOutputStream recording : recordings) {
+                    synchronized (recording) {
+                        recording.write(buffer, 0, n);
+                    }
                 }
                 out.write(buffer, 0, n);
                 out.flush();
