@@ -1,0 +1,103 @@
+package dev.onionrelay.relay.target;
+
+import dev.onionrelay.relay.Endpoint;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.Promise;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The relay's configured target, checked again at every connect: an address literal was checked when the relay was
+ * created and is used as it is; a name is resolved (off the event loops) and every address it resolves to is given to
+ * the {@link AddressCheck}, and the tunnel connects to the address that was checked, so that a second lookup cannot
+ * answer differently (no DNS rebinding). Without a check the transport resolves names itself, unchecked.
+ */
+public final class FixedTargetSelector implements TargetSelector, AutoCloseable {
+
+    /** Chooses the address to connect to among what a name resolved to; empty when none may be used. */
+    @FunctionalInterface
+    public interface AddressCheck {
+        Optional<InetAddress> choose(List<InetAddress> resolved);
+    }
+
+    private final @Nullable AddressCheck check;
+    private final @Nullable ExecutorService resolver;
+
+    /** @param check null: names are resolved by the transport, unchecked (engine tests) */
+    public FixedTargetSelector(@Nullable AddressCheck check) {
+        this.check = check;
+        // Name lookups block: they run here, never on an event loop.
+        this.resolver =
+                check != null ? Executors.newFixedThreadPool(2, new DefaultThreadFactory("onion-resolve", true)) : null;
+    }
+
+    /** No check: for engines without a policy. */
+    public static FixedTargetSelector unchecked() {
+        return new FixedTargetSelector(null);
+    }
+
+    @Override
+    public Future<InetSocketAddress> select(Endpoint target, EventExecutor executor) {
+        InetAddress literal = literal(target.host());
+        if (literal != null) {
+            return executor.newSucceededFuture(new InetSocketAddress(literal, target.port()));
+        }
+        if (check == null || resolver == null) {
+            return executor.newSucceededFuture(InetSocketAddress.createUnresolved(target.host(), target.port()));
+        }
+        Promise<InetSocketAddress> result = executor.newPromise();
+        try {
+            resolver.execute(() -> {
+                List<InetAddress> addresses;
+                try {
+                    addresses = List.of(InetAddress.getAllByName(target.host()));
+                } catch (UnknownHostException | RuntimeException e) {
+                    result.tryFailure(new TargetRefusedException("unresolved", target.host() + ": " + e.getMessage()));
+                    return;
+                }
+                Optional<InetAddress> allowed = check.choose(addresses);
+                if (allowed.isEmpty()) {
+                    // The name was allowed; what it resolves to now is not (rebinding, or a name for a denied address).
+                    result.tryFailure(new TargetRefusedException(
+                            "policy", target.host() + " resolves to " + addresses + ", which policy does not allow"));
+                    return;
+                }
+                result.trySuccess(new InetSocketAddress(allowed.get(), target.port()));
+            });
+        } catch (RejectedExecutionException e) {
+            result.tryFailure(new TargetRefusedException("unresolved", "the resolver is closed"));
+        }
+        return result;
+    }
+
+    /** Parses an IP literal without any DNS lookup; null for host names. */
+    public static @Nullable InetAddress literal(String host) {
+        String h = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
+        boolean ipv4 = h.matches("\\d{1,3}(\\.\\d{1,3}){3}");
+        boolean ipv6 = h.contains(":") && h.matches("[0-9a-fA-F:.%]+");
+        if (!ipv4 && !ipv6) {
+            return null;
+        }
+        try {
+            return InetAddress.getByName(h);
+        } catch (UnknownHostException e) {
+            return null;
+        }
+    }
+
+    @Override
+    public void close() {
+        if (resolver != null) {
+            resolver.shutdownNow();
+        }
+    }
+}
