@@ -105,10 +105,10 @@ public final class TlsContexts {
      * <p>On the JDK engine, a tunnel resumes the layer's session even when other tunnels set up at the same time. A TLS
      * 1.3 ticket serves one handshake only, and the JDK client keeps one per cache key, which is the peer's host and
      * port; so of several handshakes in flight to the same peer, at most one would find a ticket and the others would
-     * redo the whole certificate exchange. Each concurrent handshake therefore gets a cache key of its own (a session
-     * slot: the port with the slot number above its 16 bits, used by nothing but the session cache), and a finished
-     * handshake's slot goes to the back of the idle queue, so that its next ticket has arrived by the time the slot is
-     * used again. One handshake after another always uses the same slot.
+     * redo the whole certificate exchange. Each open connection therefore gets a cache key of its own (a session
+     * slot: the port with the slot number above its 16 bits, used by nothing but the session cache), and a closed
+     * connection's slot goes to the back of the idle queue, holding the ticket that connection received. One tunnel
+     * after another always uses the same slot.
      */
     public static SslHandler newClientHandler(
             PreparedLayer prepared, ByteBufAllocator allocator, String serverName, int peerPort) {
@@ -123,7 +123,18 @@ public final class TlsContexts {
                 slots.release(peer, slot);
                 throw cannotStart;
             }
-            handler.handshakeFuture().addListener(done -> slots.release(peer, slot));
+            // The slot stays taken while its connection is open: the ticket that replaces the one this handshake used
+            // arrives after the handshake, so a slot given back at the end of the handshake could go to the next
+            // tunnel before its ticket is there. By the time the connection closes, it has arrived.
+            handler.handshakeFuture().addListener(done -> {
+                if (done.isSuccess()) {
+                    ((io.netty.channel.Channel) done.getNow())
+                            .closeFuture()
+                            .addListener(closed -> slots.release(peer, slot));
+                } else {
+                    slots.release(peer, slot);
+                }
+            });
         } else {
             handler = prepared.context().newHandler(allocator, serverName, peerPort);
         }

@@ -9,6 +9,7 @@ import dev.onionrelay.support.WiredOnion;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -63,8 +64,10 @@ class SessionResumptionTest {
     }
 
     /**
-     * Tunnels set up several at a time still resume: each concurrent handshake needs a ticket of its own (a TLS 1.3
-     * ticket is used once), so a layer must keep as many as it has handshakes in flight, not one per peer.
+     * Tunnels open at the same time still resume: each needs a ticket of its own (a TLS 1.3 ticket is used once), so a
+     * layer must keep as many as it has connections open to a peer, not one per peer. Each round holds all its tunnels
+     * open together (a barrier midway through their echoes), so every round has exactly {@code concurrency} of them
+     * whatever the machine's load.
      */
     @Test
     void layersResumeWhenTunnelsAreSetUpConcurrently() throws Exception {
@@ -72,9 +75,11 @@ class SessionResumptionTest {
         ExecutorService clients = Executors.newFixedThreadPool(concurrency);
         try {
             for (int round = 1; round <= 3; round++) {
+                CyclicBarrier allOpen = new CyclicBarrier(concurrency);
                 List<Future<Traffic.Echo>> echoes = new ArrayList<>();
                 for (int i = 0; i < concurrency; i++) {
-                    echoes.add(clients.submit(() -> Traffic.echoThenClose(onion.entryPort(), 1024)));
+                    echoes.add(clients.submit(
+                            () -> Traffic.echoThenClose(onion.entryPort(), 4096, 1024, () -> awaitAll(allOpen))));
                 }
                 for (Future<Traffic.Echo> echo : echoes) {
                     assertThat(echo.get(30, TimeUnit.SECONDS).intact()).isTrue();
@@ -83,6 +88,7 @@ class SessionResumptionTest {
                 await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
                     assertThat(onion.wireA.finishedConnections()).isEqualTo(finished);
                     assertThat(onion.wireB.finishedConnections()).isEqualTo(finished);
+                    assertThat(onion.entry.stats().activeTunnels()).isZero();
                 });
             }
         } finally {
@@ -101,6 +107,14 @@ class SessionResumptionTest {
                     .as(wire == onion.wireA ? "L0" : "L1")
                     .hasSize(2 * concurrency)
                     .containsOnly(true);
+        }
+    }
+
+    private static void awaitAll(CyclicBarrier barrier) {
+        try {
+            barrier.await(20, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            throw new IllegalStateException("the round's tunnels were not all open together", e);
         }
     }
 
