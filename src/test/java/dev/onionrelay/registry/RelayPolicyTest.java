@@ -208,7 +208,10 @@ class RelayPolicyTest {
                 Arguments.of("localhost", null),
                 Arguments.of("example.com", null),
                 Arguments.of("1.2.3", null),
-                Arguments.of("cafe", null));
+                Arguments.of("cafe", null),
+                Arguments.of("999.1.1.1", null),
+                Arguments.of("1.2.3.4.5", null),
+                Arguments.of("::1::2", null));
     }
 
     @ParameterizedTest(name = "{0}")

@@ -1,6 +1,7 @@
 package dev.onionrelay.relay.target;
 
 import dev.onionrelay.relay.Endpoint;
+import io.netty.util.NetUtil;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
@@ -82,9 +83,9 @@ public final class FixedTargetSelector implements TargetSelector, AutoCloseable 
     /** Parses an IP literal without any DNS lookup; null for host names. */
     public static @Nullable InetAddress literal(String host) {
         String h = host.startsWith("[") && host.endsWith("]") ? host.substring(1, host.length() - 1) : host;
-        boolean ipv4 = h.matches("\\d{1,3}(\\.\\d{1,3}){3}");
-        boolean ipv6 = h.contains(":") && h.matches("[0-9a-fA-F:.%]+");
-        if (!ipv4 && !ipv6) {
+        // Checked without a regular expression (this runs for every tunnel) and without DNS: getByName looks a string
+        // up only when it is not a valid literal, and only valid literals reach it.
+        if (!NetUtil.isValidIpV4Address(h) && !NetUtil.isValidIpV6Address(h)) {
             return null;
         }
         try {
