@@ -14,9 +14,6 @@ import org.jspecify.annotations.Nullable;
  */
 public final class LayerDefaults {
 
-    /** Protocol versions a layer enables when the request names none. */
-    public static final List<String> PROTOCOLS = TlsSettings.PROTOCOLS;
-
     private LayerDefaults() {}
 
     /**
@@ -139,7 +136,7 @@ public final class LayerDefaults {
             TlsSettings.name(problems, name);
             TlsSettings.protocols(problems, protocols);
             List<String> effectiveProtocols =
-                    protocols != null && problems.isEmpty() ? List.copyOf(protocols) : PROTOCOLS;
+                    protocols != null && problems.isEmpty() ? List.copyOf(protocols) : TlsSettings.PROTOCOLS;
             TlsSettings.ciphers(problems, ciphers, effectiveProtocols);
             if (alpn != null) {
                 TlsSettings.alpn(problems, alpn);
