@@ -64,26 +64,27 @@ public class ApiExceptionHandler extends ResponseEntityExceptionHandler {
     protected @Nullable ResponseEntity<Object> handleHttpMessageNotReadable(
             HttpMessageNotReadableException ex, HttpHeaders headers, HttpStatusCode status, WebRequest request) {
         JsonProblems.Described described = JsonProblems.describe(ex.getCause());
-        ProblemDetail body = ProblemDetail.forStatusAndDetail(HttpStatus.BAD_REQUEST, described.detail());
-        body.setTitle("malformed request");
-        body.setType(ProblemTypes.forTitle("malformed request"));
-        if (described.field() != null) {
-            body.setProperty("errors", List.of(described.field()));
-        }
         return ResponseEntity.badRequest()
                 .contentType(MediaType.APPLICATION_PROBLEM_JSON)
-                .body(body);
+                .body(Problem.of(
+                                HttpStatus.BAD_REQUEST.value(),
+                                "malformed request",
+                                described.detail(),
+                                described.field() != null ? List.of(described.field()) : List.of())
+                        .toProblemDetail());
     }
 
     /** Spring's own problems (unknown path, wrong method or media type) get our type scheme too. */
     @Override
     protected ResponseEntity<Object> createResponseEntity(
             @Nullable Object body, HttpHeaders headers, HttpStatusCode statusCode, WebRequest request) {
+        Object answer = body;
         if (body instanceof ProblemDetail problem && !ProblemTypes.isOurs(problem.getType())) {
-            problem.setType(ProblemTypes.forStatus(statusCode.value()));
-            problem.setTitle(ProblemTypes.title(statusCode.value()));
+            String detail = problem.getDetail();
+            answer = Problem.of(statusCode.value(), detail != null ? detail : ProblemTypes.title(statusCode.value()))
+                    .toProblemDetail();
         }
-        return super.createResponseEntity(body, headers, statusCode, request);
+        return super.createResponseEntity(answer, headers, statusCode, request);
     }
 
     /**
@@ -122,14 +123,6 @@ public class ApiExceptionHandler extends ResponseEntityExceptionHandler {
 
     static ResponseEntity<ProblemDetail> problem(
             HttpStatus status, String title, String detail, List<FieldProblem> errors) {
-        ProblemDetail body = ProblemDetail.forStatusAndDetail(status, detail);
-        body.setTitle(title);
-        body.setType(ProblemTypes.forTitle(title));
-        if (!errors.isEmpty()) {
-            body.setProperty("errors", errors);
-        }
-        return ResponseEntity.status(status)
-                .contentType(MediaType.APPLICATION_PROBLEM_JSON)
-                .body(body);
+        return Problem.of(status.value(), title, detail, errors).toResponse();
     }
 }

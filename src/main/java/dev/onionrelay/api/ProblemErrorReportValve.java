@@ -14,7 +14,8 @@ import org.springframework.http.MediaType;
  * Answers what the servlet container refuses on its own (an encoded {@code /} or NUL in the path, an unknown method
  * such as {@code CONNECT}, {@code TRACE}, overlong request lines and headers), what a servlet answers with {@code
  * sendError}, and an error status left without a body (an endpoint's bare 404) as {@code application/problem+json}
- * instead of Tomcat's HTML page. Never shows the exception, the server version or the request.
+ * instead of Tomcat's HTML page. Never shows the exception or the server version; of the request, only its path (as
+ * {@code instance}, like every problem).
  */
 public final class ProblemErrorReportValve extends ErrorReportValve {
 
@@ -52,7 +53,7 @@ public final class ProblemErrorReportValve extends ErrorReportValve {
             response.setCharacterEncoding(StandardCharsets.UTF_8.name());
             Writer writer = response.getReporter();
             if (writer != null) {
-                writer.write(Problems.json(status, ProblemTypes.title(status), detail(status)));
+                writer.write(Problem.of(status, detail(status)).json(request.getRequestURI()));
                 response.finishResponse();
             }
         } catch (IOException | IllegalStateException e) {

@@ -19,11 +19,6 @@ public final class ProblemTypes {
         return URI.create(PREFIX + slug(title));
     }
 
-    /** The type of a problem known only by its status: {@code 401} is {@code urn:onion-relay:problem:unauthorized}. */
-    public static URI forStatus(int status) {
-        return forTitle(title(status));
-    }
-
     /** The title of a problem that has no more specific one: the status's reason, in lower case. */
     public static String title(int status) {
         HttpStatus known = HttpStatus.resolve(status);

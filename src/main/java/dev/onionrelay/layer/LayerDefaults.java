@@ -6,82 +6,160 @@ import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Turns a partly filled layer request into a complete {@link LayerSpec}: the role follows the side, the name is the
+ * Turns a partly filled layer request into a complete {@link LayerSpec}: callers name on a {@link Builder} (from
+ * {@link #layer}) only the settings they have, and every default lives here: the role follows the side, the name is the
  * index, trust is the system store, client layers verify fully, TLS 1.3 and 1.2 only. Settings that can never work
  * ({@link TlsSettings}) are refused here, so that every way of configuring a layer (API, push, declared relays, the
  * demo) refuses the same things for the same reasons.
  */
 public final class LayerDefaults {
 
-    /** Protocol versions a layer enables when the request names none. */
-    public static final List<String> PROTOCOLS = TlsSettings.PROTOCOLS;
-
     private LayerDefaults() {}
 
     /**
-     * Applies the defaults.
+     * Starts a layer request; settings not named on the builder take their defaults in {@link Builder#build()}.
      *
      * @param side the side the layer lives on
      * @param index its position in the static stack (0 = outermost), used as its default name
-     * @param defaultServerName the name egress layer 0 verifies when none is given (the target host), else null
-     * @param relayHandshakeTimeout the relay's handshake timeout
-     * @throws InvalidSpecException naming every setting that can never work, relative to the layer
+     * @param relayHandshakeTimeout the relay's handshake timeout, the layer's when it names none
      */
-    public static LayerSpec apply(
-            Side side,
-            int index,
-            @Nullable String name,
-            @Nullable Role role,
-            @Nullable String credential,
-            @Nullable String trust,
-            @Nullable String serverName,
-            @Nullable Verification verify,
-            @Nullable ClientAuthMode clientAuth,
-            @Nullable List<String> protocols,
-            @Nullable List<String> ciphers,
-            @Nullable List<String> alpn,
-            @Nullable Duration handshakeTimeout,
-            @Nullable String defaultServerName,
-            Duration relayHandshakeTimeout) {
-        Role effectiveRole = role != null ? role : (side == Side.INGRESS ? Role.SERVER : Role.CLIENT);
-        ClientAuthMode effectiveClientAuth = clientAuth != null ? clientAuth : ClientAuthMode.NONE;
-        Verification effectiveVerify = verify;
-        if (effectiveVerify == null) {
-            // A server does not check a host name for its clients: chain is the strongest meaningful check.
-            effectiveVerify = effectiveRole == Role.CLIENT
-                    ? Verification.FULL
-                    : (effectiveClientAuth == ClientAuthMode.NONE ? Verification.NONE : Verification.CHAIN);
+    public static Builder layer(Side side, int index, Duration relayHandshakeTimeout) {
+        return new Builder(side, index, relayHandshakeTimeout);
+    }
+
+    /** The settings a request names for one layer; each one left unset (or set to null) takes its default. */
+    public static final class Builder {
+
+        private final Side side;
+        private final int index;
+        private final Duration relayHandshakeTimeout;
+        private @Nullable String name;
+        private @Nullable Role role;
+        private @Nullable String credential;
+        private @Nullable String trust;
+        private @Nullable String serverName;
+        private @Nullable Verification verify;
+        private @Nullable ClientAuthMode clientAuth;
+        private @Nullable List<String> protocols;
+        private @Nullable List<String> ciphers;
+        private @Nullable List<String> alpn;
+        private @Nullable Duration handshakeTimeout;
+        private @Nullable String defaultServerName;
+
+        private Builder(Side side, int index, Duration relayHandshakeTimeout) {
+            this.side = side;
+            this.index = index;
+            this.relayHandshakeTimeout = relayHandshakeTimeout;
         }
-        String effectiveServerName = serverName;
-        if (effectiveServerName == null && effectiveRole == Role.CLIENT && index == 0) {
-            effectiveServerName = defaultServerName;
+
+        public Builder name(@Nullable String name) {
+            this.name = name;
+            return this;
         }
-        List<SpecProblem> problems = new ArrayList<>();
-        TlsSettings.name(problems, name);
-        TlsSettings.protocols(problems, protocols);
-        List<String> effectiveProtocols = protocols != null && problems.isEmpty() ? List.copyOf(protocols) : PROTOCOLS;
-        TlsSettings.ciphers(problems, ciphers, effectiveProtocols);
-        if (alpn != null) {
-            TlsSettings.alpn(problems, alpn);
+
+        public Builder role(@Nullable Role role) {
+            this.role = role;
+            return this;
         }
-        TlsSettings.host(problems, "serverName", serverName);
-        if (handshakeTimeout != null) {
-            TlsSettings.timeout(problems, "handshakeTimeout", handshakeTimeout, TlsSettings.MAX_HANDSHAKE_TIMEOUT);
+
+        public Builder credential(@Nullable String credential) {
+            this.credential = credential;
+            return this;
         }
-        if (!problems.isEmpty()) {
-            throw new InvalidSpecException(problems);
+
+        public Builder trust(@Nullable String trust) {
+            this.trust = trust;
+            return this;
         }
-        return new LayerSpec(
-                name != null && !name.isBlank() ? name : Integer.toString(index),
-                effectiveRole,
-                credential,
-                trust != null ? trust : LayerSpec.SYSTEM_TRUST,
-                effectiveServerName,
-                effectiveVerify,
-                effectiveClientAuth,
-                effectiveProtocols,
-                ciphers != null ? ciphers : List.of(),
-                alpn != null ? alpn : List.of(),
-                handshakeTimeout != null ? handshakeTimeout : relayHandshakeTimeout);
+
+        public Builder serverName(@Nullable String serverName) {
+            this.serverName = serverName;
+            return this;
+        }
+
+        public Builder verify(@Nullable Verification verify) {
+            this.verify = verify;
+            return this;
+        }
+
+        public Builder clientAuth(@Nullable ClientAuthMode clientAuth) {
+            this.clientAuth = clientAuth;
+            return this;
+        }
+
+        public Builder protocols(@Nullable List<String> protocols) {
+            this.protocols = protocols;
+            return this;
+        }
+
+        public Builder ciphers(@Nullable List<String> ciphers) {
+            this.ciphers = ciphers;
+            return this;
+        }
+
+        public Builder alpn(@Nullable List<String> alpn) {
+            this.alpn = alpn;
+            return this;
+        }
+
+        public Builder handshakeTimeout(@Nullable Duration handshakeTimeout) {
+            this.handshakeTimeout = handshakeTimeout;
+            return this;
+        }
+
+        /** The name an outermost client layer verifies when it names none (the target host on egress). */
+        public Builder defaultServerName(@Nullable String defaultServerName) {
+            this.defaultServerName = defaultServerName;
+            return this;
+        }
+
+        /**
+         * Applies the defaults.
+         *
+         * @throws InvalidSpecException naming every setting that can never work, relative to the layer
+         */
+        public LayerSpec build() {
+            Role effectiveRole = role != null ? role : (side == Side.INGRESS ? Role.SERVER : Role.CLIENT);
+            ClientAuthMode effectiveClientAuth = clientAuth != null ? clientAuth : ClientAuthMode.NONE;
+            Verification effectiveVerify = verify;
+            if (effectiveVerify == null) {
+                // A server does not check a host name for its clients: chain is the strongest meaningful check.
+                effectiveVerify = effectiveRole == Role.CLIENT
+                        ? Verification.FULL
+                        : (effectiveClientAuth == ClientAuthMode.NONE ? Verification.NONE : Verification.CHAIN);
+            }
+            String effectiveServerName = serverName;
+            if (effectiveServerName == null && effectiveRole == Role.CLIENT && index == 0) {
+                effectiveServerName = defaultServerName;
+            }
+            List<SpecProblem> problems = new ArrayList<>();
+            TlsSettings.name(problems, name);
+            TlsSettings.protocols(problems, protocols);
+            List<String> effectiveProtocols =
+                    protocols != null && problems.isEmpty() ? List.copyOf(protocols) : TlsSettings.PROTOCOLS;
+            TlsSettings.ciphers(problems, ciphers, effectiveProtocols);
+            if (alpn != null) {
+                TlsSettings.alpn(problems, alpn);
+            }
+            TlsSettings.host(problems, "serverName", serverName);
+            if (handshakeTimeout != null) {
+                TlsSettings.timeout(problems, "handshakeTimeout", handshakeTimeout, TlsSettings.MAX_HANDSHAKE_TIMEOUT);
+            }
+            if (!problems.isEmpty()) {
+                throw new InvalidSpecException(problems);
+            }
+            return new LayerSpec(
+                    name != null && !name.isBlank() ? name : Integer.toString(index),
+                    effectiveRole,
+                    credential,
+                    trust != null ? trust : LayerSpec.SYSTEM_TRUST,
+                    effectiveServerName,
+                    effectiveVerify,
+                    effectiveClientAuth,
+                    effectiveProtocols,
+                    ciphers != null ? ciphers : List.of(),
+                    alpn != null ? alpn : List.of(),
+                    handshakeTimeout != null ? handshakeTimeout : relayHandshakeTimeout);
+        }
     }
 }

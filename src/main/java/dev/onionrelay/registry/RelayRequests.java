@@ -250,22 +250,20 @@ public final class RelayRequests {
         }
         LayerSpec spec;
         try {
-            spec = LayerDefaults.apply(
-                    side,
-                    index,
-                    request.name(),
-                    role,
-                    request.credential(),
-                    request.trust(),
-                    request.serverName(),
-                    verify,
-                    clientAuth,
-                    protocols,
-                    ciphers,
-                    request.alpn(),
-                    timeout,
-                    defaultServerName,
-                    relayHandshakeTimeout);
+            spec = LayerDefaults.layer(side, index, relayHandshakeTimeout)
+                    .name(request.name())
+                    .role(role)
+                    .credential(request.credential())
+                    .trust(request.trust())
+                    .serverName(request.serverName())
+                    .verify(verify)
+                    .clientAuth(clientAuth)
+                    .protocols(protocols)
+                    .ciphers(ciphers)
+                    .alpn(request.alpn())
+                    .handshakeTimeout(timeout)
+                    .defaultServerName(defaultServerName)
+                    .build();
         } catch (InvalidSpecException e) {
             // Reported together with the request's own problems, so that one answer names every field at fault.
             errors.addAll(fieldProblems(e.problems(), prefix));

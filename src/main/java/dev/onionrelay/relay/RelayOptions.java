@@ -25,9 +25,6 @@ public record RelayOptions(
         Duration halfCloseTimeout) {
 
     public static final int DEFAULT_MAX_TUNNELS = 1024;
-    public static final Duration DEFAULT_HANDSHAKE_TIMEOUT = Duration.ofSeconds(10);
-    public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(5);
-    public static final Duration DEFAULT_IDLE_TIMEOUT = Duration.ofMinutes(5);
     public static final HalfClose DEFAULT_HALF_CLOSE = HalfClose.PROPAGATE;
     public static final Duration DEFAULT_HALF_CLOSE_TIMEOUT = Duration.ofSeconds(30);
 

@@ -49,11 +49,6 @@ public final class RelayStats {
         connectFailures.computeIfAbsent(reason, k -> new LongAdder()).increment();
     }
 
-    /** Failed connects to the target by reason: {@code refused}, {@code timeout}, {@code unresolved}, {@code policy}. */
-    public Map<String, Long> connectFailuresByReason() {
-        return snapshot(connectFailures);
-    }
-
     public long connectFailures() {
         return connectFailures.values().stream().mapToLong(LongAdder::sum).sum();
     }

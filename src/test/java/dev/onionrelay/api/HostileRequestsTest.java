@@ -21,6 +21,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.stream.Stream;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterAll;
@@ -704,6 +706,42 @@ class HostileRequestsTest {
                 "\"generate\":{\"ca\":true}}");
         assertThat(response.status()).as(response.toString()).isEqualTo(413);
         assertThat(response.contentType()).startsWith("application/problem+json");
+        assertThat(snapshot()).isEqualTo(before);
+    }
+
+    /**
+     * The token filter, the size limit, the servlet container and the controllers each answer some errors; a client
+     * reads them all the same way: the same fields (the request's path as {@code instance}), and a type that names the
+     * kind the title gives.
+     */
+    @Test
+    void everyWriterOfProblemsGivesTheSameFieldsAndATypeNamedAfterTheTitle() {
+        String token = "Authorization: Bearer " + service.adminToken() + "\r\n";
+        Map<String, String> requests = new LinkedHashMap<>();
+        requests.put("401 from the token filter", "GET /relays HTTP/1.1\r\nHost: x\r\n");
+        requests.put(
+                "413 from the size limit",
+                "POST /credentials HTTP/1.1\r\nHost: x\r\n" + token
+                        + "Content-Type: application/json\r\nContent-Length: 200000\r\n");
+        requests.put("400 from the servlet container", "GET /relays/a%2Fb HTTP/1.1\r\nHost: x\r\n" + token);
+        requests.put("409 from a controller", "DELETE " + pushPath + "/innermost HTTP/1.1\r\nHost: x\r\n" + token);
+        requests.forEach((what, head) -> {
+            String body = head.contains("Content-Length") ? " ".repeat(200_000) : "";
+            RawHttp.Response response = RawHttp.exchange(
+                    service.apiPort(),
+                    (head + "Connection: close\r\n\r\n" + body).getBytes(StandardCharsets.ISO_8859_1));
+            assertThat(Integer.toString(response.status())).as(what).isEqualTo(what.substring(0, 3));
+            assertThat(response.contentType()).as(what).startsWith("application/problem+json");
+            JsonNode problem = ApiClient.JSON.readTree(response.body());
+            Set<String> fields = new TreeSet<>(problem.propertyNames());
+            fields.remove("errors"); // present only when fields of the request are at fault
+            assertThat(fields).as(what).containsExactly("detail", "instance", "status", "title", "type");
+            assertThat(problem.get("instance").asString()).as(what).isEqualTo(head.split(" ")[1]);
+            assertThat(problem.get("type").asString())
+                    .as(what)
+                    .isEqualTo(ProblemTypes.forTitle(problem.get("title").asString())
+                            .toString());
+        });
         assertThat(snapshot()).isEqualTo(before);
     }
 

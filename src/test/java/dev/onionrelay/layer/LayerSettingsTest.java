@@ -25,22 +25,14 @@ class LayerSettingsTest {
             @Nullable String alpn,
             @Nullable String serverName,
             @Nullable String timeout) {
-        return LayerDefaults.apply(
-                Side.EGRESS,
-                0,
-                null,
-                null,
-                null,
-                null,
-                given(serverName),
-                null,
-                null,
-                list(protocols),
-                list(ciphers),
-                list(alpn),
-                given(timeout) != null ? Duration.parse(timeout) : null,
-                "localhost",
-                RELAY_TIMEOUT);
+        return LayerDefaults.layer(Side.EGRESS, 0, RELAY_TIMEOUT)
+                .serverName(given(serverName))
+                .protocols(list(protocols))
+                .ciphers(list(ciphers))
+                .alpn(list(alpn))
+                .handshakeTimeout(given(timeout) != null ? Duration.parse(timeout) : null)
+                .defaultServerName("localhost")
+                .build();
     }
 
     private static @Nullable String given(@Nullable String value) {

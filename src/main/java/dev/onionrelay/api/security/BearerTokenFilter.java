@@ -1,6 +1,6 @@
 package dev.onionrelay.api.security;
 
-import dev.onionrelay.api.Problems;
+import dev.onionrelay.api.Problem;
 import jakarta.servlet.FilterChain;
 import jakarta.servlet.ServletException;
 import jakarta.servlet.http.HttpServletRequest;
@@ -45,21 +45,22 @@ public final class BearerTokenFilter extends OncePerRequestFilter {
         boolean reading = HttpMethod.GET.matches(request.getMethod()) || HttpMethod.HEAD.matches(request.getMethod());
         if (token.isEmpty()) {
             response.setHeader("WWW-Authenticate", "Bearer");
-            Problems.write(
-                    response,
-                    HttpStatus.UNAUTHORIZED,
-                    "missing or invalid bearer token",
-                    "send 'Authorization: Bearer <token>'; without configured tokens the admin token is in "
-                            + "<state-dir>/admin.token");
+            Problem.of(
+                            HttpStatus.UNAUTHORIZED.value(),
+                            "missing or invalid bearer token",
+                            "send 'Authorization: Bearer <token>'; without configured tokens the admin token is in "
+                                    + "<state-dir>/admin.token")
+                    .write(request, response);
             audit(request, "-", HttpStatus.UNAUTHORIZED.value(), reading);
             return;
         }
         if (!reading && token.get().scope() != ApiTokens.Scope.ADMIN) {
-            Problems.write(
-                    response,
-                    HttpStatus.FORBIDDEN,
-                    "admin scope required",
-                    "token '" + token.get().name() + "' has the read scope; " + request.getMethod() + " needs admin");
+            Problem.of(
+                            HttpStatus.FORBIDDEN.value(),
+                            "admin scope required",
+                            "token '" + token.get().name() + "' has the read scope; " + request.getMethod()
+                                    + " needs admin")
+                    .write(request, response);
             audit(request, token.get().name(), HttpStatus.FORBIDDEN.value(), false);
             return;
         }

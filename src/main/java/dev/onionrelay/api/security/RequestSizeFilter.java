@@ -1,6 +1,6 @@
 package dev.onionrelay.api.security;
 
-import dev.onionrelay.api.Problems;
+import dev.onionrelay.api.Problem;
 import jakarta.servlet.FilterChain;
 import jakarta.servlet.ReadListener;
 import jakarta.servlet.ServletException;
@@ -38,25 +38,25 @@ public final class RequestSizeFilter extends OncePerRequestFilter {
             throws ServletException, IOException {
         long length = request.getContentLengthLong();
         if (length > maxBytes) {
-            tooLarge(response, "the body has " + length + " bytes");
+            tooLarge(request, response, "the body has " + length + " bytes");
             return;
         }
         byte[] body = readAtMost(request.getInputStream(), maxBytes + 1);
         if (body.length > maxBytes) {
-            tooLarge(response, "the body has more than " + maxBytes + " bytes");
+            tooLarge(request, response, "the body has more than " + maxBytes + " bytes");
             return;
         }
         chain.doFilter(new ReadBody(request, body), response);
     }
 
-    private void tooLarge(HttpServletResponse response, String what) throws IOException {
+    private void tooLarge(HttpServletRequest request, HttpServletResponse response, String what) throws IOException {
         // The rest of the body is not read: the connection closes instead of waiting for it.
         response.setHeader("Connection", "close");
-        Problems.write(
-                response,
-                HttpStatus.CONTENT_TOO_LARGE,
-                "request body too large",
-                what + "; at most " + maxBytes + " are accepted (onion.limits.max-request-size)");
+        Problem.of(
+                        HttpStatus.CONTENT_TOO_LARGE.value(),
+                        "request body too large",
+                        what + "; at most " + maxBytes + " are accepted (onion.limits.max-request-size)")
+                .write(request, response);
     }
 
     private static byte[] readAtMost(InputStream in, long limit) throws IOException {
