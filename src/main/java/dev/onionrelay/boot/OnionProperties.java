@@ -3,6 +3,7 @@ package dev.onionrelay.boot;
 import dev.onionrelay.credential.file.CredentialFiles;
 import dev.onionrelay.layer.TlsProfile;
 import dev.onionrelay.layer.TlsProvider;
+import dev.onionrelay.registry.RelayPolicy;
 import dev.onionrelay.registry.RelayRequest;
 import dev.onionrelay.registry.RelayRequests;
 import dev.onionrelay.relay.Transport;
@@ -10,6 +11,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.util.unit.DataSize;
@@ -53,20 +55,16 @@ public record OnionProperties(
             @DefaultValue("loopback") List<String> targetHosts,
             @DefaultValue("1-65535") List<String> targetPorts,
 
-            @DefaultValue({
-                "169.254.0.0/16",
-                "fe80::/10",
-                "100.100.100.200/32",
-                "fd00:ec2::254/128",
-                "0.0.0.0/8",
-                "::/128",
-                "224.0.0.0/4",
-                "ff00::/8",
-                "255.255.255.255/32"
-            })
-            List<String> deniedTargets,
+            @Nullable List<String> deniedTargets,
+            @DefaultValue("false") boolean allowInsecureVerify) {
 
-            @DefaultValue("false") boolean allowInsecureVerify) {}
+        /** Unset, the deny list is the policy's own default (one home: {@link RelayPolicy#DEFAULT_DENIED_TARGETS}). */
+        public Policy {
+            if (deniedTargets == null) {
+                deniedTargets = RelayPolicy.DEFAULT_DENIED_TARGETS;
+            }
+        }
+    }
 
     /**
      * Service-wide limits; hitting one answers 429. A relay that cannot listen (port taken at start) tries again after
