@@ -8,10 +8,13 @@ import org.springframework.boot.context.properties.bind.DefaultValue;
 
 /**
  * API access ({@code onion.api.*}). No tokens configured: an admin token is generated into
- * {@code <state-dir>/admin.token}.
+ * {@code <state-dir>/admin.token}. {@code read-only}: relays and credentials cannot be created or deleted over the API
+ * (instances that serve only the relays declared to them).
  */
 @ConfigurationProperties("onion.api")
-public record ApiProperties(@DefaultValue List<Token> tokens) {
+public record ApiProperties(
+        @DefaultValue List<Token> tokens,
+        @DefaultValue("false") boolean readOnly) {
 
     /**
      * One API token: a name for audit lines, a scope ({@code read} or {@code admin}; anything else stops the start

@@ -2,6 +2,7 @@ package dev.onionrelay.api.security;
 
 import dev.onionrelay.api.StrictJson;
 import dev.onionrelay.boot.OnionProperties;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.boot.jackson.autoconfigure.JsonMapperBuilderCustomizer;
 import org.springframework.boot.web.servlet.FilterRegistrationBean;
@@ -41,6 +42,15 @@ public class WebConfiguration {
         FilterRegistrationBean<BearerTokenFilter> registration =
                 new FilterRegistrationBean<>(new BearerTokenFilter(tokens));
         registration.setOrder(Ordered.HIGHEST_PRECEDENCE + 20);
+        return registration;
+    }
+
+    /** After the token check, so that an unauthenticated caller learns nothing about the instance's mode. */
+    @Bean
+    @ConditionalOnBooleanProperty("onion.api.read-only")
+    FilterRegistrationBean<ReadOnlyApiFilter> readOnlyApiFilter() {
+        FilterRegistrationBean<ReadOnlyApiFilter> registration = new FilterRegistrationBean<>(new ReadOnlyApiFilter());
+        registration.setOrder(Ordered.HIGHEST_PRECEDENCE + 30);
         return registration;
     }
 }
