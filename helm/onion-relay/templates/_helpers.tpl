@@ -59,6 +59,33 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{- define "onion-relay.apiTokensDir" -}}/etc/onion-relay/api-tokens{{- end }}
 
+{{/* The key-encryption key of the shared store, mounted from store.postgres.existingSecret. */}}
+{{- define "onion-relay.storeKeyDir" -}}/etc/onion-relay/store{{- end }}
+
+{{- define "onion-relay.fleet" -}}
+{{- if eq .Values.store.type "postgres" }}true{{ end }}
+{{- end }}
+
+{{/*
+Refuses values that would run a broken service: several pods on the file store with a writable API (each pod would
+keep different relays, and a call through the Service would reach one of them), or a shared store without its
+database or its Secret.
+*/}}
+{{- define "onion-relay.validate" -}}
+{{- $replicated := or .Values.autoscaling.enabled (gt (int .Values.replicaCount) 1) }}
+{{- if and $replicated (eq .Values.store.type "file") (not .Values.api.readOnly) }}
+{{- fail (printf "%s with store.type file: every pod would keep its own relays and credentials, and API calls through the Service would reach one pod at random. Set store.type: postgres (store.postgres.url, store.postgres.existingSecret) for a fleet sharing one state, or api.readOnly: true to serve only the declared relays" (ternary "autoscaling" (printf "replicaCount %d" (int .Values.replicaCount)) .Values.autoscaling.enabled)) }}
+{{- end }}
+{{- if eq .Values.store.type "postgres" }}
+{{- if not .Values.store.postgres.url }}
+{{- fail "store.type postgres needs store.postgres.url (jdbc:postgresql://<host>:<port>/<database>)" }}
+{{- end }}
+{{- if not .Values.store.postgres.existingSecret }}
+{{- fail (printf "store.type postgres needs store.postgres.existingSecret: a Secret with the database password (key %s) and the key-encryption key (key %s, 32 random bytes), e.g. kubectl create secret generic onion-store --from-literal=%s=... --from-file=%s=<(head -c 32 /dev/urandom)" .Values.store.postgres.passwordKey .Values.store.postgres.encryptionKeyKey .Values.store.postgres.passwordKey .Values.store.postgres.encryptionKeyKey) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
 {{- define "onion-relay.apiTokensSecret" -}}
 {{- .Values.apiTokens.existingSecret | default (printf "%s-api-tokens" (include "onion-relay.fullname" .)) }}
 {{- end }}
@@ -154,6 +181,18 @@ port of the pool for relays created over the API. Fails on a clash, since two li
 {{- $_ = set $onion "tls" (dict "provider" .Values.tls.provider "profile" .Values.tls.profile) }}
 {{- $_ = set $onion "engine" (dict "transport" .Values.engine.transport "worker-threads" .Values.engine.workerThreads) }}
 {{- $_ = set $onion "credential-reload" (dict "interval" .Values.credentialReload.interval) }}
+{{- if .Values.api.readOnly }}
+{{- $api := get $onion "api" | default dict }}
+{{- $_ = set $api "read-only" true }}
+{{- $_ = set $onion "api" $api }}
+{{- end }}
+{{- $store := dict "type" .Values.store.type }}
+{{- if eq .Values.store.type "postgres" }}
+{{- $_ = set $store "encryption-key-file" (printf "%s/encryption-key" (include "onion-relay.storeKeyDir" .)) }}
+{{- /* instance-name and advertise-url come from the pod (workload env): its name and its IP. */}}
+{{- $_ = set $onion "fleet" (dict "lease" .Values.fleet.lease) }}
+{{- end }}
+{{- $_ = set $onion "store" $store }}
 {{- $credentials := dict }}
 {{- range $name, $credential := .Values.credentials }}
 {{- $files := dict "certificate-file" (printf "%s/%s/%s" (include "onion-relay.credentialsDir" $) $name (include "onion-relay.certificateKey" $credential)) }}
@@ -180,5 +219,9 @@ port of the pool for relays created over the API. Fails on a clash, since two li
 {{- $_ = set $onion "relays" $relays }}
 {{- end }}
 {{- $config := dict "server" (dict "port" (int .Values.ports.api)) "management" (dict "server" (dict "port" (int .Values.ports.management) "address" "0.0.0.0")) "onion" $onion }}
+{{- if eq .Values.store.type "postgres" }}
+{{- /* The password comes from the Secret as SPRING_DATASOURCE_PASSWORD (workload env), never from the ConfigMap. */}}
+{{- $_ = set $config "spring" (dict "datasource" (dict "url" .Values.store.postgres.url "username" .Values.store.postgres.username)) }}
+{{- end }}
 {{- toYaml (mergeOverwrite $config (deepCopy .Values.extraConfig)) }}
 {{- end }}

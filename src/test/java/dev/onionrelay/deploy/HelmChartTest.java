@@ -11,8 +11,10 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -267,7 +269,9 @@ class HelmChartTest {
         String declared = Chart.notes(Chart.ALL_FEATURES);
         assertThat(declared)
                 .contains("edge-onion-relay-relays:7443 -> backend.apps.svc.cluster.local:8080")
-                .contains("each pod has its own API state");
+                .contains(
+                        "Fleet: every pod shares the state in jdbc:postgresql://postgres.db.svc.cluster.local:5432/onion")
+                .contains("/fleet/members");
     }
 
     @Test
@@ -304,7 +308,7 @@ class HelmChartTest {
 
     @Test
     void networkPolicyLetsInEveryPortThePodServes() {
-        List<String> allowed = new ArrayList<>();
+        Set<String> allowed = new HashSet<>();
         for (Object rule : list(get(ALL_FEATURES.one("NetworkPolicy"), "spec.ingress"))) {
             for (Object port : list(get(rule, "ports"))) {
                 allowed.add((String) get(port, "port"));
