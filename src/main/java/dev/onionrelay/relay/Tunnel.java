@@ -475,7 +475,11 @@ public final class Tunnel {
         }
         state = TunnelState.OPEN;
         if (proxy != null) {
-            answerProxy(ProxyOutcome.GRANTED, proxy.answer(ProxyOutcome.GRANTED), "connected to " + connected);
+            TunnelStatus.Connected to = connected;
+            answerProxy(
+                    ProxyOutcome.GRANTED,
+                    proxy.answer(ProxyOutcome.GRANTED),
+                    "connected to " + (to != null ? to.address() : "?"));
         }
         Channel target = egress;
         while (!held.isEmpty()) {
