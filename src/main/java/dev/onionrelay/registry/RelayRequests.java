@@ -110,6 +110,17 @@ public final class RelayRequests {
                 layers(errors, Side.INGRESS, request.ingress(), null, handshakeTimeout, defaults.profile());
         List<LayerSpec> egress =
                 layers(errors, Side.EGRESS, request.egress(), defaultServerName, handshakeTimeout, defaults.profile());
+        if (target != null
+                && target.isProxy()
+                && !egress.isEmpty()
+                && egress.get(0).role() == Role.CLIENT
+                && egress.get(0).verify() == Verification.FULL
+                && egress.get(0).serverName() == null) {
+            errors.add(new FieldProblem(
+                    "egress[0].serverName",
+                    "is required with target mode '" + target.mode().label()
+                            + "': there is no fixed target host to verify the certificate against"));
+        }
         RelayRequest.MinDepthRequest minDepth = options != null ? options.minDepth() : null;
         int minIngress = minDepth != null && minDepth.ingress() != null ? minDepth.ingress() : ingress.size();
         int minEgress = minDepth != null && minDepth.egress() != null ? minDepth.egress() : egress.size();

@@ -143,6 +143,10 @@ class RelayRequestsTest {
                                 + "\"balance\":\"failover\"}}",
                         List.of("target.host", "target.port", "target.balance")),
                 Arguments.of(
+                        "a proxy mode whose first egress layer verifies a host name it is not given",
+                        "{\"name\":\"r\",\"target\":{\"mode\":\"connect\"},\"egress\":[{\"trust\":\"ca\"}]}",
+                        List.of("egress[0].serverName")),
+                Arguments.of(
                         "no targets in the list",
                         "{\"name\":\"r\",\"target\":{\"targets\":[]}}",
                         List.of("target.targets")),
