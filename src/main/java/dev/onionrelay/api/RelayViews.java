@@ -8,6 +8,7 @@ import dev.onionrelay.relay.Relay;
 import dev.onionrelay.relay.RelayOptions;
 import dev.onionrelay.relay.RelayStats;
 import dev.onionrelay.relay.TunnelStatus;
+import dev.onionrelay.relay.target.TargetSpec;
 import java.time.Instant;
 import java.util.List;
 import java.util.Locale;
@@ -26,12 +27,37 @@ public final class RelayViews {
             String state,
             @Nullable String error,
             Endpoint listen,
-            Endpoint target,
+            TargetView target,
             List<LayerView> ingress,
             List<LayerView> egress,
             OptionsView options,
             Instant createdAt,
             StatsView stats) {}
+
+    /**
+     * Where the relay's tunnels go, in the form it was given: {@code host} and {@code port} for one target,
+     * {@code targets} and {@code balance} for several, {@code mode} alone for the proxy modes.
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record TargetView(
+            @Nullable String host,
+            @Nullable Integer port,
+            @Nullable String mode,
+            @Nullable List<Endpoint> targets,
+            @Nullable String balance) {
+
+        static TargetView of(TargetSpec target) {
+            if (target.isProxy()) {
+                return new TargetView(null, null, target.mode().label(), null, null);
+            }
+            if (target.endpoints().size() == 1 && target.balance() == TargetSpec.Balance.FAILOVER) {
+                Endpoint only = target.endpoints().get(0);
+                return new TargetView(only.host(), only.port(), null, null, null);
+            }
+            return new TargetView(
+                    null, null, null, target.endpoints(), target.balance().label());
+        }
+    }
 
     /** A configured layer, defaults applied. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -70,7 +96,10 @@ public final class RelayViews {
             long rejectedTunnels,
             long connectFailures) {}
 
-    /** A tunnel and its two live stacks. */
+    /**
+     * A tunnel and its two live stacks; {@code requested} (proxy modes: the destination the client asked for) and
+     * {@code connected} (where the tunnel connected) appear once known.
+     */
     public record TunnelView(
             String id,
             String relay,
@@ -80,7 +109,17 @@ public final class RelayViews {
             long bytesIn,
             long bytesOut,
             StackView ingress,
-            StackView egress) {}
+            StackView egress,
+
+            @JsonInclude(JsonInclude.Include.NON_NULL) @Nullable
+            String requested,
+
+            @JsonInclude(JsonInclude.Include.NON_NULL) @Nullable
+            ConnectedView connected) {}
+
+    /** Where a tunnel connected: {@code index} in the relay's targets (fixed targets only), target, address. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record ConnectedView(@Nullable Integer index, String target, String address) {}
 
     public record StackView(int depth, int minDepth, List<LiveLayerView> layers) {}
 
@@ -107,7 +146,7 @@ public final class RelayViews {
                 relay.state().name(),
                 relay.error(),
                 relay.spec().listen(),
-                relay.spec().target(),
+                TargetView.of(relay.spec().target()),
                 relay.spec().ingress().stream().map(RelayViews::layer).toList(),
                 relay.spec().egress().stream().map(RelayViews::layer).toList(),
                 new OptionsView(
@@ -154,7 +193,14 @@ public final class RelayViews {
                 status.bytesIn(),
                 status.bytesOut(),
                 stack(status.ingress()),
-                stack(status.egress()));
+                stack(status.egress()),
+                status.requested(),
+                status.connected() == null
+                        ? null
+                        : new ConnectedView(
+                                status.connected().index(),
+                                status.connected().target(),
+                                status.connected().address()));
     }
 
     private static StackView stack(TunnelStatus.StackStatus stack) {

@@ -60,11 +60,14 @@ public class OnionConfiguration {
                 p.allowInsecureVerify());
     }
 
-    /** The relay's fixed target, its resolved addresses checked against policy at every connect. */
+    /**
+     * Fixed targets, their resolved addresses checked against policy at every connect, and the destinations proxy-mode
+     * clients ask for, checked fully (host, port, resolved addresses) per tunnel.
+     */
     @Bean(destroyMethod = "close")
     @ConditionalOnMissingBean
     TargetSelector targetSelector(RelayPolicy policy) {
-        return new FixedTargetSelector(policy::chooseResolved);
+        return new FixedTargetSelector(policy::chooseResolved, policy::allowsDestination);
     }
 
     @Bean(destroyMethod = "close")
@@ -86,7 +89,7 @@ public class OnionConfiguration {
                 properties.engine().workerThreads(),
                 provider,
                 CompositeRelayObserver.of(observers.orderedStream().toList()),
-                new OnionEngine.Settings(limits.maxTunnels(), limits.setupTimeout(), targets));
+                new OnionEngine.Settings(limits.maxTunnels(), limits.setupTimeout(), targets, limits.targetDownFor()));
         return new RelayRegistry(
                 engine,
                 new TlsContexts(new StoreKeyMaterial(credentials), provider),

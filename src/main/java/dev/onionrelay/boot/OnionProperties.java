@@ -68,7 +68,8 @@ public record OnionProperties(
 
     /**
      * Service-wide limits; hitting one answers 429. A relay that cannot listen (port taken at start) tries again after
-     * {@code listenRetryInitial}, doubling the wait up to {@code listenRetryMax}.
+     * {@code listenRetryInitial}, doubling the wait up to {@code listenRetryMax}. One of several fixed targets that
+     * refused or timed out is tried only after the others for {@code targetDownFor}.
      */
     public record Limits(
             @DefaultValue("64") int maxRelays,
@@ -82,7 +83,8 @@ public record OnionProperties(
             @DefaultValue("5m") Duration idleTimeout,
             @DefaultValue("64KB") DataSize maxRequestSize,
             @DefaultValue("1s") Duration listenRetryInitial,
-            @DefaultValue("30s") Duration listenRetryMax) {}
+            @DefaultValue("30s") Duration listenRetryMax,
+            @DefaultValue("10s") Duration targetDownFor) {}
 
     /**
      * TLS implementation, {@code jdk} (default, supports TLS 1.3 half-close) or {@code openssl} (BoringSSL), and the

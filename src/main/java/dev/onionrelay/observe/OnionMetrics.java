@@ -112,6 +112,23 @@ public class OnionMetrics implements RelayObserver, SmartLifecycle {
     }
 
     @Override
+    public void proxyRequest(
+            Relay relay, String client, String mode, @Nullable String destination, String outcome, String detail) {
+        RelayMeters meters = meters(relay);
+        if (meters != null) {
+            meters.proxyRequest(mode, outcome);
+        }
+    }
+
+    @Override
+    public void targetConnect(Relay relay, int index, String outcome) {
+        RelayMeters meters = meters(relay);
+        if (meters != null) {
+            meters.targetConnect(index, outcome);
+        }
+    }
+
+    @Override
     public void protocolViolation(Relay relay, Side side, String what) {
         RelayMeters meters = meters(relay);
         if (meters != null) {

@@ -67,6 +67,8 @@ final class RelayMeters {
     private final ConcurrentHashMap<LayerKey, LayerMeters> layers = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Counter> connectFailures = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<String, Counter> rejections = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Counter> proxyRequests = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, Counter> targetConnects = new ConcurrentHashMap<>();
     private final Map<Side, Counter> violations = new ConcurrentHashMap<>();
     private final Map<Side, Map<Initiator, Counter>> pushes = new EnumMap<>(Side.class);
     private final Map<Side, Map<Initiator, Counter>> pops = new EnumMap<>(Side.class);
@@ -258,6 +260,39 @@ final class RelayMeters {
                                                 + "other)")
                                 .tags(relayTags)
                                 .tag("reason", r)
+                                .register(registry)))
+                .increment();
+    }
+
+    /** A proxy-mode request's outcome; the destination is never a label (it is in the audit log). */
+    void proxyRequest(String mode, String outcome) {
+        String m = bounded(mode);
+        String o = bounded(outcome);
+        proxyRequests
+                .computeIfAbsent(
+                        m + " " + o,
+                        key -> keep(Counter.builder("onion.proxy.requests")
+                                .description("Proxy-mode requests (CONNECT, SOCKS5) by outcome (granted, denied, "
+                                        + "unreachable, timeout, bad_request)")
+                                .tags(relayTags)
+                                .tag("mode", m)
+                                .tag("outcome", o)
+                                .register(registry)))
+                .increment();
+    }
+
+    /** A connect to one of the relay's fixed targets, by its index and outcome. */
+    void targetConnect(int index, String outcome) {
+        String o = bounded(outcome);
+        targetConnects
+                .computeIfAbsent(
+                        index + " " + o,
+                        key -> keep(Counter.builder("onion.target.connects")
+                                .description("Connects to the relay's fixed targets by target index and outcome "
+                                        + "(connected, refused, timeout, unresolved, policy, other)")
+                                .tags(relayTags)
+                                .tag("target", Integer.toString(index))
+                                .tag("outcome", o)
                                 .register(registry)))
                 .increment();
     }

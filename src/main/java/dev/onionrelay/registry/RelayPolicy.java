@@ -73,6 +73,15 @@ public record RelayPolicy(
         return targetHosts.stream().anyMatch(p -> matches(p.trim(), host.trim()));
     }
 
+    /**
+     * The check for a destination a proxy-mode client asked for, before any lookup: the port is in the pool, and the
+     * host is allowed as a relay's target would be (an address fully, a name against the name entries; the addresses
+     * a name resolves to are checked by {@link #chooseResolved} when the tunnel connects).
+     */
+    public boolean allowsDestination(String host, int port) {
+        return allowsTargetPort(port) && allowsTargetHost(host);
+    }
+
     /** The check when a tunnel connects: the first resolved address this policy allows, if any. */
     public Optional<InetAddress> chooseResolved(List<InetAddress> candidates) {
         return candidates.stream().filter(this::allowsAddress).findFirst();

@@ -9,6 +9,7 @@ import dev.onionrelay.layer.PreparedLayer;
 import dev.onionrelay.layer.Side;
 import dev.onionrelay.layer.TlsContexts;
 import dev.onionrelay.layer.Verification;
+import dev.onionrelay.relay.Endpoint;
 import dev.onionrelay.relay.OnionEngine;
 import dev.onionrelay.relay.Relay;
 import dev.onionrelay.relay.RelayException;
@@ -373,18 +374,24 @@ public final class RelayRegistry implements AutoCloseable {
                     "policy does not allow listening on " + spec.listen()
                             + " (onion.policy.listen-hosts, onion.policy.listen-ports)");
         }
-        if (!policy.allowsTargetHost(spec.target().host())) {
-            throw new RelayException(
-                    RelayException.Kind.FORBIDDEN,
-                    "target.host",
-                    "policy does not allow the target " + spec.target().host()
-                            + " (onion.policy.target-hosts; link-local and metadata addresses must be listed explicitly)");
-        }
-        if (!policy.allowsTargetPort(spec.target().port())) {
-            throw new RelayException(
-                    RelayException.Kind.FORBIDDEN,
-                    "target.port",
-                    "policy does not allow target port " + spec.target().port() + " (onion.policy.target-ports)");
+        List<Endpoint> targets = spec.target().endpoints();
+        for (int i = 0; i < targets.size(); i++) {
+            // Proxy-mode destinations have no endpoints here: each is checked when its tunnel asks for it.
+            Endpoint target = targets.get(i);
+            String field = targets.size() == 1 ? "target" : "target.targets[" + i + "]";
+            if (!policy.allowsTargetHost(target.host())) {
+                throw new RelayException(
+                        RelayException.Kind.FORBIDDEN,
+                        field + ".host",
+                        "policy does not allow the target " + target.host()
+                                + " (onion.policy.target-hosts; link-local and metadata addresses must be listed explicitly)");
+            }
+            if (!policy.allowsTargetPort(target.port())) {
+                throw new RelayException(
+                        RelayException.Kind.FORBIDDEN,
+                        field + ".port",
+                        "policy does not allow target port " + target.port() + " (onion.policy.target-ports)");
+            }
         }
         if (spec.listen().port() != 0) {
             for (Relay other : relays.values()) {
@@ -475,8 +482,8 @@ public final class RelayRegistry implements AutoCloseable {
         List<LayerStatus> layers = stack.status();
         int index = layers.size();
         checkMaxDepth(side.label(), index + 1, null);
-        String defaultServerName =
-                side == Side.EGRESS && index == 0 ? found.spec().target().host() : null;
+        Endpoint firstTarget = found.spec().target().first();
+        String defaultServerName = side == Side.EGRESS && index == 0 && firstTarget != null ? firstTarget.host() : null;
         LayerSpec spec = RelayRequests.toLayer(
                 request, side, index, defaultServerName, found.spec().options().handshakeTimeout(), defaults.profile());
         if (layers.stream().anyMatch(layer -> layer.name().equals(spec.name()))) {

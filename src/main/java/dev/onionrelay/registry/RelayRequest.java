@@ -19,11 +19,23 @@ public record RelayRequest(
     public record EndpointRequest(
             @Nullable String host, @Nullable Integer port) {}
 
-    /** Where a relay connects; {@code mode: "connect"} is the HTTP CONNECT proxy mode. */
+    /**
+     * Where a relay's tunnels go: {@code host} and {@code port}, or several {@code targets} tried in {@code balance}
+     * order ({@code failover} or {@code round-robin}); or {@code mode} {@code connect} (HTTP CONNECT proxy) or
+     * {@code socks5}, where each client names its destination.
+     */
     public record TargetRequest(
             @Nullable String host,
             @Nullable Integer port,
-            @Nullable String mode) {}
+            @Nullable String mode,
+            @Nullable List<EndpointRequest> targets,
+            @Nullable String balance) {
+
+        /** The single fixed target (or a mode alone). */
+        public TargetRequest(@Nullable String host, @Nullable Integer port, @Nullable String mode) {
+            this(host, port, mode, null, null);
+        }
+    }
 
     /** Relay options; durations as {@code PT10S} or {@code 10s}. */
     public record OptionsRequest(

@@ -14,6 +14,7 @@ import dev.onionrelay.relay.Endpoint;
 import dev.onionrelay.relay.HalfClose;
 import dev.onionrelay.relay.RelayOptions;
 import dev.onionrelay.relay.RelaySpec;
+import dev.onionrelay.relay.target.TargetSpec;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -66,25 +67,7 @@ public final class RelayRequests {
         if (listenPort < 0 || listenPort > 65535) {
             errors.add(new FieldProblem("listen.port", "must be between 0 (any free port) and 65535"));
         }
-        Endpoint target = null;
-        RelayRequest.TargetRequest targetRequest = request.target();
-        if (targetRequest == null) {
-            errors.add(new FieldProblem("target", "is required"));
-        } else if (targetRequest.mode() != null) {
-            errors.add(new FieldProblem(
-                    "target.mode",
-                    "mode '" + targetRequest.mode() + "' is not supported by this version; give host and port"));
-        } else {
-            if (targetRequest.host() == null || targetRequest.host().isBlank()) {
-                errors.add(new FieldProblem("target.host", "is required"));
-            }
-            if (targetRequest.port() == null || targetRequest.port() < 1 || targetRequest.port() > 65535) {
-                errors.add(new FieldProblem("target.port", "must be between 1 and 65535"));
-            }
-            if (targetRequest.host() != null && targetRequest.port() != null) {
-                target = new Endpoint(targetRequest.host(), targetRequest.port());
-            }
-        }
+        TargetSpec target = target(errors, request.target());
         RelayRequest.OptionsRequest options = request.options();
         Duration handshakeTimeout = duration(
                 errors,
@@ -121,11 +104,23 @@ public final class RelayRequests {
         if (maxTunnels < 1) {
             errors.add(new FieldProblem("options.maxTunnels", "must be at least 1"));
         }
-        String defaultServerName = target != null ? target.host() : null;
+        Endpoint firstTarget = target != null ? target.first() : null;
+        String defaultServerName = firstTarget != null ? firstTarget.host() : null;
         List<LayerSpec> ingress =
                 layers(errors, Side.INGRESS, request.ingress(), null, handshakeTimeout, defaults.profile());
         List<LayerSpec> egress =
                 layers(errors, Side.EGRESS, request.egress(), defaultServerName, handshakeTimeout, defaults.profile());
+        if (target != null
+                && target.isProxy()
+                && !egress.isEmpty()
+                && egress.get(0).role() == Role.CLIENT
+                && egress.get(0).verify() == Verification.FULL
+                && egress.get(0).serverName() == null) {
+            errors.add(new FieldProblem(
+                    "egress[0].serverName",
+                    "is required with target mode '" + target.mode().label()
+                            + "': there is no fixed target host to verify the certificate against"));
+        }
         RelayRequest.MinDepthRequest minDepth = options != null ? options.minDepth() : null;
         int minIngress = minDepth != null && minDepth.ingress() != null ? minDepth.ingress() : ingress.size();
         int minEgress = minDepth != null && minDepth.egress() != null ? minDepth.egress() : egress.size();
@@ -152,6 +147,90 @@ public final class RelayRequests {
             throw new InvalidRequestException(fieldProblems(problems, ""));
         }
         return spec;
+    }
+
+    /**
+     * The target in one of its forms: {@code host} and {@code port}; several {@code targets} with a {@code balance};
+     * or a proxy {@code mode} alone. Null when it is invalid (the errors say why).
+     */
+    private static @Nullable TargetSpec target(
+            List<FieldProblem> errors, RelayRequest.@Nullable TargetRequest request) {
+        if (request == null) {
+            errors.add(new FieldProblem("target", "is required"));
+            return null;
+        }
+        TargetSpec.Mode mode = TargetSpec.Mode.FIXED;
+        if (request.mode() != null) {
+            mode = TargetSpec.Mode.named(request.mode());
+            if (mode == null) {
+                errors.add(new FieldProblem("target.mode", "must be 'fixed', 'connect' or 'socks5'"));
+                return null;
+            }
+        }
+        TargetSpec.Balance balance = TargetSpec.Balance.FAILOVER;
+        if (request.balance() != null) {
+            balance = TargetSpec.Balance.named(request.balance());
+            if (balance == null) {
+                errors.add(new FieldProblem("target.balance", "must be 'failover' or 'round-robin'"));
+                return null;
+            }
+        }
+        if (mode != TargetSpec.Mode.FIXED) {
+            int before = errors.size();
+            String why = "is not used with mode '" + mode.label() + "': each client names its destination";
+            if (request.host() != null) {
+                errors.add(new FieldProblem("target.host", why));
+            }
+            if (request.port() != null) {
+                errors.add(new FieldProblem("target.port", why));
+            }
+            if (request.targets() != null) {
+                errors.add(new FieldProblem("target.targets", why));
+            }
+            if (request.balance() != null) {
+                errors.add(new FieldProblem("target.balance", why));
+            }
+            return errors.size() == before ? TargetSpec.proxy(mode) : null;
+        }
+        if (request.targets() != null) {
+            int before = errors.size();
+            if (request.host() != null || request.port() != null) {
+                errors.add(new FieldProblem("target.targets", "give either host and port or targets, not both"));
+            }
+            if (request.targets().isEmpty()) {
+                errors.add(new FieldProblem("target.targets", "must name at least one target"));
+            }
+            List<Endpoint> endpoints = new ArrayList<>();
+            for (int i = 0; i < request.targets().size(); i++) {
+                RelayRequest.EndpointRequest each = request.targets().get(i);
+                Endpoint endpoint = endpoint(errors, "target.targets[" + i + "]", each);
+                if (endpoint != null) {
+                    endpoints.add(endpoint);
+                }
+            }
+            return errors.size() == before ? new TargetSpec(mode, endpoints, balance) : null;
+        }
+        Endpoint endpoint =
+                endpoint(errors, "target", new RelayRequest.EndpointRequest(request.host(), request.port()));
+        return endpoint != null ? new TargetSpec(mode, List.of(endpoint), balance) : null;
+    }
+
+    private static @Nullable Endpoint endpoint(
+            List<FieldProblem> errors, String path, RelayRequest.@Nullable EndpointRequest request) {
+        if (request == null) {
+            errors.add(new FieldProblem(path, "is required"));
+            return null;
+        }
+        boolean valid = true;
+        if (request.host() == null || request.host().isBlank()) {
+            errors.add(new FieldProblem(path + ".host", "is required"));
+            valid = false;
+        }
+        if (request.port() == null || request.port() < 1 || request.port() > 65535) {
+            errors.add(new FieldProblem(path + ".port", "must be between 1 and 65535"));
+            valid = false;
+        }
+        return valid ? new Endpoint(request.host(), request.port()) : null;
     }
 
     /** One layer pushed on a live tunnel: index is its future position in the stack. */

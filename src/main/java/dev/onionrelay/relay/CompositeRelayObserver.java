@@ -5,6 +5,7 @@ import dev.onionrelay.layer.Side;
 import java.net.SocketAddress;
 import java.time.Duration;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
 /** Hands every engine event to each observer bean (metrics, logging), in order. */
 public final class CompositeRelayObserver implements RelayObserver {
@@ -64,5 +65,16 @@ public final class CompositeRelayObserver implements RelayObserver {
     @Override
     public void protocolViolation(Relay relay, Side side, String what) {
         observers.forEach(o -> o.protocolViolation(relay, side, what));
+    }
+
+    @Override
+    public void proxyRequest(
+            Relay relay, String client, String mode, @Nullable String destination, String outcome, String detail) {
+        observers.forEach(o -> o.proxyRequest(relay, client, mode, destination, outcome, detail));
+    }
+
+    @Override
+    public void targetConnect(Relay relay, int index, String outcome) {
+        observers.forEach(o -> o.targetConnect(relay, index, outcome));
     }
 }

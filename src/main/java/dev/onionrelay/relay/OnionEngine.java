@@ -42,10 +42,16 @@ public final class OnionEngine implements AutoCloseable {
      * @param maxTunnels tunnels open at once over all relays; more connections are closed at accept
      * @param setupTimeout how long a tunnel may take from accept to open (all handshakes and the connect)
      * @param targets where each tunnel connects; checks target addresses at connect time
+     * @param targetDownFor how long a fixed target that refused or timed out is tried only after the others
      */
-    public record Settings(int maxTunnels, Duration setupTimeout, TargetSelector targets) {
+    public record Settings(int maxTunnels, Duration setupTimeout, TargetSelector targets, Duration targetDownFor) {
+        public static final Duration DEFAULT_TARGET_DOWN_FOR = Duration.ofSeconds(10);
         public static final Settings DEFAULTS =
                 new Settings(100_000, Duration.ofSeconds(30), FixedTargetSelector.unchecked());
+
+        public Settings(int maxTunnels, Duration setupTimeout, TargetSelector targets) {
+            this(maxTunnels, setupTimeout, targets, DEFAULT_TARGET_DOWN_FOR);
+        }
     }
 
     /**

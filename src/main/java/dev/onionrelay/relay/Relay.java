@@ -1,7 +1,9 @@
 package dev.onionrelay.relay;
 
 import dev.onionrelay.layer.PreparedLayer;
+import dev.onionrelay.relay.target.TargetBalancer;
 import io.netty.channel.Channel;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Comparator;
 import java.util.List;
@@ -26,6 +28,7 @@ public final class Relay {
     private volatile RelayState state;
     private volatile @Nullable String error;
     private volatile @Nullable Channel listener;
+    private @Nullable TargetBalancer balancer;
 
     Relay(
             String id,
@@ -129,6 +132,14 @@ public final class Relay {
     public void failed(String why) {
         this.error = why;
         this.state = RelayState.FAILED;
+    }
+
+    /** The order and up/down state of this relay's fixed targets, shared by its tunnels. */
+    synchronized TargetBalancer balancer(Duration downFor) {
+        if (balancer == null) {
+            balancer = new TargetBalancer(spec.target(), downFor);
+        }
+        return balancer;
     }
 
     /** Accepts one connection, unless the relay is at its tunnel limit. */

@@ -3,6 +3,7 @@ package dev.onionrelay.relay;
 import dev.onionrelay.layer.LayerSpec;
 import dev.onionrelay.layer.SpecProblem;
 import dev.onionrelay.layer.TlsSettings;
+import dev.onionrelay.relay.target.TargetSpec;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -10,13 +11,13 @@ import java.util.Objects;
 import java.util.Set;
 
 /**
- * Everything that defines a relay: where it listens, the ingress stack it peels from every accepted connection, the
- * target it connects to and the egress stack it wraps around every byte sent there. Defaults are already applied.
+ * Everything that defines a relay: where it listens, the ingress stack it peels from every accepted connection, where
+ * its tunnels go (fixed targets, or a proxy mode in which each client names its destination) and the egress stack it wraps around every byte sent there. Defaults are already applied.
  */
 public record RelaySpec(
         String name,
         Endpoint listen,
-        Endpoint target,
+        TargetSpec target,
         List<LayerSpec> ingress,
         List<LayerSpec> egress,
         RelayOptions options) {
@@ -38,7 +39,13 @@ public record RelaySpec(
     public List<SpecProblem> problems() {
         List<SpecProblem> problems = new ArrayList<>();
         TlsSettings.host(problems, "listen.host", listen.host());
-        TlsSettings.host(problems, "target.host", target.host());
+        List<Endpoint> targets = target.endpoints();
+        for (int i = 0; i < targets.size(); i++) {
+            TlsSettings.host(
+                    problems,
+                    targets.size() == 1 ? "target.host" : "target.targets[" + i + "].host",
+                    targets.get(i).host());
+        }
         uniqueNames(problems, "ingress", ingress);
         uniqueNames(problems, "egress", egress);
         return problems;

@@ -8,9 +8,15 @@ import dev.onionrelay.layer.LayerStatus;
 import dev.onionrelay.layer.PreparedLayer;
 import dev.onionrelay.layer.Side;
 import dev.onionrelay.layer.StackListener;
+import dev.onionrelay.relay.proxy.HttpConnectRequest;
+import dev.onionrelay.relay.proxy.ProxyHandshake;
+import dev.onionrelay.relay.proxy.ProxyOutcome;
+import dev.onionrelay.relay.proxy.Socks5Handshake;
+import dev.onionrelay.relay.target.TargetBalancer;
 import dev.onionrelay.relay.target.TargetRefusedException;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
@@ -43,6 +49,12 @@ import org.jspecify.annotations.Nullable;
  * layers pushed. Client bytes that arrive meanwhile are held and reading stops, so what is held is bounded by one
  * read. Once both stacks are up, buffers pass from one channel to the other without copying, and a channel that
  * cannot write fast enough stops reads on the other (backpressure bounds memory per tunnel).
+ *
+ * <p>In the proxy modes the client names the destination first, inside the innermost ingress layer (one HTTP
+ * {@code CONNECT} request or a SOCKS5 handshake, bounded in size and by the handshake timeout); it is checked against
+ * policy like a configured target, and the answer goes back once the target is connected and its egress layers are
+ * up. Bytes the client sent after its request wait with the other held bytes. With several fixed targets, a target
+ * that cannot be reached is skipped for this tunnel and the next one tried, in the relay's balance order.
  *
  * <p>Ends (end of direction at the minimum depth): when one peer ends its direction (TCP FIN, or close_notify at the minimum depth), every layer
  * of the other side sends close_notify, innermost first, then TCP output is shut down. A relay with
@@ -85,12 +97,32 @@ public final class Tunnel {
     /** The client's end of its direction waits to be passed on (see {@link #passOnClientEnd}). */
     private boolean clientEndHeld;
 
+    /** How the client names its destination (proxy modes), null for fixed targets. */
+    private final @Nullable ProxyHandshake proxy;
+    /** The client's request bytes while it is being read. */
+    private @Nullable ByteBuf request;
+
+    private boolean awaitingRequest;
+    private boolean requestStarted;
+    private boolean proxyAnswered;
+    private volatile @Nullable Endpoint requested;
+    private volatile TunnelStatus.@Nullable Connected connected;
+    /** Fixed targets: the indexes this tunnel tries, in order, and which one it is trying. */
+    private List<Integer> targetOrder = List.of();
+
+    private int attempt;
+
     Tunnel(Relay relay, Channel ingress, OnionEngine engine, RelayObserver observer) {
         this.relay = relay;
         this.ingress = ingress;
         this.engine = engine;
         this.transport = engine.transport();
         this.observer = observer;
+        this.proxy = switch (relay.spec().target().mode()) {
+            case FIXED -> null;
+            case CONNECT -> new HttpConnectRequest();
+            case SOCKS5 -> new Socks5Handshake();
+        };
         InetSocketAddress client = (InetSocketAddress) ingress.remoteAddress();
         this.ingressStack = new LayerStack(
                 ingress,
@@ -155,7 +187,9 @@ public final class Tunnel {
                 stackStatus(ingressStack),
                 egressSide != null
                         ? stackStatus(egressSide)
-                        : new TunnelStatus.StackStatus(0, relay.spec().options().minEgressDepth(), List.of()));
+                        : new TunnelStatus.StackStatus(0, relay.spec().options().minEgressDepth(), List.of()),
+                requested != null ? requested.toString() : null,
+                connected);
     }
 
     private static TunnelStatus.StackStatus stackStatus(LayerStack stack) {
@@ -184,7 +218,9 @@ public final class Tunnel {
                         engine.settings().setupTimeout().toMillis(),
                         TimeUnit.MILLISECONDS);
         ingressStack.pushAll(relay.ingressLayers()).addListener(f -> {
-            if (f.isSuccess()) {
+            if (f.isSuccess() && proxy != null) {
+                awaitRequest();
+            } else if (f.isSuccess()) {
                 connectTarget();
             } else {
                 close();
@@ -192,12 +228,127 @@ public final class Tunnel {
         });
     }
 
+    /** Proxy modes: reads the client's request from the plaintext inside the innermost ingress layer. */
+    private void awaitRequest() {
+        if (state == TunnelState.CLOSED) {
+            return;
+        }
+        state = TunnelState.CONNECTING;
+        awaitingRequest = true;
+        requestStarted = true;
+        ByteBuf bytes = ingress.alloc().buffer();
+        while (!held.isEmpty()) {
+            ByteBuf buf = held.poll();
+            bytes.writeBytes(buf);
+            buf.release();
+        }
+        request = bytes;
+        ingress.eventLoop()
+                .schedule(
+                        () -> {
+                            if (awaitingRequest && state != TunnelState.CLOSED) {
+                                refuseRequest(proxy.timedOut(), "request not complete in time");
+                            }
+                        },
+                        relay.spec().options().handshakeTimeout().toMillis(),
+                        TimeUnit.MILLISECONDS);
+        readRequest();
+    }
+
+    /** Feeds what the client sent so far to the proxy handshake and acts on what it makes of it. */
+    private void readRequest() {
+        ByteBuf bytes = request;
+        if (!awaitingRequest || bytes == null) {
+            return;
+        }
+        while (true) {
+            ProxyHandshake.Step step = proxy.offer(bytes);
+            if (step instanceof ProxyHandshake.Step.NeedMore more) {
+                if (more.reply() != null) {
+                    ingress.writeAndFlush(Unpooled.wrappedBuffer(more.reply()));
+                    if (bytes.isReadable()) {
+                        continue;
+                    }
+                }
+                if (ingressInputEnded) {
+                    refuseRequest(proxy.answer(ProxyOutcome.BAD_REQUEST), "the client ended before its request");
+                    return;
+                }
+                bytes.discardReadBytes();
+                setAutoRead(Side.INGRESS, true);
+                return;
+            }
+            awaitingRequest = false;
+            request = null;
+            if (step instanceof ProxyHandshake.Step.Refusal refusal) {
+                bytes.release();
+                refuseRequest(refusal.reply(), refusal.why());
+                return;
+            }
+            requested = ((ProxyHandshake.Step.Destination) step).destination();
+            // The client's first data may have come with its request: it waits with the held bytes.
+            if (bytes.isReadable()) {
+                held.add(bytes);
+            } else {
+                bytes.release();
+            }
+            setAutoRead(Side.INGRESS, false);
+            connectTarget();
+            return;
+        }
+    }
+
+    private void refuseRequest(byte @Nullable [] reply, String why) {
+        awaitingRequest = false;
+        ByteBuf bytes = request;
+        request = null;
+        if (bytes != null) {
+            bytes.release();
+        }
+        answerProxy(ProxyOutcome.BAD_REQUEST, reply, why);
+        endGracefully();
+    }
+
+    /** Counts and audits a proxy request's outcome (once per tunnel) and sends the client its answer, if any. */
+    private void answerProxy(ProxyOutcome outcome, byte @Nullable [] reply, String detail) {
+        if (proxy == null || proxyAnswered) {
+            return;
+        }
+        proxyAnswered = true;
+        Endpoint destination = requested;
+        observer.proxyRequest(
+                relay,
+                address(ingress.remoteAddress()),
+                proxy.mode(),
+                destination != null ? destination.toString() : null,
+                outcome.label(),
+                detail);
+        if (reply != null && ingress.isActive()) {
+            ingress.writeAndFlush(Unpooled.wrappedBuffer(reply));
+        }
+    }
+
     private void connectTarget() {
         if (state == TunnelState.CLOSED) {
             return;
         }
         state = TunnelState.CONNECTING;
-        Endpoint target = relay.spec().target();
+        Endpoint destination = requested;
+        if (proxy != null && destination != null) {
+            tryTarget(destination, engine.settings().targets().selectRequested(destination, ingress.eventLoop()));
+            return;
+        }
+        targetOrder = relay.balancer(engine.settings().targetDownFor()).order();
+        attempt = 0;
+        tryFixedTarget();
+    }
+
+    private void tryFixedTarget() {
+        Endpoint target = relay.spec().target().endpoints().get(targetOrder.get(attempt));
+        tryTarget(target, engine.settings().targets().select(target, ingress.eventLoop()));
+    }
+
+    private void tryTarget(Endpoint target, Future<InetSocketAddress> address) {
         Bootstrap bootstrap = new Bootstrap()
                 .group(ingress.eventLoop())
                 .channel(transport.socketChannel())
@@ -215,34 +366,65 @@ public final class Tunnel {
                         channel.pipeline().addLast(SPLICE, new Splice(Side.EGRESS));
                     }
                 });
-        engine.settings().targets().select(target, ingress.eventLoop()).addListener(selected -> {
+        address.addListener(selected -> {
             if (state == TunnelState.CLOSED) {
                 return;
             }
             if (!selected.isSuccess()) {
-                connectFailed(
+                connectAttemptFailed(
                         selected.cause() instanceof TargetRefusedException refused ? refused.reason() : "unresolved");
-                endGracefully();
                 return;
             }
             connect(bootstrap, (InetSocketAddress) selected.getNow(), target);
         });
     }
 
+    /**
+     * A target could not be used: with fixed targets it is marked down and the next one is tried, if any; otherwise
+     * the client is answered (proxy modes) and the tunnel ends.
+     */
+    private void connectAttemptFailed(String reason) {
+        connectFailed(reason);
+        if (proxy == null) {
+            int index = targetOrder.get(attempt);
+            observer.targetConnect(relay, index, reason);
+            relay.balancer(engine.settings().targetDownFor()).markDown(index);
+            if (++attempt < targetOrder.size()) {
+                tryFixedTarget();
+                return;
+            }
+        } else {
+            ProxyOutcome outcome = ProxyOutcome.ofConnectFailure(reason);
+            answerProxy(outcome, proxy.answer(outcome), "connect failed: " + reason);
+        }
+        endGracefully();
+    }
+
+    /** The TCP connect to a target succeeded. */
+    private void connectedTo(InetSocketAddress address, Endpoint target) {
+        Integer index = null;
+        if (proxy == null) {
+            index = targetOrder.get(attempt);
+            TargetBalancer balancer = relay.balancer(engine.settings().targetDownFor());
+            balancer.markUp(index);
+            observer.targetConnect(relay, index, "connected");
+        }
+        connected = new TunnelStatus.Connected(index, target.toString(), address(address));
+    }
+
     private void connect(Bootstrap bootstrap, InetSocketAddress address, Endpoint target) {
         ChannelFuture connect = bootstrap.connect(address);
         egress = connect.channel();
         connect.addListener(f -> {
-            if (!f.isSuccess()) {
-                String reason = connectFailureReason(f.cause());
-                connectFailed(reason);
-                endGracefully();
-                return;
-            }
             if (state == TunnelState.CLOSED) {
                 connect.channel().close();
                 return;
             }
+            if (!f.isSuccess()) {
+                connectAttemptFailed(connectFailureReason(f.cause()));
+                return;
+            }
+            connectedTo(address, target);
             LayerStack stack = new LayerStack(
                     connect.channel(),
                     Side.EGRESS,
@@ -255,6 +437,12 @@ public final class Tunnel {
             stack.pushAll(relay.egressLayers()).addListener(pushed -> {
                 if (pushed.isSuccess()) {
                     open();
+                } else if (proxy != null) {
+                    answerProxy(
+                            ProxyOutcome.UNREACHABLE,
+                            proxy.answer(ProxyOutcome.UNREACHABLE),
+                            "egress handshake failed");
+                    endGracefully();
                 } else {
                     close();
                 }
@@ -286,6 +474,13 @@ public final class Tunnel {
             return;
         }
         state = TunnelState.OPEN;
+        if (proxy != null) {
+            TunnelStatus.Connected to = connected;
+            answerProxy(
+                    ProxyOutcome.GRANTED,
+                    proxy.answer(ProxyOutcome.GRANTED),
+                    "connected to " + (to != null ? to.address() : "?"));
+        }
         Channel target = egress;
         while (!held.isEmpty()) {
             forward(Side.INGRESS, held.poll(), target);
@@ -329,6 +524,11 @@ public final class Tunnel {
                 return;
             }
             ingressInputEnded = true;
+            if (awaitingRequest) {
+                // The client ended its direction before its proxy request was complete.
+                readRequest();
+                return;
+            }
             if (state == TunnelState.OPEN || state == TunnelState.HALF_CLOSED) {
                 passOnClientEnd();
             } else if (state != TunnelState.CONNECTING) {
@@ -475,8 +675,21 @@ public final class Tunnel {
         if (state == TunnelState.CLOSED) {
             return;
         }
+        if (requestStarted && !proxyAnswered) {
+            // Closed before the request was answered (set-up timeout, the client left, an error): still one outcome.
+            answerProxy(
+                    requested == null ? ProxyOutcome.BAD_REQUEST : ProxyOutcome.TIMEOUT,
+                    null,
+                    requested == null ? "closed before the request was complete" : "closed while connecting");
+        }
         state = TunnelState.CLOSED;
         engine.tunnelEnded();
+        ByteBuf unread = request;
+        request = null;
+        awaitingRequest = false;
+        if (unread != null) {
+            unread.release();
+        }
         ingressStack.abandon();
         LayerStack egressSide = egressStack;
         if (egressSide != null) {
@@ -526,6 +739,13 @@ public final class Tunnel {
                 // End of direction at the minimum depth: after the peer ended this direction, bytes on the wire are not
                 // data.
                 buf.release();
+                return;
+            }
+            if (side == Side.INGRESS && awaitingRequest && request != null) {
+                // Proxy modes: the client's request, read inside every ingress layer.
+                request.writeBytes(buf);
+                buf.release();
+                readRequest();
                 return;
             }
             if (side == Side.INGRESS && state != TunnelState.OPEN && state != TunnelState.HALF_CLOSED) {

@@ -3,8 +3,12 @@ package dev.onionrelay.relay;
 import dev.onionrelay.layer.LayerStatus;
 import java.time.Instant;
 import java.util.List;
+import org.jspecify.annotations.Nullable;
 
-/** A snapshot of one tunnel for the API. */
+/**
+ * A snapshot of one tunnel for the API. {@code requested} is the destination a proxy-mode client asked for (null for
+ * fixed targets and before the request is read), {@code connected} where the tunnel connected (null before).
+ */
 public record TunnelStatus(
         String id,
         String relay,
@@ -14,7 +18,18 @@ public record TunnelStatus(
         long bytesIn,
         long bytesOut,
         StackStatus ingress,
-        StackStatus egress) {
+        StackStatus egress,
+        @Nullable String requested,
+        @Nullable Connected connected) {
+
+    /**
+     * Where a tunnel connected.
+     *
+     * @param index the position in the relay's {@code targets} (fixed targets), null in the proxy modes
+     * @param target the target as configured or requested ({@code host:port})
+     * @param address the address connected to, after the policy check ({@code ip:port})
+     */
+    public record Connected(@Nullable Integer index, String target, String address) {}
 
     /** One side's live stack. */
     public record StackStatus(int depth, int minDepth, List<LayerStatus> layers) {}

@@ -405,8 +405,7 @@ class HostileRequestsTest {
                 "/credentials",
                 "{\"name\":\"hostile\",\"certificate\":\"-----BEGIN CERTIFICATE-----\\nAAAA\\n-----END CERTIFICATE-----\"}",
                 400));
-        cases.add(
-                Case.json("mode connect", "/relays", "{\"name\":\"hostile\",\"target\":{\"mode\":\"connect\"}}", 400));
+        cases.add(Case.json("mode unknown", "/relays", "{\"name\":\"hostile\",\"target\":{\"mode\":\"tor\"}}", 400));
         cases.add(Case.json(
                 "layer connect", "/relays", RELAY_OK + ",\"egress\":[{\"connect\":\"example.com:443\"}]}", 400));
     }

@@ -125,7 +125,7 @@ class PinnedTrustValidityTest {
                     new RelaySpec(
                             "entry",
                             new Endpoint("127.0.0.1", 0),
-                            new Endpoint("127.0.0.1", port),
+                            dev.onionrelay.relay.target.TargetSpec.fixed(new Endpoint("127.0.0.1", port)),
                             List.of(),
                             List.of(layer),
                             Onions.options(0, 1)),

@@ -9,8 +9,10 @@ import dev.onionrelay.layer.Role;
 import dev.onionrelay.layer.Side;
 import dev.onionrelay.layer.TlsProfile;
 import dev.onionrelay.layer.Verification;
+import dev.onionrelay.relay.Endpoint;
 import dev.onionrelay.relay.HalfClose;
 import dev.onionrelay.relay.RelaySpec;
+import dev.onionrelay.relay.target.TargetSpec;
 import java.time.Duration;
 import java.util.List;
 import java.util.stream.Stream;
@@ -92,6 +94,33 @@ class RelayRequestsTest {
         assertThat(layer.verify()).isEqualTo(Verification.CHAIN);
     }
 
+    static Stream<Arguments> targetForms() {
+        return Stream.of(
+                Arguments.of("{\"host\":\"backend\",\"port\":443}", TargetSpec.fixed(new Endpoint("backend", 443))),
+                Arguments.of(
+                        "{\"mode\":\"fixed\",\"host\":\"backend\",\"port\":443}",
+                        TargetSpec.fixed(new Endpoint("backend", 443))),
+                Arguments.of("{\"mode\":\"connect\"}", TargetSpec.proxy(TargetSpec.Mode.CONNECT)),
+                Arguments.of("{\"mode\":\"socks5\"}", TargetSpec.proxy(TargetSpec.Mode.SOCKS5)),
+                Arguments.of(
+                        "{\"targets\":[{\"host\":\"a\",\"port\":1},{\"host\":\"b\",\"port\":2}]}",
+                        new TargetSpec(
+                                TargetSpec.Mode.FIXED,
+                                List.of(new Endpoint("a", 1), new Endpoint("b", 2)),
+                                TargetSpec.Balance.FAILOVER)),
+                Arguments.of(
+                        "{\"targets\":[{\"host\":\"a\",\"port\":1}],\"balance\":\"round-robin\"}",
+                        new TargetSpec(
+                                TargetSpec.Mode.FIXED, List.of(new Endpoint("a", 1)), TargetSpec.Balance.ROUND_ROBIN)));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("targetForms")
+    void eachTargetFormMapsToItsTarget(String target, TargetSpec expected) {
+        assertThat(spec("{\"name\":\"r\",\"target\":" + target + "}", DEFAULTS).target())
+                .isEqualTo(expected);
+    }
+
     static Stream<Arguments> refused() {
         String target = "\"target\":{\"host\":\"127.0.0.1\",\"port\":1}";
         return Stream.of(
@@ -105,7 +134,35 @@ class RelayRequestsTest {
                         "{\"name\":\"r\",\"target\":{}}",
                         List.of("target.host", "target.port")),
                 Arguments.of(
-                        "a target mode", "{\"name\":\"r\",\"target\":{\"mode\":\"connect\"}}", List.of("target.mode")),
+                        "an unknown target mode",
+                        "{\"name\":\"r\",\"target\":{\"mode\":\"tor\"}}",
+                        List.of("target.mode")),
+                Arguments.of(
+                        "a proxy mode with a fixed host, port and balance",
+                        "{\"name\":\"r\",\"target\":{\"mode\":\"socks5\",\"host\":\"a\",\"port\":1,"
+                                + "\"balance\":\"failover\"}}",
+                        List.of("target.host", "target.port", "target.balance")),
+                Arguments.of(
+                        "a proxy mode whose first egress layer verifies a host name it is not given",
+                        "{\"name\":\"r\",\"target\":{\"mode\":\"connect\"},\"egress\":[{\"trust\":\"ca\"}]}",
+                        List.of("egress[0].serverName")),
+                Arguments.of(
+                        "no targets in the list",
+                        "{\"name\":\"r\",\"target\":{\"targets\":[]}}",
+                        List.of("target.targets")),
+                Arguments.of(
+                        "a list of targets beside a host",
+                        "{\"name\":\"r\",\"target\":{\"host\":\"a\",\"targets\":[{\"host\":\"b\",\"port\":2}]}}",
+                        List.of("target.targets")),
+                Arguments.of(
+                        "a listed target without host and one without port",
+                        "{\"name\":\"r\",\"target\":{\"targets\":[{\"port\":1},{\"host\":\"b\"}]}}",
+                        List.of("target.targets[0].host", "target.targets[1].port")),
+                Arguments.of(
+                        "an unknown balance",
+                        "{\"name\":\"r\",\"target\":{\"targets\":[{\"host\":\"b\",\"port\":2}],"
+                                + "\"balance\":\"random\"}}",
+                        List.of("target.balance")),
                 Arguments.of(
                         "durations that are not durations or not positive",
                         "{\"name\":\"r\"," + target + ",\"options\":{\"handshakeTimeout\":\"soon\","

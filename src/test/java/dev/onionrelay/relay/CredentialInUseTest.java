@@ -120,7 +120,7 @@ class CredentialInUseTest {
         return new RelaySpec(
                 "entry",
                 new Endpoint("127.0.0.1", 0),
-                new Endpoint("127.0.0.1", 9),
+                dev.onionrelay.relay.target.TargetSpec.fixed(new Endpoint("127.0.0.1", 9)),
                 List.of(),
                 java.util.Arrays.stream(trust)
                         .map(name -> Layers.client(name, name, "localhost"))

@@ -96,4 +96,57 @@ class PolicyTest {
             assertThat(echo.connections()).as("nothing reached the target").isZero();
         }
     }
+
+    @Test
+    void aProxyDestinationNameThatResolvesToAnAddressPolicyDoesNotAllowIsRefusedWithoutConnecting() throws Exception {
+        try (EchoServer echo = new EchoServer();
+                RunningService service = RunningService.inTemporaryDirectory("--onion.policy.target-hosts=localhost")) {
+            ApiClient api = service.api();
+            // The name is allowed; what it resolves to (loopback) is not, so neither CONNECT nor SOCKS5 reaches it.
+            Response connect = api.post(
+                    "/relays",
+                    Map.of("name", "connect", "listen", Map.of("port", 0), "target", Map.of("mode", "connect")));
+            assertThat(connect.status()).as(connect.toString()).isEqualTo(201);
+            Response socks = api.post(
+                    "/relays",
+                    Map.of("name", "socks", "listen", Map.of("port", 0), "target", Map.of("mode", "socks5")));
+            assertThat(socks.status()).as(socks.toString()).isEqualTo(201);
+
+            try (Socket client = new Socket(
+                    InetAddress.getLoopbackAddress(),
+                    connect.json().get("listen").get("port").asInt())) {
+                client.setSoTimeout(10_000);
+                client.getOutputStream().write(("CONNECT localhost:" + echo.port() + " HTTP/1.1\r\n\r\n").getBytes());
+                String response = new String(client.getInputStream().readAllBytes());
+                assertThat(response).startsWith("HTTP/1.1 403 ");
+            }
+            try (Socket client = new Socket(
+                    InetAddress.getLoopbackAddress(),
+                    socks.json().get("listen").get("port").asInt())) {
+                client.setSoTimeout(10_000);
+                byte[] name = "localhost".getBytes();
+                client.getOutputStream().write(new byte[] {5, 1, 0});
+                client.getOutputStream().write(new byte[] {5, 1, 0, 3, (byte) name.length});
+                client.getOutputStream().write(name);
+                client.getOutputStream().write(new byte[] {(byte) (echo.port() >> 8), (byte) echo.port()});
+                byte[] replies = client.getInputStream().readAllBytes();
+                assertThat(replies).startsWith(5, 0, 5, 2);
+            }
+            assertThat(echo.connections()).as("nothing reached the destination").isZero();
+            await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+                assertThat(api.get("/relays/connect")
+                                .json()
+                                .get("stats")
+                                .get("activeTunnels")
+                                .asInt())
+                        .isZero();
+                assertThat(api.get("/relays/socks")
+                                .json()
+                                .get("stats")
+                                .get("activeTunnels")
+                                .asInt())
+                        .isZero();
+            });
+        }
+    }
 }

@@ -24,8 +24,15 @@ public final class EchoServer implements AutoCloseable {
     }
 
     public EchoServer(boolean record) throws IOException {
+        this(record, 0);
+    }
+
+    /** An echo server on a given loopback port (a target that comes back on the port it had). */
+    public EchoServer(boolean record, int port) throws IOException {
         this.record = record;
-        server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        server = new ServerSocket();
+        server.setReuseAddress(true);
+        server.bind(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), port), 50);
         Thread acceptor = new Thread(this::acceptLoop, "echo-accept");
         acceptor.setDaemon(true);
         acceptor.start();

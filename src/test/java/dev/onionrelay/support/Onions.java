@@ -11,6 +11,7 @@ import dev.onionrelay.relay.Relay;
 import dev.onionrelay.relay.RelayObserver;
 import dev.onionrelay.relay.RelayOptions;
 import dev.onionrelay.relay.RelaySpec;
+import dev.onionrelay.relay.target.TargetSpec;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -58,7 +59,12 @@ public final class Onions implements AutoCloseable {
             String name, int targetPort, List<LayerSpec> ingress, List<LayerSpec> egress, RelayOptions options)
             throws Exception {
         RelaySpec spec = new RelaySpec(
-                name, new Endpoint("127.0.0.1", 0), new Endpoint("127.0.0.1", targetPort), ingress, egress, options);
+                name,
+                new Endpoint("127.0.0.1", 0),
+                TargetSpec.fixed(new Endpoint("127.0.0.1", targetPort)),
+                ingress,
+                egress,
+                options);
         Relay relay = engine.open(UUID.randomUUID().toString(), spec, prepare(ingress), prepare(egress), Instant.now());
         relays.add(relay);
         return relay;

@@ -9,11 +9,14 @@ import tools.jackson.databind.node.ObjectNode;
  * The file format of one stored relay: the relay as JSON with a {@code schemaVersion} first. A file without one was
  * written before versions were recorded and has the layout of version 1. A file from a newer version is refused, not
  * guessed at: the relay is skipped (and reported) instead of opening with settings misread.
+ *
+ * <p>Version 2 stores the target as a mode, a list of endpoints and a balance; version 1 had one endpoint
+ * ({@code "target": {"host", "port"}}), read as a fixed target with that one endpoint.
  */
 public final class StoredRelayJson {
 
     /** The layout written now. Raise it, and read the older layouts here, when the layout changes. */
-    public static final int SCHEMA_VERSION = 1;
+    public static final int SCHEMA_VERSION = 2;
 
     static final String VERSION_FIELD = "schemaVersion";
 
@@ -41,6 +44,20 @@ public final class StoredRelayJson {
             throw new IllegalArgumentException("schema version " + (version == null ? "?" : version.toString())
                     + " is not one this version reads (1 to " + SCHEMA_VERSION + ")");
         }
+        if (schemaVersion == 1) {
+            upgradeTarget(file);
+        }
         return json.treeToValue(file, StoredRelay.class);
+    }
+
+    /** Version 1's single endpoint as version 2's fixed target. */
+    private void upgradeTarget(ObjectNode file) {
+        if (file.get("spec") instanceof ObjectNode spec && spec.get("target") instanceof ObjectNode endpoint) {
+            ObjectNode target = json.createObjectNode();
+            target.put("mode", "FIXED");
+            target.putArray("endpoints").add(endpoint);
+            target.put("balance", "FAILOVER");
+            spec.set("target", target);
+        }
     }
 }

@@ -30,12 +30,28 @@ public final class FixedTargetSelector implements TargetSelector, AutoCloseable 
         Optional<InetAddress> choose(List<InetAddress> resolved);
     }
 
+    /** Whether a destination a client asked for may be reached, before any lookup: its host (name or address) and port. */
+    @FunctionalInterface
+    public interface DestinationCheck {
+        boolean allows(String host, int port);
+    }
+
     private final @Nullable AddressCheck check;
+    private final @Nullable DestinationCheck destinations;
     private final @Nullable ExecutorService resolver;
 
     /** @param check null: names are resolved by the transport, unchecked (engine tests) */
     public FixedTargetSelector(@Nullable AddressCheck check) {
+        this(check, null);
+    }
+
+    /**
+     * @param check null: names are resolved by the transport, unchecked (engine tests)
+     * @param destinations checks the host and port a proxy-mode client asked for; null: only the addresses are checked
+     */
+    public FixedTargetSelector(@Nullable AddressCheck check, @Nullable DestinationCheck destinations) {
         this.check = check;
+        this.destinations = destinations;
         // Name lookups block: they run here, never on an event loop.
         this.resolver =
                 check != null ? Executors.newFixedThreadPool(2, new DefaultThreadFactory("onion-resolve", true)) : null;
@@ -52,6 +68,31 @@ public final class FixedTargetSelector implements TargetSelector, AutoCloseable 
         if (literal != null) {
             return executor.newSucceededFuture(new InetSocketAddress(literal, target.port()));
         }
+        return resolve(target, executor);
+    }
+
+    /**
+     * A destination a client named: the host and port are checked first (a name against the name entries, an address
+     * fully), then a name is resolved and checked like a configured one; an address is used as it is.
+     */
+    @Override
+    public Future<InetSocketAddress> selectRequested(Endpoint requested, EventExecutor executor) {
+        InetAddress literal = literal(requested.host());
+        if (destinations != null && !destinations.allows(requested.host(), requested.port())) {
+            return executor.newFailedFuture(
+                    new TargetRefusedException("policy", "policy does not allow the destination " + requested));
+        }
+        if (literal != null) {
+            if (check != null && check.choose(List.of(literal)).isEmpty()) {
+                return executor.newFailedFuture(
+                        new TargetRefusedException("policy", "policy does not allow the address " + requested));
+            }
+            return executor.newSucceededFuture(new InetSocketAddress(literal, requested.port()));
+        }
+        return resolve(requested, executor);
+    }
+
+    private Future<InetSocketAddress> resolve(Endpoint target, EventExecutor executor) {
         if (check == null || resolver == null) {
             return executor.newSucceededFuture(InetSocketAddress.createUnresolved(target.host(), target.port()));
         }

@@ -7,6 +7,9 @@ import dev.onionrelay.registry.LayerRequest;
 import dev.onionrelay.registry.RelayRequest;
 import dev.onionrelay.registry.RelayRequests;
 import dev.onionrelay.registry.StoredRelay;
+import dev.onionrelay.relay.Endpoint;
+import dev.onionrelay.relay.RelaySpec;
+import dev.onionrelay.relay.target.TargetSpec;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
@@ -115,7 +118,26 @@ class StoredRelayJsonTest {
                 + WITHOUT_VERSION.trim().substring(1);
         assertThatThrownBy(() -> json.read(newer.getBytes(StandardCharsets.UTF_8)))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessageContaining("schema version 2");
+                .hasMessageContaining("schema version " + (StoredRelayJson.SCHEMA_VERSION + 1));
+    }
+
+    @Test
+    void severalTargetsAndProxyModesReadBackAsWritten() {
+        StoredRelay relay = relay();
+        for (TargetSpec target : List.of(
+                new TargetSpec(
+                        TargetSpec.Mode.FIXED,
+                        List.of(new Endpoint("a.internal", 1), new Endpoint("127.0.0.1", 2)),
+                        TargetSpec.Balance.ROUND_ROBIN),
+                TargetSpec.proxy(TargetSpec.Mode.CONNECT),
+                TargetSpec.proxy(TargetSpec.Mode.SOCKS5))) {
+            RelaySpec spec = relay.spec();
+            StoredRelay other = new StoredRelay(
+                    relay.id(),
+                    relay.createdAt(),
+                    new RelaySpec(spec.name(), spec.listen(), target, spec.ingress(), spec.egress(), spec.options()));
+            assertThat(json.read(json.write(other))).isEqualTo(other);
+        }
     }
 
     @Test
