@@ -26,12 +26,20 @@ public final class RelayViews {
             String state,
             @Nullable String error,
             Endpoint listen,
-            Endpoint target,
+            TargetView target,
             List<LayerView> ingress,
             List<LayerView> egress,
             OptionsView options,
             Instant createdAt,
             StatsView stats) {}
+
+    /** Where a relay connects; {@code via} and {@code proxyProtocol} only when set. */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record TargetView(
+            String host,
+            int port,
+            @Nullable Endpoint via,
+            @Nullable String proxyProtocol) {}
 
     /** A configured layer, defaults applied. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -46,7 +54,8 @@ public final class RelayViews {
             List<String> protocols,
             List<String> ciphers,
             List<String> alpn,
-            String handshakeTimeout) {}
+            String handshakeTimeout,
+            @Nullable String connect) {}
 
     /** Relay options; durations in ISO-8601. */
     public record OptionsView(
@@ -107,7 +116,11 @@ public final class RelayViews {
                 relay.state().name(),
                 relay.error(),
                 relay.spec().listen(),
-                relay.spec().target(),
+                new TargetView(
+                        relay.spec().target().host(),
+                        relay.spec().target().port(),
+                        relay.spec().upstream().via(),
+                        relay.spec().upstream().proxyProtocol().label()),
                 relay.spec().ingress().stream().map(RelayViews::layer).toList(),
                 relay.spec().egress().stream().map(RelayViews::layer).toList(),
                 new OptionsView(
@@ -141,7 +154,8 @@ public final class RelayViews {
                 spec.protocols(),
                 spec.ciphers(),
                 spec.alpn(),
-                spec.handshakeTimeout().toString());
+                spec.handshakeTimeout().toString(),
+                spec.connect());
     }
 
     public static TunnelView tunnel(TunnelStatus status) {

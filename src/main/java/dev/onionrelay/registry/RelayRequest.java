@@ -19,11 +19,23 @@ public record RelayRequest(
     public record EndpointRequest(
             @Nullable String host, @Nullable Integer port) {}
 
-    /** Where a relay connects; {@code mode: "connect"} is the HTTP CONNECT proxy mode. */
+    /**
+     * Where a relay connects; {@code mode: "connect"} is the HTTP CONNECT proxy mode. {@code via} is a plain HTTP proxy
+     * asked with CONNECT for the target; {@code proxyProtocol} ({@code v1} or {@code v2}) sends the client's address
+     * ahead of everything toward the target.
+     */
     public record TargetRequest(
             @Nullable String host,
             @Nullable Integer port,
-            @Nullable String mode) {}
+            @Nullable String mode,
+            @Nullable EndpointRequest via,
+            @Nullable String proxyProtocol) {
+
+        /** A target reached directly, without a PROXY header. */
+        public TargetRequest(@Nullable String host, @Nullable Integer port, @Nullable String mode) {
+            this(host, port, mode, null, null);
+        }
+    }
 
     /** Relay options; durations as {@code PT10S} or {@code 10s}. */
     public record OptionsRequest(

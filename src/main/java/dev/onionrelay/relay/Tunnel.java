@@ -9,8 +9,15 @@ import dev.onionrelay.layer.PreparedLayer;
 import dev.onionrelay.layer.Side;
 import dev.onionrelay.layer.StackListener;
 import dev.onionrelay.relay.target.TargetRefusedException;
+import dev.onionrelay.relay.upstream.HostPort;
+import dev.onionrelay.relay.upstream.HttpConnectClient;
+import dev.onionrelay.relay.upstream.ProxyConnectException;
+import dev.onionrelay.relay.upstream.ProxyProtocol;
+import dev.onionrelay.relay.upstream.ProxyProtocolHeader;
+import dev.onionrelay.relay.upstream.Upstream;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
@@ -215,7 +222,10 @@ public final class Tunnel {
                         channel.pipeline().addLast(SPLICE, new Splice(Side.EGRESS));
                     }
                 });
-        engine.settings().targets().select(target, ingress.eventLoop()).addListener(selected -> {
+        // Through a plain HTTP proxy: the relay dials the proxy (checked like a target) and asks it for the target.
+        Endpoint dialed =
+                relay.spec().upstream().via() != null ? relay.spec().upstream().via() : target;
+        engine.settings().targets().select(dialed, ingress.eventLoop()).addListener(selected -> {
             if (state == TunnelState.CLOSED) {
                 return;
             }
@@ -243,23 +253,87 @@ public final class Tunnel {
                 connect.channel().close();
                 return;
             }
-            LayerStack stack = new LayerStack(
-                    connect.channel(),
-                    Side.EGRESS,
-                    SPLICE,
-                    target.host(),
-                    target.port(),
-                    relay.spec().options().minEgressDepth(),
-                    new Listener());
-            egressStack = stack;
-            stack.pushAll(relay.egressLayers()).addListener(pushed -> {
-                if (pushed.isSuccess()) {
-                    open();
-                } else {
-                    close();
-                }
-            });
+            Upstream upstream = relay.spec().upstream();
+            if (upstream.via() == null) {
+                startEgress(connect.channel(), target);
+                return;
+            }
+            HttpConnectClient.ask(
+                            connect.channel().pipeline(),
+                            SPLICE,
+                            target,
+                            relay.spec().options().connectTimeout())
+                    .addListener(granted -> {
+                        if (state == TunnelState.CLOSED) {
+                            return;
+                        }
+                        if (!granted.isSuccess()) {
+                            proxyFailed(granted.cause());
+                            endGracefully();
+                            return;
+                        }
+                        startEgress(connect.channel(), target);
+                    });
         });
+    }
+
+    /**
+     * The TCP connection reaches the target (directly or through the via proxy): the PROXY header goes first, as the
+     * first bytes the target reads, then the egress layers start, each one inside the one before, with a CONNECT
+     * through every layer that names a proxy hop.
+     */
+    private void startEgress(Channel channel, Endpoint target) {
+        ProxyProtocol proxyProtocol = relay.spec().upstream().proxyProtocol();
+        if (proxyProtocol != ProxyProtocol.OFF) {
+            byte[] header = ProxyProtocolHeader.encode(
+                    proxyProtocol, (InetSocketAddress) ingress.remoteAddress(), (InetSocketAddress)
+                            ingress.localAddress());
+            channel.writeAndFlush(Unpooled.wrappedBuffer(header), channel.voidPromise());
+        }
+        LayerStack stack = new LayerStack(
+                channel,
+                Side.EGRESS,
+                SPLICE,
+                target.host(),
+                target.port(),
+                relay.spec().options().minEgressDepth(),
+                new Listener());
+        egressStack = stack;
+        stack.pushAll(relay.egressLayers(), this::connectThroughHop).addListener(pushed -> {
+            if (pushed.isSuccess()) {
+                open();
+            } else {
+                if (pushed.cause() instanceof ProxyConnectException) {
+                    proxyFailed(pushed.cause());
+                }
+                close();
+            }
+        });
+    }
+
+    /** After the handshake of an egress layer that names a proxy hop: CONNECT through it before the next layer. */
+    private io.netty.util.concurrent.@Nullable Future<Void> connectThroughHop(LayerStack stack, Layer layer) {
+        String hop = layer.spec().connect();
+        if (hop == null) {
+            return null;
+        }
+        return HttpConnectClient.ask(
+                stack.channel().pipeline(),
+                stack.innerAnchor(),
+                HostPort.parse(hop),
+                relay.spec().options().connectTimeout());
+    }
+
+    /** A proxy on the way did not grant the tunnel: counted as a connect failure under its reason, and logged. */
+    private void proxyFailed(Throwable cause) {
+        String reason = cause instanceof ProxyConnectException refused ? refused.reason() : "other";
+        LOG.log(
+                System.Logger.Level.INFO,
+                "tunnel {0} of relay {1}: {2}",
+                id,
+                relay.spec().name(),
+                cause.getMessage());
+        connectFailed(reason);
     }
 
     private void connectFailed(String reason) {
