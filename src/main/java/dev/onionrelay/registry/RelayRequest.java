@@ -29,13 +29,7 @@ public record RelayRequest(
             @Nullable Integer port,
             @Nullable String mode,
             @Nullable EndpointRequest via,
-            @Nullable String proxyProtocol) {
-
-        /** A target reached directly, without a PROXY header. */
-        public TargetRequest(@Nullable String host, @Nullable Integer port, @Nullable String mode) {
-            this(host, port, mode, null, null);
-        }
-    }
+            @Nullable String proxyProtocol) {}
 
     /** Relay options; durations as {@code PT10S} or {@code 10s}. */
     public record OptionsRequest(

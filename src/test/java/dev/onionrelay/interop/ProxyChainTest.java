@@ -331,6 +331,35 @@ class ProxyChainTest {
         }
     }
 
+    @Test
+    void aDeclaredRelayTakesItsViaProxyAndProxyProtocolFromConfiguration() throws Exception {
+        try (RunningService declared = RunningService.inTemporaryDirectory(
+                "--onion.relays[0].name=declared-via",
+                "--onion.relays[0].target.host=127.0.0.1",
+                "--onion.relays[0].target.port=" + echo.port(),
+                "--onion.relays[0].target.via.host=127.0.0.1",
+                "--onion.relays[0].target.via.port=" + squid.port(),
+                "--onion.relays[0].target.proxyProtocol=v1")) {
+            Response relay = declared.api().get("/relays/declared-via");
+            assertThat(relay.status()).as(relay.toString()).isEqualTo(200);
+            assertThat(relay.json().get("target").get("via").get("port").asInt())
+                    .isEqualTo(squid.port());
+            assertThat(relay.json().get("target").get("proxyProtocol").asString())
+                    .isEqualTo("v1");
+            int port = relay.json().get("listen").get("port").asInt();
+            try (Socket client = new Socket(InetAddress.getLoopbackAddress(), port)) {
+                client.setSoTimeout(10_000);
+                client.getOutputStream().write("after the header\n".getBytes(StandardCharsets.US_ASCII));
+                byte[] expected = ("PROXY TCP4 127.0.0.1 127.0.0.1 " + client.getLocalPort() + " " + port
+                                + "\r\nafter the header\n")
+                        .getBytes(StandardCharsets.US_ASCII);
+                assertThat(new String(client.getInputStream().readNBytes(expected.length), StandardCharsets.US_ASCII))
+                        .as("the echo target returns the PROXY line it got first through Squid, then the data")
+                        .isEqualTo(new String(expected, StandardCharsets.US_ASCII));
+            }
+        }
+    }
+
     // --- helpers
 
     private static int relay(Map<String, Object> body) {
