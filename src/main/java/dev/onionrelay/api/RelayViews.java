@@ -9,6 +9,7 @@ import dev.onionrelay.relay.RelayOptions;
 import dev.onionrelay.relay.RelayStats;
 import dev.onionrelay.relay.TunnelStatus;
 import dev.onionrelay.relay.target.TargetSpec;
+import dev.onionrelay.relay.upstream.Upstream;
 import java.time.Instant;
 import java.util.List;
 import java.util.Locale;
@@ -36,7 +37,8 @@ public final class RelayViews {
 
     /**
      * Where the relay's tunnels go, in the form it was given: {@code host} and {@code port} for one target,
-     * {@code targets} and {@code balance} for several, {@code mode} alone for the proxy modes.
+     * {@code targets} and {@code balance} for several, {@code mode} alone for the proxy modes; {@code via} and
+     * {@code proxyProtocol} only when set.
      */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record TargetView(
@@ -44,18 +46,22 @@ public final class RelayViews {
             @Nullable Integer port,
             @Nullable String mode,
             @Nullable List<Endpoint> targets,
-            @Nullable String balance) {
+            @Nullable String balance,
+            @Nullable Endpoint via,
+            @Nullable String proxyProtocol) {
 
-        static TargetView of(TargetSpec target) {
+        static TargetView of(TargetSpec target, Upstream upstream) {
+            Endpoint via = upstream.via();
+            String proxyProtocol = upstream.proxyProtocol().label();
             if (target.isProxy()) {
-                return new TargetView(null, null, target.mode().label(), null, null);
+                return new TargetView(null, null, target.mode().label(), null, null, via, proxyProtocol);
             }
             if (target.endpoints().size() == 1 && target.balance() == TargetSpec.Balance.FAILOVER) {
                 Endpoint only = target.endpoints().get(0);
-                return new TargetView(only.host(), only.port(), null, null, null);
+                return new TargetView(only.host(), only.port(), null, null, null, via, proxyProtocol);
             }
             return new TargetView(
-                    null, null, null, target.endpoints(), target.balance().label());
+                    null, null, null, target.endpoints(), target.balance().label(), via, proxyProtocol);
         }
     }
 
@@ -72,7 +78,8 @@ public final class RelayViews {
             List<String> protocols,
             List<String> ciphers,
             List<String> alpn,
-            String handshakeTimeout) {}
+            String handshakeTimeout,
+            @Nullable String connect) {}
 
     /** Relay options; durations in ISO-8601. */
     public record OptionsView(
@@ -146,7 +153,7 @@ public final class RelayViews {
                 relay.state().name(),
                 relay.error(),
                 relay.spec().listen(),
-                TargetView.of(relay.spec().target()),
+                TargetView.of(relay.spec().target(), relay.spec().upstream()),
                 relay.spec().ingress().stream().map(RelayViews::layer).toList(),
                 relay.spec().egress().stream().map(RelayViews::layer).toList(),
                 new OptionsView(
@@ -180,7 +187,8 @@ public final class RelayViews {
                 spec.protocols(),
                 spec.ciphers(),
                 spec.alpn(),
-                spec.handshakeTimeout().toString());
+                spec.handshakeTimeout().toString(),
+                spec.connect());
     }
 
     public static TunnelView tunnel(TunnelStatus status) {

@@ -45,6 +45,8 @@ public final class LayerDefaults {
         private @Nullable List<String> alpn;
         private @Nullable Duration handshakeTimeout;
         private @Nullable String defaultServerName;
+        private @Nullable String connect;
+        private boolean connectBehind;
 
         private Builder(Side side, int index, Duration relayHandshakeTimeout) {
             this.side = side;
@@ -107,9 +109,27 @@ public final class LayerDefaults {
             return this;
         }
 
+        /** {@code host:port} to ask for with HTTP CONNECT through this layer once it is up (egress only). */
+        public Builder connect(@Nullable String connect) {
+            this.connect = connect;
+            return this;
+        }
+
         /** The name an outermost client layer verifies when it names none (the target host on egress). */
         public Builder defaultServerName(@Nullable String defaultServerName) {
             this.defaultServerName = defaultServerName;
+            return this;
+        }
+
+        /**
+         * The name a client layer right behind a proxy hop verifies when it names none: the host asked for through
+         * that hop.
+         */
+        public Builder serverNameBehindHop(@Nullable String host) {
+            if (host != null) {
+                this.defaultServerName = host;
+                this.connectBehind = true;
+            }
             return this;
         }
 
@@ -129,7 +149,7 @@ public final class LayerDefaults {
                         : (effectiveClientAuth == ClientAuthMode.NONE ? Verification.NONE : Verification.CHAIN);
             }
             String effectiveServerName = serverName;
-            if (effectiveServerName == null && effectiveRole == Role.CLIENT && index == 0) {
+            if (effectiveServerName == null && effectiveRole == Role.CLIENT && (index == 0 || connectBehind)) {
                 effectiveServerName = defaultServerName;
             }
             List<SpecProblem> problems = new ArrayList<>();
@@ -159,7 +179,8 @@ public final class LayerDefaults {
                     effectiveProtocols,
                     ciphers != null ? ciphers : List.of(),
                     alpn != null ? alpn : List.of(),
-                    handshakeTimeout != null ? handshakeTimeout : relayHandshakeTimeout);
+                    handshakeTimeout != null ? handshakeTimeout : relayHandshakeTimeout,
+                    connect);
         }
     }
 }

@@ -19,6 +19,8 @@ import org.jspecify.annotations.Nullable;
  * @param ciphers enabled cipher suites (empty: our AEAD default list)
  * @param alpn application protocols to offer or accept (empty: no ALPN)
  * @param handshakeTimeout how long the handshake of this layer may take once it starts
+ * @param connect egress only: {@code host:port} asked for with HTTP CONNECT through this layer once its handshake is
+ *     done, before the next layer starts (an HTTPS proxy hop); null for none
  */
 public record LayerSpec(
         String name,
@@ -31,7 +33,8 @@ public record LayerSpec(
         List<String> protocols,
         List<String> ciphers,
         List<String> alpn,
-        Duration handshakeTimeout) {
+        Duration handshakeTimeout,
+        @Nullable String connect) {
 
     /** Trust value that means the JDK's default CA store. */
     public static final String SYSTEM_TRUST = "system";
@@ -46,6 +49,34 @@ public record LayerSpec(
         ciphers = List.copyOf(ciphers);
         alpn = List.copyOf(alpn);
         Objects.requireNonNull(handshakeTimeout, "handshakeTimeout");
+    }
+
+    /** A layer that asks for no CONNECT through it. */
+    public LayerSpec(
+            String name,
+            Role role,
+            @Nullable String credential,
+            String trust,
+            @Nullable String serverName,
+            Verification verify,
+            ClientAuthMode clientAuth,
+            List<String> protocols,
+            List<String> ciphers,
+            List<String> alpn,
+            Duration handshakeTimeout) {
+        this(
+                name,
+                role,
+                credential,
+                trust,
+                serverName,
+                verify,
+                clientAuth,
+                protocols,
+                ciphers,
+                alpn,
+                handshakeTimeout,
+                null);
     }
 
     /**

@@ -147,12 +147,45 @@ public final class LayerStack {
      * the outer one completes. The future completes when all are established, or fails with the first failure.
      */
     public Future<Void> pushAll(List<PreparedLayer> configured) {
+        return pushAll(configured, AfterHandshake.NOTHING);
+    }
+
+    /**
+     * As {@link #pushAll(List)}, with {@code after} run inside each layer once its handshake is done and before the
+     * next layer starts: a CONNECT through an HTTPS proxy hop. A failure of what it returns fails the push with it.
+     */
+    public Future<Void> pushAll(List<PreparedLayer> configured, AfterHandshake after) {
         Promise<Void> done = channel.eventLoop().newPromise();
-        pushFrom(configured, 0, done);
+        pushFrom(configured, 0, done, after);
         return done;
     }
 
-    private void pushFrom(List<PreparedLayer> configured, int index, Promise<Void> done) {
+    /** Work inside a layer between its handshake and the start of the next layer. */
+    @FunctionalInterface
+    public interface AfterHandshake {
+
+        /** Nothing between layers. */
+        AfterHandshake NOTHING = (stack, layer) -> null;
+
+        /**
+         * Called on the event loop right when {@code layer}'s handshake succeeded, before the bytes that followed it
+         * are read: handlers added now before {@link LayerStack#innerAnchor()} see them.
+         *
+         * @return completes when the next layer may start, or null when it may start at once
+         */
+        @Nullable
+        Future<Void> run(LayerStack stack, Layer layer);
+    }
+
+    /**
+     * The pipeline name of the handler that stays inside every layer: a handler added right before it reads and writes
+     * the plaintext of the current innermost layer.
+     */
+    public String innerAnchor() {
+        return anchor;
+    }
+
+    private void pushFrom(List<PreparedLayer> configured, int index, Promise<Void> done, AfterHandshake after) {
         if (index == configured.size()) {
             done.trySuccess(null);
             return;
@@ -172,11 +205,28 @@ public final class LayerStack {
         // This listener runs inside the outer handler's unwrap, before it fires the plaintext that follows the
         // handshake: the next layer is therefore in place before its first bytes (a ClientHello) arrive.
         layer.handler().handshakeFuture().addListener(f -> {
-            if (f.isSuccess()) {
-                pushFrom(configured, index + 1, done);
-            } else {
+            if (!f.isSuccess()) {
                 done.tryFailure(f.cause());
+                return;
             }
+            Future<Void> between;
+            try {
+                between = after.run(this, layer);
+            } catch (RuntimeException failed) {
+                done.tryFailure(failed);
+                return;
+            }
+            if (between == null) {
+                pushFrom(configured, index + 1, done, after);
+                return;
+            }
+            between.addListener(ready -> {
+                if (ready.isSuccess()) {
+                    pushFrom(configured, index + 1, done, after);
+                } else {
+                    done.tryFailure(ready.cause());
+                }
+            });
         });
     }
 

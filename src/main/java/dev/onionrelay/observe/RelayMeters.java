@@ -257,7 +257,8 @@ final class RelayMeters {
                         r -> keep(Counter.builder("onion.connect.failures")
                                 .description(
                                         "Failed connects to the target, by reason (refused, timeout, unresolved, policy, "
-                                                + "other)")
+                                                + "other; proxy_refused, proxy_timeout, proxy_closed, proxy_bad_answer"
+                                                + " through an HTTP proxy)")
                                 .tags(relayTags)
                                 .tag("reason", r)
                                 .register(registry)))

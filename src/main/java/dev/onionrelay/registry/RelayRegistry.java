@@ -16,6 +16,7 @@ import dev.onionrelay.relay.RelayException;
 import dev.onionrelay.relay.RelaySpec;
 import dev.onionrelay.relay.RelayState;
 import dev.onionrelay.relay.Tunnel;
+import dev.onionrelay.relay.upstream.HostPort;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.io.IOException;
 import java.net.BindException;
@@ -393,6 +394,16 @@ public final class RelayRegistry implements AutoCloseable {
                         "policy does not allow target port " + target.port() + " (onion.policy.target-ports)");
             }
         }
+        Endpoint via = spec.upstream().via();
+        if (via != null) {
+            checkProxyHop("target.via", via);
+        }
+        for (int i = 0; i < spec.egress().size(); i++) {
+            String hop = spec.egress().get(i).connect();
+            if (hop != null) {
+                checkProxyHop("egress[" + i + "].connect", HostPort.parse(hop));
+            }
+        }
         if (spec.listen().port() != 0) {
             for (Relay other : relays.values()) {
                 if (other.spec().listen().port() == spec.listen().port() && other.state() == RelayState.LISTENING) {
@@ -415,6 +426,26 @@ public final class RelayRegistry implements AutoCloseable {
         }
         checkVerify("ingress", spec.ingress());
         checkVerify("egress", spec.egress());
+    }
+
+    /**
+     * A proxy the relay goes through (a plain proxy reached first, or the destination asked for through a proxy hop)
+     * passes the same host and port policy as a target: a proxy must not become a way around it.
+     */
+    private void checkProxyHop(String field, Endpoint hop) {
+        if (!policy.allowsTargetHost(hop.host())) {
+            throw new RelayException(
+                    RelayException.Kind.FORBIDDEN,
+                    field,
+                    "policy does not allow " + hop.host()
+                            + " (onion.policy.target-hosts; link-local and metadata addresses must be listed explicitly)");
+        }
+        if (!policy.allowsTargetPort(hop.port())) {
+            throw new RelayException(
+                    RelayException.Kind.FORBIDDEN,
+                    field,
+                    "policy does not allow port " + hop.port() + " (onion.policy.target-ports)");
+        }
     }
 
     private void checkDepth(String side, int depth, int minDepth) {
@@ -478,6 +509,14 @@ public final class RelayRegistry implements AutoCloseable {
         LayerStack stack = live.stack(side);
         if (refusal != null || stack == null) {
             throw new RelayException(RelayException.Kind.CONFLICT, null, refusal);
+        }
+        if (request.connect() != null) {
+            // A CONNECT through a hop is part of building the tunnel; on a live tunnel the bytes already flowing would
+            // have to stop for the proxy's answer and could be taken for it.
+            throw InvalidRequestException.of(
+                    "connect",
+                    "a proxy hop is asked for its tunnel only while the tunnel is set up; a layer pushed on a live"
+                            + " tunnel cannot carry connect");
         }
         List<LayerStatus> layers = stack.status();
         int index = layers.size();

@@ -22,20 +22,18 @@ public record RelayRequest(
     /**
      * Where a relay's tunnels go: {@code host} and {@code port}, or several {@code targets} tried in {@code balance}
      * order ({@code failover} or {@code round-robin}); or {@code mode} {@code connect} (HTTP CONNECT proxy) or
-     * {@code socks5}, where each client names its destination.
+     * {@code socks5}, where each client names its destination. {@code via} is a plain HTTP proxy asked with CONNECT
+     * for the target; {@code proxyProtocol} ({@code v1} or {@code v2}) sends the client's address ahead of everything
+     * toward the target. One constructor only: Spring binds declared relays through it.
      */
     public record TargetRequest(
             @Nullable String host,
             @Nullable Integer port,
             @Nullable String mode,
             @Nullable List<EndpointRequest> targets,
-            @Nullable String balance) {
-
-        /** The single fixed target (or a mode alone). */
-        public TargetRequest(@Nullable String host, @Nullable Integer port, @Nullable String mode) {
-            this(host, port, mode, null, null);
-        }
-    }
+            @Nullable String balance,
+            @Nullable EndpointRequest via,
+            @Nullable String proxyProtocol) {}
 
     /** Relay options; durations as {@code PT10S} or {@code 10s}. */
     public record OptionsRequest(

@@ -15,6 +15,9 @@ import dev.onionrelay.relay.HalfClose;
 import dev.onionrelay.relay.RelayOptions;
 import dev.onionrelay.relay.RelaySpec;
 import dev.onionrelay.relay.target.TargetSpec;
+import dev.onionrelay.relay.upstream.HostPort;
+import dev.onionrelay.relay.upstream.ProxyProtocol;
+import dev.onionrelay.relay.upstream.Upstream;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -68,6 +71,7 @@ public final class RelayRequests {
             errors.add(new FieldProblem("listen.port", "must be between 0 (any free port) and 65535"));
         }
         TargetSpec target = target(errors, request.target());
+        Upstream upstream = upstream(errors, request.target());
         RelayRequest.OptionsRequest options = request.options();
         Duration handshakeTimeout = duration(
                 errors,
@@ -141,7 +145,8 @@ public final class RelayRequests {
                         minIngress,
                         minEgress,
                         halfClose,
-                        halfCloseTimeout));
+                        halfCloseTimeout),
+                upstream);
         List<SpecProblem> problems = spec.problems();
         if (!problems.isEmpty()) {
             throw new InvalidRequestException(fieldProblems(problems, ""));
@@ -233,6 +238,36 @@ public final class RelayRequests {
         return valid ? new Endpoint(request.host(), request.port()) : null;
     }
 
+    /** How the target is reached: {@code via} a plain HTTP proxy, with a PROXY protocol header. */
+    private static Upstream upstream(List<FieldProblem> errors, RelayRequest.@Nullable TargetRequest target) {
+        if (target == null) {
+            return Upstream.DIRECT;
+        }
+        Endpoint via = null;
+        RelayRequest.EndpointRequest viaRequest = target.via();
+        if (viaRequest != null) {
+            if (viaRequest.host() == null || viaRequest.host().isBlank()) {
+                errors.add(new FieldProblem("target.via.host", "is required"));
+            }
+            if (viaRequest.port() == null || viaRequest.port() < 1 || viaRequest.port() > 65535) {
+                errors.add(new FieldProblem("target.via.port", "must be between 1 and 65535"));
+            }
+            if (viaRequest.host() != null && viaRequest.port() != null) {
+                via = new Endpoint(viaRequest.host(), viaRequest.port());
+            }
+        }
+        ProxyProtocol proxyProtocol = ProxyProtocol.OFF;
+        if (target.proxyProtocol() != null) {
+            ProxyProtocol named = ProxyProtocol.named(target.proxyProtocol());
+            if (named == null) {
+                errors.add(new FieldProblem("target.proxyProtocol", "must be 'v1' or 'v2'"));
+            } else {
+                proxyProtocol = named;
+            }
+        }
+        return new Upstream(via, proxyProtocol);
+    }
+
     /** One layer pushed on a live tunnel: index is its future position in the stack. */
     public static LayerSpec toLayer(
             LayerRequest request,
@@ -242,7 +277,8 @@ public final class RelayRequests {
             Duration handshakeTimeout,
             TlsProfile defaultProfile) {
         List<FieldProblem> errors = new ArrayList<>();
-        LayerSpec spec = layer(errors, "", side, index, request, defaultServerName, handshakeTimeout, defaultProfile);
+        LayerSpec spec =
+                layer(errors, "", side, index, request, defaultServerName, null, handshakeTimeout, defaultProfile);
         if (!errors.isEmpty()) {
             throw new InvalidRequestException(errors);
         }
@@ -267,8 +303,14 @@ public final class RelayRequests {
                 errors.add(new FieldProblem(side.label() + "[" + i + "]", "a layer cannot be null"));
                 continue;
             }
-            LayerSpec layer =
-                    layer(errors, prefix, side, i, request, defaultServerName, handshakeTimeout, defaultProfile);
+            // Behind a proxy hop the next layer's peer is the host asked for: the name it verifies by default.
+            String behindHop =
+                    i > 0 && !layers.isEmpty() && layers.get(layers.size() - 1).connect() != null
+                            ? HostPort.parse(layers.get(layers.size() - 1).connect())
+                                    .host()
+                            : null;
+            LayerSpec layer = layer(
+                    errors, prefix, side, i, request, defaultServerName, behindHop, handshakeTimeout, defaultProfile);
             if (layer != null) {
                 layers.add(layer);
             }
@@ -283,6 +325,7 @@ public final class RelayRequests {
             int index,
             LayerRequest request,
             @Nullable String defaultServerName,
+            @Nullable String behindHop,
             Duration relayHandshakeTimeout,
             TlsProfile defaultProfile) {
         int before = errors.size();
@@ -316,8 +359,22 @@ public final class RelayRequests {
                 relayHandshakeTimeout,
                 TlsSettings.MAX_HANDSHAKE_TIMEOUT);
         if (request.connect() != null) {
-            errors.add(new FieldProblem(
-                    prefix + "connect", "HTTP CONNECT through a hop is not supported by this version"));
+            if (side == Side.INGRESS) {
+                errors.add(new FieldProblem(
+                        prefix + "connect",
+                        "only egress layers ask a proxy hop for a tunnel; an ingress layer cannot"));
+            } else {
+                try {
+                    List<SpecProblem> problems = new ArrayList<>();
+                    TlsSettings.host(
+                            problems,
+                            prefix + "connect",
+                            HostPort.parse(request.connect()).host());
+                    problems.forEach(problem -> errors.add(new FieldProblem(problem.field(), problem.message())));
+                } catch (IllegalArgumentException e) {
+                    errors.add(new FieldProblem(prefix + "connect", e.getMessage()));
+                }
+            }
         }
         Role effectiveRole = role != null ? role : (side == Side.INGRESS ? Role.SERVER : Role.CLIENT);
         if (effectiveRole == Role.SERVER
@@ -342,6 +399,8 @@ public final class RelayRequests {
                     .alpn(request.alpn())
                     .handshakeTimeout(timeout)
                     .defaultServerName(defaultServerName)
+                    .serverNameBehindHop(behindHop)
+                    .connect(request.connect() != null ? request.connect().trim() : null)
                     .build();
         } catch (InvalidSpecException e) {
             // Reported together with the request's own problems, so that one answer names every field at fault.

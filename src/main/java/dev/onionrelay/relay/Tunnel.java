@@ -14,6 +14,12 @@ import dev.onionrelay.relay.proxy.ProxyOutcome;
 import dev.onionrelay.relay.proxy.Socks5Handshake;
 import dev.onionrelay.relay.target.TargetBalancer;
 import dev.onionrelay.relay.target.TargetRefusedException;
+import dev.onionrelay.relay.upstream.HostPort;
+import dev.onionrelay.relay.upstream.HttpConnectClient;
+import dev.onionrelay.relay.upstream.ProxyConnectException;
+import dev.onionrelay.relay.upstream.ProxyProtocol;
+import dev.onionrelay.relay.upstream.ProxyProtocolHeader;
+import dev.onionrelay.relay.upstream.Upstream;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -345,7 +351,10 @@ public final class Tunnel {
 
     private void tryFixedTarget() {
         Endpoint target = relay.spec().target().endpoints().get(targetOrder.get(attempt));
-        tryTarget(target, engine.settings().targets().select(target, ingress.eventLoop()));
+        // Through a plain HTTP proxy the relay dials the proxy (checked like a target) and never resolves the target's
+        // name itself: the proxy does, as corporate networks require.
+        Endpoint via = relay.spec().upstream().via();
+        tryTarget(target, engine.settings().targets().select(via != null ? via : target, ingress.eventLoop()));
     }
 
     private void tryTarget(Endpoint target, Future<InetSocketAddress> address) {
@@ -373,6 +382,25 @@ public final class Tunnel {
             if (!selected.isSuccess()) {
                 connectAttemptFailed(
                         selected.cause() instanceof TargetRefusedException refused ? refused.reason() : "unresolved");
+                return;
+            }
+            Endpoint via = relay.spec().upstream().via();
+            if (proxy != null && via != null) {
+                // The destination the client named passed policy; the relay dials the via proxy, which reaches the
+                // destination by name.
+                engine.settings().targets().select(via, ingress.eventLoop()).addListener(proxyAddress -> {
+                    if (state == TunnelState.CLOSED) {
+                        return;
+                    }
+                    if (!proxyAddress.isSuccess()) {
+                        connectAttemptFailed(
+                                proxyAddress.cause() instanceof TargetRefusedException refused
+                                        ? refused.reason()
+                                        : "unresolved");
+                        return;
+                    }
+                    connect(bootstrap, (InetSocketAddress) proxyAddress.getNow(), target);
+                });
                 return;
             }
             connect(bootstrap, (InetSocketAddress) selected.getNow(), target);
@@ -425,29 +453,104 @@ public final class Tunnel {
                 return;
             }
             connectedTo(address, target);
-            LayerStack stack = new LayerStack(
-                    connect.channel(),
-                    Side.EGRESS,
-                    SPLICE,
-                    target.host(),
-                    target.port(),
-                    relay.spec().options().minEgressDepth(),
-                    new Listener());
-            egressStack = stack;
-            stack.pushAll(relay.egressLayers()).addListener(pushed -> {
-                if (pushed.isSuccess()) {
-                    open();
-                } else if (proxy != null) {
-                    answerProxy(
-                            ProxyOutcome.UNREACHABLE,
-                            proxy.answer(ProxyOutcome.UNREACHABLE),
-                            "egress handshake failed");
-                    endGracefully();
-                } else {
-                    close();
-                }
-            });
+            Upstream upstream = relay.spec().upstream();
+            if (upstream.via() == null) {
+                startEgress(connect.channel(), target);
+                return;
+            }
+            HttpConnectClient.ask(
+                            connect.channel().pipeline(),
+                            SPLICE,
+                            target,
+                            relay.spec().options().connectTimeout())
+                    .addListener(granted -> {
+                        if (state == TunnelState.CLOSED) {
+                            return;
+                        }
+                        if (!granted.isSuccess()) {
+                            proxyFailed(granted.cause());
+                            egressFailed(
+                                    "the via proxy refused: " + granted.cause().getMessage(), true);
+                            return;
+                        }
+                        startEgress(connect.channel(), target);
+                    });
         });
+    }
+
+    /**
+     * The TCP connection reaches the target (directly or through the via proxy): the PROXY header goes first, as the
+     * first bytes the target reads, then the egress layers start, each one inside the one before, with a CONNECT
+     * through every layer that names a proxy hop.
+     */
+    private void startEgress(Channel channel, Endpoint target) {
+        ProxyProtocol proxyProtocol = relay.spec().upstream().proxyProtocol();
+        if (proxyProtocol != ProxyProtocol.OFF) {
+            byte[] header = ProxyProtocolHeader.encode(
+                    proxyProtocol, (InetSocketAddress) ingress.remoteAddress(), (InetSocketAddress)
+                            ingress.localAddress());
+            channel.writeAndFlush(Unpooled.wrappedBuffer(header), channel.voidPromise());
+        }
+        LayerStack stack = new LayerStack(
+                channel,
+                Side.EGRESS,
+                SPLICE,
+                target.host(),
+                target.port(),
+                relay.spec().options().minEgressDepth(),
+                new Listener());
+        egressStack = stack;
+        stack.pushAll(relay.egressLayers(), this::connectThroughHop).addListener(pushed -> {
+            if (pushed.isSuccess()) {
+                open();
+            } else {
+                if (pushed.cause() instanceof ProxyConnectException) {
+                    proxyFailed(pushed.cause());
+                }
+                egressFailed("egress handshake failed", false);
+            }
+        });
+    }
+
+    /**
+     * The way to the target failed after the TCP connect (via proxy, egress handshake, proxy hop): a proxy-mode client
+     * gets its answer and the tunnel ends gracefully; otherwise the tunnel ends gracefully when the client's layers
+     * are intact ({@code graceful}) and closes when a handshake on the way failed.
+     */
+    private void egressFailed(String detail, boolean graceful) {
+        if (proxy != null) {
+            answerProxy(ProxyOutcome.UNREACHABLE, proxy.answer(ProxyOutcome.UNREACHABLE), detail);
+            endGracefully();
+        } else if (graceful) {
+            endGracefully();
+        } else {
+            close();
+        }
+    }
+
+    /** After the handshake of an egress layer that names a proxy hop: CONNECT through it before the next layer. */
+    private io.netty.util.concurrent.@Nullable Future<Void> connectThroughHop(LayerStack stack, Layer layer) {
+        String hop = layer.spec().connect();
+        if (hop == null) {
+            return null;
+        }
+        return HttpConnectClient.ask(
+                stack.channel().pipeline(),
+                stack.innerAnchor(),
+                HostPort.parse(hop),
+                relay.spec().options().connectTimeout());
+    }
+
+    /** A proxy on the way did not grant the tunnel: counted as a connect failure under its reason, and logged. */
+    private void proxyFailed(Throwable cause) {
+        String reason = cause instanceof ProxyConnectException refused ? refused.reason() : "other";
+        LOG.log(
+                System.Logger.Level.INFO,
+                "tunnel {0} of relay {1}: {2}",
+                id,
+                relay.spec().name(),
+                cause.getMessage());
+        connectFailed(reason);
     }
 
     private void connectFailed(String reason) {

@@ -24,7 +24,7 @@ class HalfCloseOptionTest {
         RelayRequest request = new RelayRequest(
                 "r",
                 null,
-                new RelayRequest.TargetRequest("127.0.0.1", 7000, null),
+                new RelayRequest.TargetRequest("127.0.0.1", 7000, null, null, null, null, null),
                 List.of(),
                 List.of(),
                 new RelayRequest.OptionsRequest(null, null, null, null, null, halfClose, timeout));

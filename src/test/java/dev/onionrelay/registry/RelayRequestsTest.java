@@ -13,6 +13,8 @@ import dev.onionrelay.relay.Endpoint;
 import dev.onionrelay.relay.HalfClose;
 import dev.onionrelay.relay.RelaySpec;
 import dev.onionrelay.relay.target.TargetSpec;
+import dev.onionrelay.relay.upstream.ProxyProtocol;
+import dev.onionrelay.relay.upstream.Upstream;
 import java.time.Duration;
 import java.util.List;
 import java.util.stream.Stream;
@@ -70,6 +72,28 @@ class RelayRequestsTest {
                 .as("inner layers name no host unless told")
                 .isNull();
         assertThat(inner.name()).isEqualTo("1");
+    }
+
+    @Test
+    void aProxyChainIsMappedWithTheHostBehindEachHopAsTheNextLayersServerName() {
+        RelaySpec spec = spec("""
+                {"name":"r","target":{"host":"proxy.internal","port":443,"via":{"host":"squid.internal","port":3128},
+                  "proxyProtocol":"V2"},
+                 "egress":[{"trust":"ca","connect":"exit.internal:8443"},{"trust":"ca","connect":"[::1]:9443"},
+                  {"trust":"ca","serverName":"named"}]}""", DEFAULTS);
+        assertThat(spec.upstream().via()).isEqualTo(new Endpoint("squid.internal", 3128));
+        assertThat(spec.upstream().proxyProtocol()).isEqualTo(ProxyProtocol.V2);
+        assertThat(spec.egress())
+                .extracting(LayerSpec::connect)
+                .containsExactly("exit.internal:8443", "[::1]:9443", null);
+        assertThat(spec.egress())
+                .extracting(LayerSpec::serverName)
+                .as("the first layer verifies the target; a layer behind a hop the host asked for, unless told")
+                .containsExactly("proxy.internal", "exit.internal", "named");
+        assertThat(spec("{\"name\":\"r\",\"target\":{\"host\":\"h\",\"port\":1}}", DEFAULTS)
+                        .upstream())
+                .as("off by default")
+                .isEqualTo(Upstream.DIRECT);
     }
 
     @Test
@@ -190,9 +214,29 @@ class RelayRequestsTest {
                                 + "{\"profile\":\"strict\",\"protocols\":[\"TLSv1.2\"]}]}",
                         List.of("egress[0].profile", "egress[1].protocols")),
                 Arguments.of(
-                        "HTTP CONNECT through a hop",
-                        "{\"name\":\"r\"," + target + ",\"egress\":[{\"connect\":\"x:1\"}]}",
-                        List.of("egress[0].connect")),
+                        "CONNECT through a hop that is not host:port",
+                        "{\"name\":\"r\"," + target + ",\"egress\":[{\"connect\":\"x\"},{\"connect\":\"x:0\"},"
+                                + "{\"connect\":\"::1:80\"},{\"connect\":\"x:http\"},{\"connect\":\"a b:80\"}]}",
+                        List.of(
+                                "egress[0].connect",
+                                "egress[1].connect",
+                                "egress[2].connect",
+                                "egress[3].connect",
+                                "egress[4].connect")),
+                Arguments.of(
+                        "CONNECT asked by an ingress layer",
+                        "{\"name\":\"r\"," + target + ",\"ingress\":[{\"credential\":\"c\",\"connect\":\"x:1\"}]}",
+                        List.of("ingress[0].connect")),
+                Arguments.of(
+                        "a via proxy without host and port, an unknown PROXY protocol version",
+                        "{\"name\":\"r\",\"target\":{\"host\":\"127.0.0.1\",\"port\":1,\"via\":{},"
+                                + "\"proxyProtocol\":\"v3\"}}",
+                        List.of("target.via.host", "target.via.port", "target.proxyProtocol")),
+                Arguments.of(
+                        "a via proxy that is not a host",
+                        "{\"name\":\"r\",\"target\":{\"host\":\"127.0.0.1\",\"port\":1,"
+                                + "\"via\":{\"host\":\"a/b\",\"port\":3128}}}",
+                        List.of("target.via.host")),
                 Arguments.of(
                         "a null layer", "{\"name\":\"r\"," + target + ",\"egress\":[null]}", List.of("egress[0]")));
     }

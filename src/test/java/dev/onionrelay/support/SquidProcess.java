@@ -1,0 +1,163 @@
+package dev.onionrelay.support;
+
+import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Assumptions;
+
+/**
+ * A real Squid of the test's own (Debian's {@code squid}): {@code squid -N} in the foreground on a free loopback port,
+ * with its configuration, logs and pid file in a temporary directory, no cache, and CONNECT allowed from loopback to
+ * any port. Run as root, Squid drops its privileges to {@code proxy}, so its directory is writable by everyone.
+ * {@link #accessLog()} reads what it logged: one line per transaction, written when the transaction ends.
+ *
+ * <p>In CI a missing Squid fails the test, elsewhere the test is skipped with the way to install it.
+ */
+public final class SquidProcess implements AutoCloseable {
+
+    private static final Path SQUID = Path.of("/usr/sbin/squid");
+
+    private final Path dir;
+    private final int port;
+    private final Process process;
+
+    private SquidProcess(Path dir, int port, Process process) {
+        this.dir = dir;
+        this.port = port;
+        this.process = process;
+    }
+
+    /** Starts Squid and waits until it accepts connections. */
+    public static SquidProcess start() {
+        requireSquid();
+        try {
+            Path dir = Files.createTempDirectory("onion-squid-");
+            Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxrwxrwx"));
+            int port = freePort();
+            Path config = dir.resolve("squid.conf");
+            Files.writeString(
+                    config,
+                    String.join(
+                            "\n",
+                            "http_port 127.0.0.1:" + port,
+                            "pid_filename " + dir.resolve("squid.pid"),
+                            "access_log stdio:" + dir.resolve("access.log"),
+                            "cache_log " + dir.resolve("cache.log"),
+                            "cache_store_log none",
+                            "coredump_dir " + dir,
+                            "cache deny all",
+                            "cache_mem 8 MB",
+                            "pinger_enable off",
+                            "shutdown_lifetime 0 seconds",
+                            "visible_hostname onion-relay-test",
+                            "logfile_rotate 0",
+                            "acl loopback src 127.0.0.0/8 ::1",
+                            // CONNECT to any port: the tests' targets listen on ephemeral ports.
+                            "http_access allow loopback",
+                            "http_access deny all",
+                            ""));
+            Process process = new ProcessBuilder(SQUID.toString(), "-N", "-f", config.toString())
+                    .redirectErrorStream(true)
+                    .redirectOutput(dir.resolve("squid.out").toFile())
+                    .start();
+            SquidProcess squid = new SquidProcess(dir, port, process);
+            try {
+                await().atMost(Duration.ofSeconds(30))
+                        .pollInterval(Duration.ofMillis(100))
+                        .until(() -> {
+                            if (!process.isAlive()) {
+                                throw new IllegalStateException("squid exited " + process.exitValue() + ":\n"
+                                        + squid.read("squid.out") + squid.read("cache.log"));
+                            }
+                            return accepts(port);
+                        });
+            } catch (RuntimeException | Error notReady) {
+                squid.close();
+                throw notReady;
+            }
+            return squid;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    public int port() {
+        return port;
+    }
+
+    /** The access log's lines so far (each transaction is logged when it ends). */
+    public List<String> accessLog() {
+        String log = read("access.log");
+        return log.isEmpty() ? List.of() : List.of(log.split("\n"));
+    }
+
+    /** Squid's own log, for failure messages. */
+    public String cacheLog() {
+        return read("cache.log");
+    }
+
+    private String read(String file) {
+        try {
+            Path path = dir.resolve(file);
+            return Files.exists(path) ? Files.readString(path) : "";
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    @Override
+    public void close() {
+        process.destroy();
+        try {
+            if (!process.waitFor(10, TimeUnit.SECONDS)) {
+                process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        try (Stream<Path> files = Files.walk(dir)) {
+            files.sorted(Comparator.reverseOrder())
+                    .forEach(path -> path.toFile().delete());
+        } catch (IOException e) {
+            // a temporary directory left behind is not worth failing a test for
+        }
+    }
+
+    private static boolean accepts(int port) {
+        try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), port)) {
+            return true;
+        } catch (IOException notYet) {
+            return false;
+        }
+    }
+
+    static int freePort() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return socket.getLocalPort();
+        }
+    }
+
+    private static void requireSquid() {
+        if (Files.isExecutable(SQUID)) {
+            return;
+        }
+        String message = "Squid is not installed: apt-get install squid (Debian package; CI installs it)";
+        if ("true".equalsIgnoreCase(System.getenv("CI"))) {
+            fail("CI: " + message);
+        }
+        Assumptions.abort(message);
+    }
+}
