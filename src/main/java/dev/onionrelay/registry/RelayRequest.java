@@ -31,9 +31,12 @@ public record RelayRequest(
             @Nullable List<EndpointRequest> targets,
             @Nullable String balance) {
 
-        /** The single fixed target (or a mode alone). */
-        public TargetRequest(@Nullable String host, @Nullable Integer port, @Nullable String mode) {
-            this(host, port, mode, null, null);
+        /**
+         * One fixed target. A factory, not a second constructor: configuration binding (declared relays) needs a
+         * record with exactly one constructor.
+         */
+        public static TargetRequest fixed(String host, int port) {
+            return new TargetRequest(host, port, null, null, null);
         }
     }
 
