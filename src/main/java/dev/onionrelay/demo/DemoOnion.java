@@ -113,7 +113,7 @@ public class DemoOnion implements ApplicationRunner {
                 .orElseGet(() -> relays.create(new RelayRequest(
                         name,
                         new RelayRequest.EndpointRequest("127.0.0.1", port),
-                        new RelayRequest.TargetRequest("127.0.0.1", targetPort, null, null, null, null, null),
+                        RelayRequest.TargetRequest.fixed("127.0.0.1", targetPort),
                         ingress,
                         egress,
                         null)));

@@ -33,7 +33,16 @@ public record RelayRequest(
             @Nullable List<EndpointRequest> targets,
             @Nullable String balance,
             @Nullable EndpointRequest via,
-            @Nullable String proxyProtocol) {}
+            @Nullable String proxyProtocol) {
+
+        /**
+         * One fixed target. A factory, not a second constructor: configuration binding (declared relays) needs a
+         * record with exactly one constructor.
+         */
+        public static TargetRequest fixed(String host, int port) {
+            return new TargetRequest(host, port, null, null, null, null, null);
+        }
+    }
 
     /** Relay options; durations as {@code PT10S} or {@code 10s}. */
     public record OptionsRequest(

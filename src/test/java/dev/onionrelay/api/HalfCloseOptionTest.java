@@ -24,7 +24,7 @@ class HalfCloseOptionTest {
         RelayRequest request = new RelayRequest(
                 "r",
                 null,
-                new RelayRequest.TargetRequest("127.0.0.1", 7000, null, null, null, null, null),
+                RelayRequest.TargetRequest.fixed("127.0.0.1", 7000),
                 List.of(),
                 List.of(),
                 new RelayRequest.OptionsRequest(null, null, null, null, null, halfClose, timeout));

@@ -58,6 +58,36 @@ class DeclarativeStartTest {
     }
 
     @Test
+    void declaredRelaysTakeEveryTargetForm() throws Exception {
+        try (RunningService service = new RunningService(
+                Files.createDirectory(work.resolve("forms")),
+                "--onion.relays[0].name=fixed",
+                "--onion.relays[0].target.host=127.0.0.1",
+                "--onion.relays[0].target.port=7001",
+                "--onion.relays[1].name=several",
+                "--onion.relays[1].target.targets[0].host=127.0.0.1",
+                "--onion.relays[1].target.targets[0].port=7001",
+                "--onion.relays[1].target.targets[1].host=localhost",
+                "--onion.relays[1].target.targets[1].port=7002",
+                "--onion.relays[1].target.balance=round-robin",
+                "--onion.relays[2].name=socks",
+                "--onion.relays[2].target.mode=socks5")) {
+            ApiClient api = service.api();
+            assertThat(api.get("/relays/fixed").json().at("/target/port").asInt())
+                    .isEqualTo(7001);
+            assertThat(api.get("/relays/several")
+                            .json()
+                            .at("/target/targets/1/host")
+                            .asString())
+                    .isEqualTo("localhost");
+            assertThat(api.get("/relays/several").json().at("/target/balance").asString())
+                    .isEqualTo("round-robin");
+            assertThat(api.get("/relays/socks").json().at("/target/mode").asString())
+                    .isEqualTo("socks5");
+        }
+    }
+
+    @Test
     void anInvalidDeclaredRelayStopsTheStartNamingTheProperty() {
         assertThatThrownBy(() -> new RunningService(
                                 Files.createDirectory(work.resolve("state")),

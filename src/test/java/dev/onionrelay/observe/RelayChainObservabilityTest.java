@@ -301,6 +301,7 @@ class RelayChainObservabilityTest {
         table.put("onion_layer_pops_total", List.of("relay", "side", "initiator"));
         table.put("onion_bytes_total", List.of("relay", "direction"));
         table.put("onion_connect_failures_total", List.of("relay", "reason"));
+        table.put("onion_target_connects_total", List.of("relay", "target", "outcome"));
         table.forEach((metric, labelNames) -> {
             List<Exposition.Sample> samples = exposition.samples(metric, Map.of());
             assertThat(samples).as("samples of %s", metric).isNotEmpty();
@@ -321,7 +322,8 @@ class RelayChainObservabilityTest {
                 "onion_layer_pushes",
                 "onion_layer_pops",
                 "onion_bytes",
-                "onion_connect_failures")) {
+                "onion_connect_failures",
+                "onion_target_connects")) {
             String type = types.getOrDefault(counter, types.get(counter + "_total"));
             assertThat(type).as("type of %s_total", counter).isEqualTo("counter");
         }
@@ -335,7 +337,17 @@ class RelayChainObservabilityTest {
                 "side", Set.of("ingress", "egress"),
                 "layer", Set.of("outer", "inner"),
                 "direction", Set.of("in", "out"),
-                "outcome", Set.of("success", "failure"),
+                "outcome",
+                        Set.of(
+                                "success",
+                                "failure",
+                                "connected",
+                                "refused",
+                                "timeout",
+                                "unresolved",
+                                "policy",
+                                "other"),
+                "target", Set.of("0"),
                 "initiator", Set.of("local", "peer"),
                 "state", Set.of("LISTENING", "FAILED", "STOPPED"),
                 "reason", Set.of(UNTRUSTED_HERE, ALERT_RECEIVED, "max_tunnels", "refused"));

@@ -29,7 +29,7 @@ class StoredRelayJsonTest {
         RelayRequest request = new RelayRequest(
                 "exit",
                 new RelayRequest.EndpointRequest("127.0.0.1", 7100),
-                new RelayRequest.TargetRequest("example.internal", 443, null, null, null, null, null),
+                RelayRequest.TargetRequest.fixed("example.internal", 443),
                 List.of(server),
                 List.of(client),
                 new RelayRequest.OptionsRequest(
