@@ -53,7 +53,9 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Set-up order (the target only after every ingress handshake): the ingress layers handshake first; only then is the target connected and the egress
  * layers pushed. Client bytes that arrive meanwhile are held and reading stops, so what is held is bounded by one
- * read. Once both stacks are up, buffers pass from one channel to the other without copying, and a channel that
+ * read. Between the TCP connect and the first egress layer, the {@link Upstream} settings apply: a CONNECT through a
+ * plain HTTP proxy, then the PROXY protocol header; an egress layer that names a proxy hop asks it with CONNECT before
+ * the next layer starts. Once both stacks are up, buffers pass from one channel to the other without copying, and a channel that
  * cannot write fast enough stops reads on the other (backpressure bounds memory per tunnel).
  *
  * <p>In the proxy modes the client names the destination first, inside the innermost ingress layer (one HTTP
@@ -504,7 +506,9 @@ public final class Tunnel {
             if (pushed.isSuccess()) {
                 open();
             } else {
-                if (pushed.cause() instanceof ProxyConnectException) {
+                if (state != TunnelState.CLOSED && pushed.cause() instanceof ProxyConnectException) {
+                    // Not when we closed the tunnel ourselves (set-up deadline) and the proxy's connection went with
+                    // it.
                     proxyFailed(pushed.cause());
                 }
                 egressFailed("egress handshake failed", false);

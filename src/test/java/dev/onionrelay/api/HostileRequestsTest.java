@@ -407,7 +407,21 @@ class HostileRequestsTest {
                 400));
         cases.add(Case.json("mode unknown", "/relays", "{\"name\":\"hostile\",\"target\":{\"mode\":\"tor\"}}", 400));
         cases.add(Case.json(
-                "layer connect", "/relays", RELAY_OK + ",\"egress\":[{\"connect\":\"example.com:443\"}]}", 400));
+                "layer connect without a port",
+                "/relays",
+                RELAY_OK + ",\"egress\":[{\"connect\":\"example.com\"}]}",
+                400));
+        cases.add(Case.json(
+                "layer connect outside the target policy",
+                "/relays",
+                RELAY_OK + ",\"egress\":[{\"connect\":\"example.com:443\"}]}",
+                403));
+        cases.add(Case.json(
+                "via proxy outside the target policy",
+                "/relays",
+                "{\"name\":\"hostile\",\"target\":{\"host\":\"127.0.0.1\",\"port\":1,"
+                        + "\"via\":{\"host\":\"169.254.169.254\",\"port\":80}}}",
+                403));
     }
 
     /** Text that is not one JSON object of the expected shape, or not UTF-8 JSON at all. */

@@ -7,6 +7,7 @@ import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.ApiClient.Response;
 import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.HaproxyProcess;
+import dev.onionrelay.support.LeakCheck;
 import dev.onionrelay.support.RunningService;
 import dev.onionrelay.support.SquidProcess;
 import java.io.ByteArrayOutputStream;
@@ -29,6 +30,7 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -38,6 +40,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * {@code connect}); a proxy that refuses or never answers fails the tunnel under a named reason; a target behind
  * {@code accept-proxy} learns the original client's address.
  */
+@ExtendWith(LeakCheck.class)
 class ProxyChainTest {
 
     private static RunningService service;

@@ -3,6 +3,7 @@ package dev.onionrelay.relay.upstream;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.onionrelay.relay.Endpoint;
+import dev.onionrelay.support.LeakCheck;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelHandlerContext;
@@ -11,10 +12,12 @@ import io.netty.channel.embedded.EmbeddedChannel;
 import io.netty.util.concurrent.Future;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /** The CONNECT exchange on its own: what is sent, which answers grant the tunnel, and that no byte after one is lost. */
+@ExtendWith(LeakCheck.class)
 class HttpConnectClientTest {
 
     /** Collects what reaches the handler behind the client (the next layer, or the splice). */
