@@ -387,7 +387,7 @@ final class Report {
             out.append('\n');
         }
         if (!targets.isEmpty()) {
-            out.append("Targets (issue 7)\n");
+            out.append("Targets (issue 16, default configuration: CPU ratios against the stunnel chain in this run)\n");
             targets.forEach(t -> out.append("  ").append(t).append('\n'));
             out.append('\n');
         }
@@ -419,7 +419,7 @@ final class Report {
             out.append('\n');
         }
         if (!targets.isEmpty()) {
-            out.append("**Targets (issue 7)**\n\n");
+            out.append("**Targets (issue 16, default configuration: CPU ratios against the stunnel chain in this run)**\n\n");
             targets.forEach(t -> out.append("- ").append(t).append('\n'));
             out.append('\n');
         }
