@@ -26,7 +26,9 @@ RUN --mount=type=cache,target=/root/.m2 ./mvnw -B -q -DskipTests package \
     && cp target/onion-relay-*.jar app.jar \
     && java -Djarmode=tools -jar app.jar extract --layers --launcher --destination extracted
 
-FROM eclipse-temurin:17-jre
+# Built for Java 17 (the build stage above and ./mvnw verify on JDK 17), run on Java 25: its elliptic-curve code sets a
+# TLS tunnel up for about half the CPU of Java 17's (docs/BENCHMARKS.md).
+FROM eclipse-temurin:25-jre
 LABEL org.opencontainers.image.title="onion-relay" \
       org.opencontainers.image.description="Nested-TLS relays (TLS over TLS over TLS) on Netty, managed over REST" \
       org.opencontainers.image.licenses="Apache-2.0"

@@ -138,10 +138,11 @@ public final class Bench {
                     jvmArgs.addAll(options.compareJvmArgs);
                 }
                 String dir = parts[0] + "-" + parts[1] + (compare ? "-compare" : "");
+                Path java = options.relayJava(compare);
                 RelayService entry = RelayService.start(
-                        jar, work.resolve(dir + "-entry"), dir + " entry", parts[0], parts[1], jvmArgs);
+                        java, jar, work.resolve(dir + "-entry"), dir + " entry", parts[0], parts[1], jvmArgs);
                 RelayService exit = RelayService.start(
-                        jar, work.resolve(dir + "-exit"), dir + " exit", parts[0], parts[1], jvmArgs);
+                        java, jar, work.resolve(dir + "-exit"), dir + " exit", parts[0], parts[1], jvmArgs);
                 Contender.Onion onion =
                         new Contender.Onion(parts[0], parts[1], compare ? " [compare]" : "", entry, exit);
                 onions.add(onion);
@@ -149,8 +150,8 @@ public final class Bench {
             }
         }
         for (Contender.Onion onion : onions) {
-            onion.entry.awaitReady(Duration.ofSeconds(180));
-            onion.exit.awaitReady(Duration.ofSeconds(180));
+            onion.entry.awaitReady(Duration.ofSeconds(600));
+            onion.exit.awaitReady(Duration.ofSeconds(600));
             // The service allows at most 10,000 tunnels per relay (onion.limits.max-tunnels-per-relay).
             int maxTunnels = Math.min(10_000, Math.max(1024, options.idleTunnels + 64));
             onion.configure(pki, options.maxDepth(), sinkPort, maxTunnels);

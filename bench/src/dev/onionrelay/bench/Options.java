@@ -13,8 +13,9 @@ final class Options {
             usage: bench/run [options]
               --jar PATH              service jar (bench/run builds it with ./mvnw package -DskipTests)
               --configs LIST          onion-relay provider/transport pairs, comma separated; the first is the
-                                      one compared in the main columns
-                                      (default jdk/nio,openssl/nio,openssl/epoll; jdk/epoll also works)
+                                      one compared in the main columns and judged against the targets
+                                      (default auto/nio,jdk/nio,openssl/epoll: auto/nio is the service's
+                                      default; any provider auto|jdk|openssl with nio|epoll works)
               --max-depth N           deepest onion for throughput (default 4; set-up uses 1..min(3,N))
               --seconds S             length of one measured run (default 2)
               --runs R                runs per measurement; the best is reported (default 3)
@@ -32,6 +33,8 @@ final class Options {
               --compare-jvm-arg ARG   a JVM option for the [compare] relays only (repeatable); without
                                       --compare-jar they run the main jar, so this A/B-tests a JVM setting
               --jvm-arg ARG           extra JVM option for the relay processes (repeatable)
+              --java PATH             the java binary the relay processes run on (default: the harness's)
+              --compare-java PATH     the java binary of the [compare] relays: an A/B test of two runtimes in one run
               --work-dir DIR          where certificates, configs and logs go (default a new temp directory)
               --markdown FILE         also write the report as Markdown
               --plain-relay PATH      the compiled bench/floor/plain-relay.c (bench/run passes it when a C compiler
@@ -42,7 +45,10 @@ final class Options {
     Path compareJar;
     List<String> compareJvmArgs = new ArrayList<>();
     double warmup = 10;
-    List<String> configs = List.of("jdk/nio", "openssl/nio", "openssl/epoll");
+    /** The first is the one the targets judge: the service's default configuration. */
+    List<String> configs = List.of("auto/nio", "jdk/nio", "openssl/epoll");
+    Path java;
+    Path compareJava;
     int maxDepth = 4;
     double seconds = 2;
     int runs = 3;
@@ -58,7 +64,7 @@ final class Options {
     boolean help;
 
     boolean compare() {
-        return compareJar != null || !compareJvmArgs.isEmpty();
+        return compareJar != null || !compareJvmArgs.isEmpty() || compareJava != null;
     }
 
     int maxDepth() {
@@ -83,6 +89,8 @@ final class Options {
                 case "--compare-jar" -> o.compareJar = Path.of(value).toAbsolutePath();
                 case "--warmup" -> o.warmup = Double.parseDouble(value);
                 case "--compare-jvm-arg" -> o.compareJvmArgs.add(value);
+                case "--java" -> o.java = Path.of(value).toAbsolutePath();
+                case "--compare-java" -> o.compareJava = Path.of(value).toAbsolutePath();
                 case "--max-depth" -> o.maxDepth = Integer.parseInt(value);
                 case "--seconds" -> o.seconds = Double.parseDouble(value);
                 case "--runs" -> o.runs = Integer.parseInt(value);
@@ -106,9 +114,14 @@ final class Options {
         }
         for (String config : o.configs) {
             String[] parts = config.split("/");
-            if (parts.length != 2 || !List.of("jdk", "openssl").contains(parts[0])
+            if (parts.length != 2 || !List.of("auto", "jdk", "openssl").contains(parts[0])
                     || !List.of("nio", "epoll").contains(parts[1])) {
                 throw new IllegalArgumentException("a config is provider/transport, e.g. openssl/epoll: " + config);
+            }
+        }
+        for (Path java : java(o)) {
+            if (!Files.isExecutable(java)) {
+                throw new IllegalArgumentException("--java and --compare-java name a java binary: " + java);
             }
         }
         if (!List.of("ec", "rsa").contains(o.keyType)) {
@@ -119,6 +132,25 @@ final class Options {
             throw new IllegalArgumentException("out of range: " + Arrays.toString(args));
         }
         return o;
+    }
+
+    private static List<Path> java(Options o) {
+        List<Path> given = new ArrayList<>();
+        if (o.java != null) {
+            given.add(o.java);
+        }
+        if (o.compareJava != null) {
+            given.add(o.compareJava);
+        }
+        return given;
+    }
+
+    /** The java binary of the relay processes: {@code --java}, else the harness's own. */
+    Path relayJava(boolean compare) {
+        if (compare && compareJava != null) {
+            return compareJava;
+        }
+        return java != null ? java : Path.of(System.getProperty("java.home"), "bin", "java");
     }
 
     private static List<String> list(String value) {

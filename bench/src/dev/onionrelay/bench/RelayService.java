@@ -43,12 +43,19 @@ final class RelayService implements AutoCloseable {
     /** Starts the jar; {@link #awaitReady} waits for it. */
     static RelayService start(Path jar, Path dir, String name, String provider, String transport, List<String> jvmArgs)
             throws IOException {
+        return start(Path.of(System.getProperty("java.home"), "bin", "java"), jar, dir, name, provider, transport,
+                jvmArgs);
+    }
+
+    /** Starts the jar on the {@code java} binary given. */
+    static RelayService start(Path java, Path jar, Path dir, String name, String provider, String transport,
+            List<String> jvmArgs) throws IOException {
         Files.createDirectories(dir);
         int api = freePort();
         int management = freePort();
         Path state = dir.resolve("state");
         List<String> command = new ArrayList<>();
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.add(java.toString());
         // NMT makes the direct (Unsafe) memory of Netty's buffers visible to the memory measurement.
         command.add("-XX:NativeMemoryTracking=summary");
         command.addAll(jvmArgs);

@@ -72,16 +72,21 @@ final class Report {
         Map<Integer, Double> ceilings = ceilings(results, onions, stunnel, direct, plain);
         results.forEach((depth, values) -> {
             if (depth == 1 || depth == 2) {
-                double wanted = depth == 2 ? 2.5 : 2.0;
+                // Bytes per relay CPU second, against the stunnel chain's in the same run: CPU ratios hold under load
+                // from elsewhere, where MB/s on two shared cores is bounded by the harness.
+                double wanted = depth == 2 ? 2.0 : 1.5;
                 Bench.Measured base = values.get(stunnel.label);
                 String ceiling = ceilings.containsKey(depth)
-                        ? String.format(Locale.ROOT, " (ceiling on this machine %.2fx)", ceilings.get(depth))
+                        ? String.format(Locale.ROOT, "; ceiling on this machine %.2fx", ceilings.get(depth))
                         : "";
-                for (Contender.Onion onion : onions) {
+                for (Contender.Onion onion : judged(onions)) {
                     Bench.Measured v = values.get(onion.label);
-                    targets.add(target(String.format(Locale.ROOT, "depth-%d throughput >= %.1fx stunnel chain",
-                                    depth, wanted), onion, v != null && base != null ? v.best() / base.best() : null,
-                            wanted) + ceiling);
+                    targets.add(target(String.format(Locale.ROOT,
+                                    "depth-%d bytes per relay CPU second >= %.1fx stunnel chain's", depth, wanted),
+                            onion, v != null && base != null ? base.cpu() / v.cpu() : null, wanted, true)
+                            + (v != null && base != null ? String.format(Locale.ROOT,
+                                    " (%.2f vs %.2f CPU s/GB; wall clock %.0f vs %.0f MB/s%s)",
+                                    v.cpu(), base.cpu(), v.best(), base.best(), ceiling) : ""));
                 }
             }
         });
@@ -148,7 +153,8 @@ final class Report {
                     number(floor),
                     number(harness),
                     String.format(Locale.ROOT, "%.2fx", ceiling),
-                    e.getKey() == 1 ? "2.0x" : e.getKey() == 2 ? "2.5x" : "-",
+                    String.format(Locale.ROOT, "%.2fx", chain.cpu() / floor),
+                    e.getKey() == 1 ? "1.5x" : e.getKey() == 2 ? "2.0x" : "-",
                     number(chain.best()) + " / " + number(predicted(cores, chain.cpu(), harness)),
                     first == null ? "-" : number(first.best()) + " / " + number(predicted(cores, first.cpu(), harness))));
         }
@@ -160,7 +166,8 @@ final class Report {
                         "depth-0 floor CPU s/GB",
                         "harness CPU s/GB",
                         "ceiling",
-                        "target",
+                        "bytes per CPU s ceiling",
+                        "bytes per CPU s target",
                         "stunnel MB/s measured / model",
                         (onions.isEmpty() ? "onion-relay" : shortLabel(onions.get(0))) + " MB/s measured / model"),
                 rows,
@@ -171,7 +178,8 @@ final class Report {
                                 + "below which no relay and no TLS engine can go. With one stream every process is "
                                 + "CPU-bound on the same " + cores + " cores, so throughput is close to the model "
                                 + "cores / (relays + harness) per GB (the last two columns). A target above the "
-                                + "ceiling cannot be met on this machine."));
+                                + "ceiling cannot be met on this machine. The bytes per CPU second ceiling, stunnel chain / floor in "
+                                + "CPU s/GB, bounds the ratio the targets judge in the same way."));
         return ceilings;
     }
 
@@ -188,15 +196,20 @@ final class Report {
                         + " connection attempts failed during the measured runs.");
             }
         }));
-        Map<String, Bench.Measured> two = results.get(2);
-        if (two != null) {
-            Bench.Measured base = two.get(stunnel.label);
-            for (Contender.Onion onion : onions) {
-                Bench.Measured r = two.get(onion.label);
-                targets.add(target("depth-2 set-up rate >= stunnel chain", onion,
-                        r != null && base != null ? r.best() / base.best() : null, 1.0));
+        results.forEach((depth, values) -> {
+            // Relay CPU per tunnel set up, at most the stunnel chain's at depth 1 and 0.6x at depth 2 and 3.
+            double wanted = depth == 1 ? 1.0 : 0.6;
+            Bench.Measured base = values.get(stunnel.label);
+            for (Contender.Onion onion : judged(onions)) {
+                Bench.Measured v = values.get(onion.label);
+                targets.add(target(String.format(Locale.ROOT,
+                                "depth-%d relay CPU per tunnel set up <= %.1fx stunnel chain's", depth, wanted),
+                        onion, v != null && base != null ? v.cpu() / base.cpu() : null, wanted, false)
+                        + (v != null && base != null ? String.format(Locale.ROOT,
+                                " (%.2f vs %.2f CPU ms; wall clock %.0f vs %.0f tunnels/s)",
+                                v.cpu(), base.cpu(), v.best(), base.best()) : ""));
             }
-        }
+        });
         sections.add(new Section(
                 "Tunnel set-up rate, tunnels/s: connect, all handshakes, 64-byte echo checked, close",
                 columns(onions, "tunnels/s"), comparison(results, onions, stunnel, Bench.Measured::best),
@@ -314,8 +327,8 @@ final class Report {
                 }
                 double total = kib(pair[1].heap() - pair[0].heap(), held)
                         + kib(pair[1].direct() - pair[0].direct(), held);
-                targets.add((total <= 128 ? "PASS" : "FAIL") + String.format(Locale.ROOT,
-                        "  memory per idle depth-2 tunnel <= 128 KiB per relay process: %s %s %.1f KiB at %d tunnels",
+                targets.add((total <= 32 ? "PASS" : "FAIL") + String.format(Locale.ROOT,
+                        "  memory per idle depth-2 tunnel <= 32 KiB heap+direct per relay process: %s %s %.1f KiB at %d tunnels",
                         e.getKey(), pair[0].side(), total, held));
             }
         }
@@ -329,12 +342,24 @@ final class Report {
         return bytes / 1024.0 / count;
     }
 
-    private static String target(String what, Contender.Onion onion, Double achieved, double wanted) {
+    /** The contenders the targets judge: the first configuration (the default), and its [compare] twin if any. */
+    private static List<Contender.Onion> judged(List<Contender.Onion> onions) {
+        if (onions.isEmpty()) {
+            return List.of();
+        }
+        Contender.Onion first = onions.get(0);
+        return onions.stream()
+                .filter(o -> o.provider.equals(first.provider) && o.transport.equals(first.transport))
+                .toList();
+    }
+
+    /** One target line: PASS when {@code achieved} is at least (or, for a cost, at most) {@code wanted}. */
+    private static String target(String what, Contender.Onion onion, Double achieved, double wanted, boolean atLeast) {
         if (achieved == null) {
             return "n/a   " + what + ": " + onion.label + " not measured";
         }
-        return String.format(Locale.ROOT, "%s  %s: %s %.2fx", achieved >= wanted ? "PASS" : "FAIL", what,
-                onion.label, achieved);
+        boolean met = atLeast ? achieved >= wanted : achieved <= wanted;
+        return String.format(Locale.ROOT, "%s  %s: %s %.2fx", met ? "PASS" : "FAIL", what, onion.label, achieved);
     }
 
     private static String shortLabel(Contender.Onion onion) {
@@ -362,7 +387,7 @@ final class Report {
             out.append('\n');
         }
         if (!targets.isEmpty()) {
-            out.append("Targets (issue 7)\n");
+            out.append("Targets (issue 16, default configuration: CPU ratios against the stunnel chain in this run)\n");
             targets.forEach(t -> out.append("  ").append(t).append('\n'));
             out.append('\n');
         }
@@ -394,7 +419,7 @@ final class Report {
             out.append('\n');
         }
         if (!targets.isEmpty()) {
-            out.append("**Targets (issue 7)**\n\n");
+            out.append("**Targets (issue 16, default configuration: CPU ratios against the stunnel chain in this run)**\n\n");
             targets.forEach(t -> out.append("- ").append(t).append('\n'));
             out.append('\n');
         }

@@ -3,10 +3,10 @@ package dev.onionrelay.boot;
 import dev.onionrelay.credential.CredentialRepository;
 import dev.onionrelay.credential.CredentialStore;
 import dev.onionrelay.credential.StoreKeyMaterial;
+import dev.onionrelay.layer.ProviderChoice;
 import dev.onionrelay.layer.TlsContexts;
 import dev.onionrelay.layer.TlsHardening;
 import dev.onionrelay.layer.TlsProfile;
-import dev.onionrelay.layer.TlsProvider;
 import dev.onionrelay.registry.ListenRetry;
 import dev.onionrelay.registry.RelayLimits;
 import dev.onionrelay.registry.RelayPolicy;
@@ -82,7 +82,11 @@ public class OnionConfiguration {
         if (properties.tls().profile() == TlsProfile.STRICT) {
             TlsHardening.strictKeyExchange();
         }
-        TlsProvider provider = properties.tls().provider().available();
+        ProviderChoice provider = properties.tls().provider().available();
+        if (provider == ProviderChoice.AUTO && properties.tls().profile() == TlsProfile.STRICT) {
+            // The strict profile's P-384-only key exchange is a JDK-wide setting: OpenSSL layers would not keep it.
+            provider = ProviderChoice.JDK;
+        }
         OnionProperties.Limits limits = properties.limits();
         OnionEngine engine = new OnionEngine(
                 Transport.of(properties.engine().transport()),

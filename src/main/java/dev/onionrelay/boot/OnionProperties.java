@@ -1,8 +1,8 @@
 package dev.onionrelay.boot;
 
 import dev.onionrelay.credential.file.CredentialFiles;
+import dev.onionrelay.layer.ProviderChoice;
 import dev.onionrelay.layer.TlsProfile;
-import dev.onionrelay.layer.TlsProvider;
 import dev.onionrelay.registry.RelayPolicy;
 import dev.onionrelay.registry.RelayRequest;
 import dev.onionrelay.registry.RelayRequests;
@@ -87,12 +87,14 @@ public record OnionProperties(
             @DefaultValue("10s") Duration targetDownFor) {}
 
     /**
-     * TLS implementation, {@code jdk} (default, supports TLS 1.3 half-close) or {@code openssl} (BoringSSL), and the
+     * TLS implementation: {@code auto} (default: OpenSSL for the layers whose close_notify can only pop them, the JDK
+     * engine, which keeps TLS 1.3 half-close, for those below the minimum depth), {@code jdk} or {@code openssl}
+     * (BoringSSL) for every layer; and the
      * profile of layers that name none: {@code default} (TLS 1.3 and 1.2, AEAD suites) or {@code strict} (TLS 1.3
      * with AES-256-GCM; key exchange restricted to P-384 on the JDK provider).
      */
     public record Tls(
-            @DefaultValue("jdk") TlsProvider provider,
+            @DefaultValue("auto") ProviderChoice provider,
             @DefaultValue("default") TlsProfile profile) {}
 
     /** Netty: {@code nio} (default) or {@code epoll} transport, and event loop threads (0: two per core). */

@@ -117,6 +117,17 @@ public final class LayerStack {
         return minDepth;
     }
 
+    /** Live layers that run on {@code provider}. Safe from any thread. */
+    public int depthOn(TlsProvider provider) {
+        int count = 0;
+        for (Layer layer : layers) {
+            if (layer.provider() == provider) {
+                count++;
+            }
+        }
+        return count;
+    }
+
     /** Whether the peer has ended its direction on this side (close_notify at the minimum depth). */
     public boolean inboundEnded() {
         return inboundEnded;
@@ -599,6 +610,10 @@ public final class LayerStack {
             connectionLost(new java.nio.channels.ClosedChannelException());
         }
         if (index != layers.size() - 1) {
+            settleAwaitedCloses(index);
+            index = layers.indexOf(layer);
+        }
+        if (index != layers.size() - 1) {
             // Closing every layer innermost first is a clean end; a close_notify under open inner layers is not.
             for (int inner = index + 1; inner < layers.size(); inner++) {
                 if (!layers.get(inner).inboundClosed) {
@@ -619,6 +634,27 @@ public final class LayerStack {
             // next.
             inboundEnded = true;
             listener.inboundEnded(this);
+        }
+    }
+
+    /**
+     * A close_notify arrived on the layer at {@code index} while layers inside it are still in the stack. An inner
+     * layer on Netty's OpenSSL engine that already sent its own close_notify learns of the peer's answer only at the
+     * end of the read (see {@link LayerGuard}); when that answer and the outer layer's close_notify came in the same
+     * read, the answer is taken now, innermost first, so that a clean end is not mistaken for a close_notify under an
+     * open layer.
+     */
+    private void settleAwaitedCloses(int index) {
+        for (int inner = layers.size() - 1; inner > index; inner--) {
+            Layer candidate = layers.get(inner);
+            if (inner != layers.size() - 1 || !candidate.awaitingPeerClose || candidate.removed) {
+                return;
+            }
+            if (!candidate.handler().engine().isInboundDone()) {
+                return;
+            }
+            candidate.awaitingPeerClose = false;
+            onCloseNotify(candidate);
         }
     }
 

@@ -42,14 +42,19 @@ public final class TlsContexts {
             "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256");
 
     private final KeyMaterial keyMaterial;
-    private final TlsProvider provider;
+    private final ProviderChoice provider;
 
-    public TlsContexts(KeyMaterial keyMaterial, TlsProvider provider) {
+    public TlsContexts(KeyMaterial keyMaterial, ProviderChoice provider) {
         this.keyMaterial = keyMaterial;
         this.provider = provider;
     }
 
-    public TlsProvider provider() {
+    /** Every layer on {@code provider}. */
+    public TlsContexts(KeyMaterial keyMaterial, TlsProvider provider) {
+        this(keyMaterial, ProviderChoice.of(provider));
+    }
+
+    public ProviderChoice provider() {
         return provider;
     }
 
@@ -174,8 +179,20 @@ public final class TlsContexts {
         }
     }
 
-    /** Builds the context for one layer. Errors name the spec field at fault. */
+    /**
+     * Builds the context for a layer that may end the peer's direction (below its side's minimum depth): with {@link
+     * ProviderChoice#AUTO}, on the JDK engine.
+     */
     public PreparedLayer prepare(LayerSpec spec) throws LayerConfigurationException {
+        return prepare(spec, 0, Integer.MAX_VALUE);
+    }
+
+    /**
+     * Builds the context for the layer at {@code index} (0 = outermost) of a side whose minimum depth is {@code
+     * minDepth}, on the engine {@link ProviderChoice#forLayer} chooses. Errors name the spec field at fault.
+     */
+    public PreparedLayer prepare(LayerSpec spec, int index, int minDepth) throws LayerConfigurationException {
+        TlsProvider provider = this.provider.forLayer(index, minDepth);
         SslContextBuilder builder;
         if (spec.role() == Role.SERVER) {
             if (spec.credential() == null) {

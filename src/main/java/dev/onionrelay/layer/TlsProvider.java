@@ -19,10 +19,10 @@ public enum TlsProvider {
     }
 
     /**
-     * The default: the JDK engine. Netty's OpenSSL engine closes its outbound side as soon as it receives
-     * close_notify (ReferenceCountedOpenSslEngine.closeAll), which breaks the TLS 1.3 half-close that the end of a direction at the minimum depth
-     * relies on: the rest of a response would be lost. OpenSSL stays available by name, for users who want its speed
-     * and never half-close.
+     * The engine when one must serve every layer: the JDK engine. Netty's OpenSSL engine closes its outbound side as
+     * soon as it receives close_notify (ReferenceCountedOpenSslEngine.closeAll), which breaks the TLS 1.3 half-close
+     * that the end of a direction at the minimum depth relies on: the rest of a response would be lost. The service's
+     * default chooses per layer instead ({@link ProviderChoice#AUTO}).
      */
     public static TlsProvider defaultProvider() {
         return JDK;

@@ -3,6 +3,7 @@ package dev.onionrelay.observe;
 import dev.onionrelay.layer.Initiator;
 import dev.onionrelay.layer.LayerSpec;
 import dev.onionrelay.layer.Side;
+import dev.onionrelay.layer.TlsProvider;
 import dev.onionrelay.relay.Relay;
 import dev.onionrelay.relay.RelayState;
 import io.micrometer.core.instrument.Counter;
@@ -74,7 +75,7 @@ final class RelayMeters {
     private final Map<Side, Map<Initiator, Counter>> pops = new EnumMap<>(Side.class);
     private volatile boolean closed;
     private volatile LiveStacks live =
-            new LiveStacks(0, new LiveStacks.Depths(0, 0, 0), new LiveStacks.Depths(0, 0, 0));
+            new LiveStacks(0, new LiveStacks.Depths(0, 0, 0, 0), new LiveStacks.Depths(0, 0, 0, 0));
     private volatile long liveAt = System.nanoTime() - LIVE_STACKS_REUSE.toNanos();
 
     private record LayerKey(Side side, String layer) {}
@@ -176,6 +177,19 @@ final class RelayMeters {
                     .tags(sideTags)
                     .strongReference(true)
                     .register(registry));
+            for (TlsProvider provider : TlsProvider.values()) {
+                keep(Gauge.builder("onion.layers.active.by.provider", this, meters -> {
+                            LiveStacks.Depths depths = meters.liveStacks().side(side);
+                            return provider == TlsProvider.OPENSSL
+                                    ? depths.openSslLayers()
+                                    : depths.layers() - depths.openSslLayers();
+                        })
+                        .description("Live layers summed over open tunnels, per side and TLS engine")
+                        .tags(sideTags)
+                        .tag("provider", provider.name())
+                        .strongReference(true)
+                        .register(registry));
+            }
             pushes.put(side, perInitiator("onion.layer.pushes", "Layers pushed on live tunnels (startTLS)", sideTags));
             pops.put(side, perInitiator("onion.layer.pops", "Layers popped from live tunnels (stopTLS)", sideTags));
             for (String layer : configuredLayers.get(side)) {

@@ -156,8 +156,8 @@ public final class RelayRegistry implements AutoCloseable {
         hold(id, spec);
         Relay relay;
         try {
-            List<PreparedLayer> ingress = prepare(Side.INGRESS, spec.ingress());
-            List<PreparedLayer> egress = prepare(Side.EGRESS, spec.egress());
+            List<PreparedLayer> ingress = prepare(Side.INGRESS, spec);
+            List<PreparedLayer> egress = prepare(Side.EGRESS, spec);
             Instant createdAt = Instant.now();
             relay = bind(id, spec, ingress, egress, createdAt);
             try {
@@ -214,8 +214,7 @@ public final class RelayRegistry implements AutoCloseable {
         }
         hold(id, spec);
         try {
-            relay = bind(
-                    id, spec, prepare(Side.INGRESS, spec.ingress()), prepare(Side.EGRESS, spec.egress()), createdAt);
+            relay = bind(id, spec, prepare(Side.INGRESS, spec), prepare(Side.EGRESS, spec), createdAt);
         } catch (RelayException e) {
             relay = failed(id, spec, createdAt, e.getMessage(), "declared relay {0} could not be opened: {1}");
         }
@@ -250,11 +249,7 @@ public final class RelayRegistry implements AutoCloseable {
             Relay relay;
             try {
                 relay = bind(
-                        stored.id(),
-                        spec,
-                        prepare(Side.INGRESS, spec.ingress()),
-                        prepare(Side.EGRESS, spec.egress()),
-                        stored.createdAt());
+                        stored.id(), spec, prepare(Side.INGRESS, spec), prepare(Side.EGRESS, spec), stored.createdAt());
             } catch (RelayException e) {
                 relay = failed(
                         stored.id(), spec, stored.createdAt(), e.getMessage(), "relay {0} could not be restored: {1}");
@@ -310,8 +305,8 @@ public final class RelayRegistry implements AutoCloseable {
         }
         RelaySpec spec = relay.spec();
         try {
-            List<PreparedLayer> ingress = prepare(Side.INGRESS, spec.ingress());
-            List<PreparedLayer> egress = prepare(Side.EGRESS, spec.egress());
+            List<PreparedLayer> ingress = prepare(Side.INGRESS, spec);
+            List<PreparedLayer> egress = prepare(Side.EGRESS, spec);
             try {
                 engine.reopen(relay, ingress, egress);
             } catch (IOException e) {
@@ -532,7 +527,9 @@ public final class RelayRegistry implements AutoCloseable {
                             + "' already; names label status and metrics, so they must differ");
         }
         checkVerify("verify", spec);
-        PreparedLayer prepared = prepare(side, List.of(spec)).get(0);
+        // Pushed at the live depth, at or above the minimum depth: a close_notify can only pop it.
+        PreparedLayer prepared =
+                prepare(side, List.of(spec), index, stack.minDepth()).get(0);
         return await(live.push(side, prepared));
     }
 
@@ -562,12 +559,23 @@ public final class RelayRegistry implements AutoCloseable {
         }
     }
 
-    /** Builds the TLS context of each layer; errors name the layer field at fault. */
-    public List<PreparedLayer> prepare(Side side, List<LayerSpec> layers) {
+    /** Builds the TLS context of each configured layer of one side of {@code spec}; see {@link #prepare(Side, List, int, int)}. */
+    public List<PreparedLayer> prepare(Side side, RelaySpec spec) {
+        return side == Side.INGRESS
+                ? prepare(side, spec.ingress(), 0, spec.options().minIngressDepth())
+                : prepare(side, spec.egress(), 0, spec.options().minEgressDepth());
+    }
+
+    /**
+     * Builds the TLS context of each layer, the first at {@code firstIndex} of a side whose minimum depth is
+     * {@code minDepth}, on the engine the provider choice gives that position (see {@code ProviderChoice}); errors name
+     * the layer field at fault.
+     */
+    public List<PreparedLayer> prepare(Side side, List<LayerSpec> layers, int firstIndex, int minDepth) {
         List<PreparedLayer> prepared = new ArrayList<>();
         for (int i = 0; i < layers.size(); i++) {
             try {
-                prepared.add(contexts.prepare(layers.get(i)));
+                prepared.add(contexts.prepare(layers.get(i), firstIndex + i, minDepth));
             } catch (LayerConfigurationException e) {
                 throw new RelayException(
                         RelayException.Kind.INVALID, side.label() + "[" + i + "]." + e.field(), e.getMessage());
@@ -644,7 +652,7 @@ public final class RelayRegistry implements AutoCloseable {
                 continue;
             }
             try {
-                relay.replaceLayers(prepare(Side.INGRESS, spec.ingress()), prepare(Side.EGRESS, spec.egress()));
+                relay.replaceLayers(prepare(Side.INGRESS, spec), prepare(Side.EGRESS, spec));
                 refreshed.add(spec.name());
             } catch (RelayException e) {
                 failed.put(spec.name(), e.getMessage());

@@ -1,6 +1,7 @@
 package dev.onionrelay.relay;
 
 import dev.onionrelay.layer.PreparedLayer;
+import dev.onionrelay.layer.ProviderChoice;
 import dev.onionrelay.layer.TlsProvider;
 import dev.onionrelay.relay.target.FixedTargetSelector;
 import dev.onionrelay.relay.target.TargetSelector;
@@ -29,7 +30,7 @@ public final class OnionEngine implements AutoCloseable {
     static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(64 * 1024, 256 * 1024);
 
     private final Transport transport;
-    private final TlsProvider provider;
+    private final ProviderChoice provider;
     private final EventLoopGroup acceptors;
     private final EventLoopGroup workers;
     private final RelayObserver observer;
@@ -58,11 +59,18 @@ public final class OnionEngine implements AutoCloseable {
      * @param workerThreads event loop threads for tunnels (0: Netty's default, two per core)
      */
     public OnionEngine(Transport transport, int workerThreads, TlsProvider provider, RelayObserver observer) {
-        this(transport, workerThreads, provider, observer, Settings.DEFAULTS);
+        this(transport, workerThreads, ProviderChoice.of(provider), observer, Settings.DEFAULTS);
     }
 
+    /**
+     * @param provider the engine layers run on, as configured; each layer's own is in its {@code PreparedLayer}
+     */
     public OnionEngine(
-            Transport transport, int workerThreads, TlsProvider provider, RelayObserver observer, Settings settings) {
+            Transport transport,
+            int workerThreads,
+            ProviderChoice provider,
+            RelayObserver observer,
+            Settings settings) {
         this.settings = settings;
         this.transport = transport;
         this.provider = provider;
@@ -75,7 +83,8 @@ public final class OnionEngine implements AutoCloseable {
         return transport;
     }
 
-    public TlsProvider provider() {
+    /** The configured provider choice ({@code onion.tls.provider}); layers show the engine each one runs on. */
+    public ProviderChoice provider() {
         return provider;
     }
 

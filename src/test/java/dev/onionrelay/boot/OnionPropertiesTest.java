@@ -3,8 +3,8 @@ package dev.onionrelay.boot;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.onionrelay.layer.ProviderChoice;
 import dev.onionrelay.layer.TlsProfile;
-import dev.onionrelay.layer.TlsProvider;
 import dev.onionrelay.relay.Transport;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -27,7 +27,7 @@ class OnionPropertiesTest {
     @Test
     void theDefaultsAreTheDocumentedOnes() {
         OnionProperties properties = bind(Map.of());
-        assertThat(properties.tls().provider()).isEqualTo(TlsProvider.JDK);
+        assertThat(properties.tls().provider()).isEqualTo(ProviderChoice.AUTO);
         assertThat(properties.tls().profile()).isEqualTo(TlsProfile.DEFAULT);
         assertThat(properties.engine().transport()).isEqualTo(Transport.Kind.NIO);
         assertThat(properties.relayDefaults().profile()).isEqualTo(TlsProfile.DEFAULT);
@@ -38,7 +38,7 @@ class OnionPropertiesTest {
     void valuesAreReadInAnyCase() {
         OnionProperties properties = bind(Map.of(
                 "onion.tls.provider", "OpenSSL", "onion.tls.profile", "STRICT", "onion.engine.transport", "Epoll"));
-        assertThat(properties.tls().provider()).isEqualTo(TlsProvider.OPENSSL);
+        assertThat(properties.tls().provider()).isEqualTo(ProviderChoice.OPENSSL);
         assertThat(properties.relayDefaults().profile()).isEqualTo(TlsProfile.STRICT);
         assertThat(properties.engine().transport()).isEqualTo(Transport.Kind.EPOLL);
     }

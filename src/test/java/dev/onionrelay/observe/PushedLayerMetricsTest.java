@@ -79,6 +79,16 @@ class PushedLayerMetricsTest {
                                     "onion_handshake_seconds_count",
                                     Map.of("relay", "exit", "side", "ingress", "layer", "pushed")))
                             .isEqualTo(1.0);
+                    // Above the minimum depth (0) a close_notify can only pop the layer: the default runs it on
+                    // OpenSSL.
+                    assertThat(metrics.value(
+                                    "onion_layers_active_by_provider",
+                                    Map.of("relay", "exit", "side", "ingress", "provider", "OPENSSL")))
+                            .isEqualTo(1.0);
+                    assertThat(metrics.value(
+                                    "onion_layers_active_by_provider",
+                                    Map.of("relay", "exit", "side", "ingress", "provider", "JDK")))
+                            .isEqualTo(0.0);
                 });
                 assertEchoes(client, "inside the pushed layer\n");
 

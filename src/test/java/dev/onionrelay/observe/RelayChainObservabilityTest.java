@@ -292,6 +292,7 @@ class RelayChainObservabilityTest {
         table.put("onion_tunnels_opened_total", List.of("relay"));
         table.put("onion_layer_depth", List.of("relay", "side"));
         table.put("onion_layers_active", List.of("relay", "side"));
+        table.put("onion_layers_active_by_provider", List.of("relay", "side", "provider"));
         table.put("onion_handshakes_total", List.of("relay", "side", "layer", "outcome"));
         table.put("onion_handshake_failures_total", List.of("relay", "side", "layer", "reason"));
         table.put("onion_handshake_seconds_bucket", List.of("relay", "side", "layer", "le"));
@@ -314,6 +315,7 @@ class RelayChainObservabilityTest {
         assertThat(types.get("onion_tunnels_active")).isEqualTo("gauge");
         assertThat(types.get("onion_layer_depth")).isEqualTo("gauge");
         assertThat(types.get("onion_layers_active")).isEqualTo("gauge");
+        assertThat(types.get("onion_layers_active_by_provider")).isEqualTo("gauge");
         assertThat(types.get("onion_handshake_seconds")).isEqualTo("histogram");
         for (String counter : List.of(
                 "onion_tunnels_opened",
@@ -350,6 +352,7 @@ class RelayChainObservabilityTest {
                 "target", Set.of("0"),
                 "initiator", Set.of("local", "peer"),
                 "state", Set.of("LISTENING", "FAILED", "STOPPED"),
+                "provider", Set.of("JDK", "OPENSSL"),
                 "reason", Set.of(UNTRUSTED_HERE, ALERT_RECEIVED, "max_tunnels", "refused"));
         Set<String> tunnelIds = new HashSet<>();
         for (String relay : List.of("entry", "exit")) {
@@ -408,7 +411,9 @@ class RelayChainObservabilityTest {
         JsonNode report = management.get("/actuator/onion").json();
         assertThat(report.get("relayCount").asInt()).isEqualTo(5);
         assertThat(report.get("tunnelCount").asInt()).isEqualTo(2);
-        assertThat(report.get("provider").asString()).isEqualTo("JDK");
+        assertThat(report.get("provider").asString())
+                .as("the configured choice; each layer shows its engine")
+                .isEqualTo("AUTO");
         assertThat(report.get("layerDepth").get("maxConfigured").asInt()).isEqualTo(2);
         assertThat(report.get("layerDepth").get("maxLive").asInt()).isEqualTo(2);
         JsonNode handshakes = report.get("handshakes");

@@ -3,6 +3,7 @@ package dev.onionrelay.support;
 import dev.onionrelay.layer.LayerConfigurationException;
 import dev.onionrelay.layer.LayerSpec;
 import dev.onionrelay.layer.PreparedLayer;
+import dev.onionrelay.layer.ProviderChoice;
 import dev.onionrelay.layer.TlsContexts;
 import dev.onionrelay.layer.TlsProvider;
 import dev.onionrelay.relay.Endpoint;
@@ -30,13 +31,20 @@ public final class Onions implements AutoCloseable {
         this(RelayObserver.NONE);
     }
 
+    /** The default provider choice, or {@code -Donion.tls.provider=...}. */
     public Onions(RelayObserver observer) {
-        this(TlsProvider.fromSystemProperty(), observer);
+        this(ProviderChoice.fromSystemProperty(), observer);
     }
 
     /** An engine on {@code provider}, for tests that run under each provider whatever the build chose. */
     public Onions(TlsProvider provider, RelayObserver observer) {
-        engine = new OnionEngine(dev.onionrelay.relay.Transport.preferred(), 2, provider, observer);
+        this(ProviderChoice.of(provider), observer);
+    }
+
+    /** An engine whose layers run where {@code provider} puts them. */
+    public Onions(ProviderChoice provider, RelayObserver observer) {
+        engine = new OnionEngine(
+                dev.onionrelay.relay.Transport.preferred(), 2, provider, observer, OnionEngine.Settings.DEFAULTS);
         contexts = new TlsContexts(pki, provider);
     }
 
@@ -65,17 +73,27 @@ public final class Onions implements AutoCloseable {
                 ingress,
                 egress,
                 options);
-        Relay relay = engine.open(UUID.randomUUID().toString(), spec, prepare(ingress), prepare(egress), Instant.now());
+        Relay relay = engine.open(
+                UUID.randomUUID().toString(),
+                spec,
+                prepare(ingress, options.minIngressDepth()),
+                prepare(egress, options.minEgressDepth()),
+                Instant.now());
         relays.add(relay);
         return relay;
     }
 
-    private List<PreparedLayer> prepare(List<LayerSpec> specs) throws LayerConfigurationException {
+    private List<PreparedLayer> prepare(List<LayerSpec> specs, int minDepth) throws LayerConfigurationException {
         List<PreparedLayer> prepared = new ArrayList<>();
-        for (LayerSpec spec : specs) {
-            prepared.add(contexts.prepare(spec));
+        for (int i = 0; i < specs.size(); i++) {
+            prepared.add(contexts.prepare(specs.get(i), i, minDepth));
         }
         return prepared;
+    }
+
+    /** A layer prepared for a push onto a live stack of {@code depth} layers whose minimum depth is {@code minDepth}. */
+    public PreparedLayer preparePush(LayerSpec spec, int depth, int minDepth) throws LayerConfigurationException {
+        return contexts.prepare(spec, depth, minDepth);
     }
 
     public static int port(Relay relay) {

@@ -30,41 +30,46 @@ public final class Traffic {
     public static Echo echo(int port, long bytes) throws Exception {
         try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), port)) {
             socket.setSoTimeout(60_000);
-            MessageDigest sentDigest = sha256();
-            CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {
-                try {
-                    OutputStream out = socket.getOutputStream();
-                    Random random = new Random(bytes);
-                    byte[] chunk = new byte[32 * 1024];
-                    long left = bytes;
-                    while (left > 0) {
-                        int n = (int) Math.min(chunk.length, left);
-                        random.nextBytes(chunk);
-                        sentDigest.update(chunk, 0, n);
-                        out.write(chunk, 0, n);
-                        left -= n;
-                    }
-                    socket.shutdownOutput();
-                } catch (IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
-            });
-            MessageDigest receivedDigest = sha256();
-            InputStream in = socket.getInputStream();
-            byte[] buffer = new byte[64 * 1024];
-            long received = 0;
-            int n;
-            while ((n = in.read(buffer)) > 0) {
-                receivedDigest.update(buffer, 0, n);
-                received += n;
-            }
-            writer.get();
-            return new Echo(
-                    bytes,
-                    received,
-                    HexFormat.of().formatHex(sentDigest.digest()),
-                    HexFormat.of().formatHex(receivedDigest.digest()));
+            return echoOn(socket, bytes);
         }
+    }
+
+    /** Like {@link #echo} on a connection that is open already; the caller closes it. */
+    public static Echo echoOn(Socket socket, long bytes) throws Exception {
+        MessageDigest sentDigest = sha256();
+        CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {
+            try {
+                OutputStream out = socket.getOutputStream();
+                Random random = new Random(bytes);
+                byte[] chunk = new byte[32 * 1024];
+                long left = bytes;
+                while (left > 0) {
+                    int n = (int) Math.min(chunk.length, left);
+                    random.nextBytes(chunk);
+                    sentDigest.update(chunk, 0, n);
+                    out.write(chunk, 0, n);
+                    left -= n;
+                }
+                socket.shutdownOutput();
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        MessageDigest receivedDigest = sha256();
+        InputStream in = socket.getInputStream();
+        byte[] buffer = new byte[64 * 1024];
+        long received = 0;
+        int n;
+        while ((n = in.read(buffer)) > 0) {
+            receivedDigest.update(buffer, 0, n);
+            received += n;
+        }
+        writer.get();
+        return new Echo(
+                bytes,
+                received,
+                HexFormat.of().formatHex(sentDigest.digest()),
+                HexFormat.of().formatHex(receivedDigest.digest()));
     }
 
     /**
