@@ -18,6 +18,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The Netty side of the service: event loops, the transport, and relays opened on them. No registry, no policy, no
@@ -43,9 +44,21 @@ public final class OnionEngine implements AutoCloseable {
      * @param setupTimeout how long a tunnel may take from accept to open (all handshakes and the connect)
      * @param targets where each tunnel connects; checks target addresses at connect time
      */
-    public record Settings(int maxTunnels, Duration setupTimeout, TargetSelector targets) {
+    /**
+     * @param bindHost where every relay of this engine listens instead of its spec's host (one instance of a fleet
+     *     serving the relays on its own address); null to listen on the spec's host
+     */
+    public record Settings(
+            int maxTunnels,
+            Duration setupTimeout,
+            TargetSelector targets,
+            @Nullable String bindHost) {
         public static final Settings DEFAULTS =
                 new Settings(100_000, Duration.ofSeconds(30), FixedTargetSelector.unchecked());
+
+        public Settings(int maxTunnels, Duration setupTimeout, TargetSelector targets) {
+            this(maxTunnels, setupTimeout, targets, null);
+        }
     }
 
     /**
@@ -142,7 +155,10 @@ public final class OnionEngine implements AutoCloseable {
                         relay.accepted(channel, OnionEngine.this);
                     }
                 });
-        ChannelFuture bind = bootstrap.bind(spec.listen().host(), spec.listen().port());
+        String host = settings.bindHost() != null
+                ? settings.bindHost()
+                : spec.listen().host();
+        ChannelFuture bind = bootstrap.bind(host, spec.listen().port());
         if (!bind.awaitUninterruptibly(10, TimeUnit.SECONDS)) {
             bind.cancel(false);
             throw new IOException("binding " + spec.listen() + " timed out");

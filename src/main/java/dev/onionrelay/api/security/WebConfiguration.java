@@ -2,6 +2,8 @@ package dev.onionrelay.api.security;
 
 import dev.onionrelay.api.StrictJson;
 import dev.onionrelay.boot.OnionProperties;
+import dev.onionrelay.store.postgres.PgStore;
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.boot.jackson.autoconfigure.JsonMapperBuilderCustomizer;
 import org.springframework.boot.web.servlet.FilterRegistrationBean;
@@ -18,8 +20,10 @@ import org.springframework.core.Ordered;
 public class WebConfiguration {
 
     @Bean
-    ApiTokens apiTokens(ApiProperties api, OnionProperties properties) {
-        return ApiTokens.load(api, properties.stateDir());
+    ApiTokens apiTokens(ApiProperties api, OnionProperties properties, ObjectProvider<PgStore> fleetStore) {
+        PgStore store = fleetStore.getIfAvailable();
+        return ApiTokens.load(
+                api, properties.stateDir(), store == null ? null : generated -> store.adminToken(() -> generated));
     }
 
     /** Request bodies are read strictly: unknown fields, coerced values and duplicate keys are 400s. */
