@@ -77,26 +77,18 @@ public class PostgresStoreConfiguration {
         return new HikariDataSource(config);
     }
 
-    /** The store, migrated and its key checked, unless the database is away now (then the sync does it later). */
+    /**
+     * The store, its schema migrated and its key checked before anything uses it, unless the database is away now
+     * (then the sync does both when it returns).
+     */
     @Bean
     PgStore pgStore(HikariDataSource dataSource, KeyEncryptionKey kek, OnionProperties properties) {
-        return new PgStore(dataSource, kek, properties.store().retryAfter());
-    }
-
-    @Bean
-    StoreStart storeStart(PgStore store) {
-        try {
-            store.migrate();
-            store.checkKey();
-            return new StoreStart(true);
-        } catch (StoreUnavailableException e) {
-            LOG.warn("{}; starting from the snapshot of the last state", e.getMessage());
-            return new StoreStart(false);
+        PgStore store = new PgStore(dataSource, kek, properties.store().retryAfter());
+        if (!store.prepare()) {
+            LOG.warn("the store cannot be reached at start; serving the snapshot of the last state until it can");
         }
+        return store;
     }
-
-    /** Whether the store was reachable (schema migrated, key checked) when the instance started. */
-    record StoreStart(boolean ready) {}
 
     @Bean
     StoreSnapshot storeSnapshot(OnionProperties properties) {
@@ -110,10 +102,10 @@ public class PostgresStoreConfiguration {
 
     @Bean
     PostgresCredentialRepository postgresCredentialRepository(
-            PgStore store, StoreStart start, StoreSnapshot snapshot, PostgresRelayStore relays) {
+            PgStore store, StoreSnapshot snapshot, PostgresRelayStore relays) {
         PostgresCredentialRepository credentials = new PostgresCredentialRepository(store);
         boolean read = false;
-        if (start.ready()) {
+        if (store.prepared()) {
             try {
                 credentials.refresh();
                 relays.load();
@@ -143,7 +135,6 @@ public class PostgresStoreConfiguration {
     @Bean(destroyMethod = "close")
     FleetSync fleetSync(
             PgStore store,
-            StoreStart start,
             PostgresCredentialRepository credentials,
             PostgresRelayStore relays,
             RelayRegistry registry,
@@ -155,8 +146,7 @@ public class PostgresStoreConfiguration {
                 relays,
                 registry,
                 snapshot,
-                properties.store().resync(),
-                start.ready());
+                properties.store().resync());
     }
 
     /** Starts following the store once the relays of the last state are open (after they are restored). */

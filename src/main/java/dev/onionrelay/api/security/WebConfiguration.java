@@ -1,7 +1,9 @@
 package dev.onionrelay.api.security;
 
+import dev.onionrelay.api.StoreStalenessFilter;
 import dev.onionrelay.api.StrictJson;
 import dev.onionrelay.boot.OnionProperties;
+import dev.onionrelay.store.postgres.FleetSync;
 import dev.onionrelay.store.postgres.PgStore;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
@@ -45,6 +47,18 @@ public class WebConfiguration {
         FilterRegistrationBean<BearerTokenFilter> registration =
                 new FilterRegistrationBean<>(new BearerTokenFilter(tokens));
         registration.setOrder(Ordered.HIGHEST_PRECEDENCE + 20);
+        return registration;
+    }
+
+    /** With a shared store: answers say when they may be stale (the store cannot be reached). */
+    @Bean
+    FilterRegistrationBean<StoreStalenessFilter> storeStalenessFilter(ObjectProvider<FleetSync> fleetSync) {
+        FilterRegistrationBean<StoreStalenessFilter> registration =
+                new FilterRegistrationBean<>(new StoreStalenessFilter(() -> {
+                    FleetSync sync = fleetSync.getIfAvailable();
+                    return sync == null ? null : sync.status();
+                }));
+        registration.setOrder(Ordered.HIGHEST_PRECEDENCE + 5);
         return registration;
     }
 }

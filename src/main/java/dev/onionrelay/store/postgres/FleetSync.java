@@ -31,7 +31,6 @@ public final class FleetSync implements AutoCloseable {
     private final RelayRegistry registry;
     private final StoreSnapshot snapshot;
     private final ChangeFeed feed;
-    private volatile boolean schemaReady;
     private volatile Status status = new Status(false, null, "not read yet");
 
     public FleetSync(
@@ -40,14 +39,12 @@ public final class FleetSync implements AutoCloseable {
             PostgresRelayStore relays,
             RelayRegistry registry,
             StoreSnapshot snapshot,
-            Duration resync,
-            boolean schemaReady) {
+            Duration resync) {
         this.db = db;
         this.credentials = credentials;
         this.relays = relays;
         this.registry = registry;
         this.snapshot = snapshot;
-        this.schemaReady = schemaReady;
         this.feed = new ChangeFeed(db.dataSource(), resync, this::sync);
     }
 
@@ -65,11 +62,10 @@ public final class FleetSync implements AutoCloseable {
 
     /** Reads the store and applies it; never throws (the data plane does not depend on the database). */
     public synchronized void sync() {
+        long started = System.nanoTime();
         try {
-            if (!schemaReady) {
-                db.migrate();
-                db.checkKey();
-                schemaReady = true;
+            if (!db.prepare()) {
+                throw new StoreUnavailableException("the store cannot be reached", db.retryAfter(), null);
             }
             Set<String> changedCredentials = credentials.refresh();
             // Relays whose credentials changed under the same name pick up the new material.
@@ -88,6 +84,10 @@ public final class FleetSync implements AutoCloseable {
             }
             snapshot.write(new StoreSnapshot.State(relays.lastKnown(), credentials.rows()));
             status = new Status(true, Instant.now(), null);
+            LOG.log(
+                    System.Logger.Level.DEBUG,
+                    "read the store in {0} ms",
+                    Duration.ofNanos(System.nanoTime() - started).toMillis());
         } catch (StoreUnavailableException e) {
             if (status.up() || status.lastSync() == null) {
                 LOG.log(System.Logger.Level.WARNING, "{0}; serving the last state", e.getMessage());

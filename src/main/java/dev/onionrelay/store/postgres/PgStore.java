@@ -34,6 +34,7 @@ public final class PgStore {
     private final DataSource dataSource;
     private final KeyEncryptionKey kek;
     private final Duration retryAfter;
+    private volatile boolean prepared;
 
     public PgStore(DataSource dataSource, KeyEncryptionKey kek, Duration retryAfter) {
         this.dataSource = dataSource;
@@ -51,6 +52,31 @@ public final class PgStore {
 
     public Duration retryAfter() {
         return retryAfter;
+    }
+
+    /**
+     * Migrates the schema and checks the key, as an instance does when it starts.
+     *
+     * @return false when the database cannot be reached now (the caller serves its snapshot and tries again later)
+     * @throws StoreConfigurationException when the key is not the fleet's
+     */
+    public boolean prepare() {
+        if (prepared) {
+            return true;
+        }
+        try {
+            migrate();
+            checkKey();
+            prepared = true;
+            return true;
+        } catch (StoreUnavailableException e) {
+            return false;
+        }
+    }
+
+    /** Whether {@link #prepare} succeeded. */
+    public boolean prepared() {
+        return prepared;
     }
 
     /** Brings the schema to the newest migration (instances starting at once take turns: Flyway locks). */

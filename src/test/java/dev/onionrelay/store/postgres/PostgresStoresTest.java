@@ -258,6 +258,23 @@ class PostgresStoresTest {
                 .isEqualTo(before);
     }
 
+    @Test
+    void everyChangeIsAnnouncedToTheOtherInstancesFeed() {
+        Instance a = instance(key(1));
+        Instance b = instance(key(1));
+        java.util.concurrent.atomic.AtomicInteger reads = new java.util.concurrent.atomic.AtomicInteger();
+        try (ChangeFeed feed = new ChangeFeed(b.db().dataSource(), Duration.ofMinutes(10), reads::incrementAndGet)) {
+            feed.start();
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5)).until(() -> reads.get() == 1);
+            for (int change = 1; change <= 3; change++) {
+                a.relays().save(stored("announced-" + change, null));
+                int expected = change + 1;
+                org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(2)).until(() -> reads.get() >= expected);
+            }
+            assertThat(feed.connected()).isTrue();
+        }
+    }
+
     private static StoredRelay stored(String name, String credential) {
         RelaySpec spec = new RelaySpec(
                 name,
