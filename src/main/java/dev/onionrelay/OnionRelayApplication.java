@@ -9,6 +9,12 @@ import org.springframework.boot.autoconfigure.SpringBootApplication;
 public class OnionRelayApplication {
     public static void main(String[] args) {
         TlsHardening.apply();
-        SpringApplication.run(OnionRelayApplication.class, args);
+        try {
+            SpringApplication.run(OnionRelayApplication.class, args);
+        } catch (RuntimeException e) {
+            // Spring Boot has reported why (a store with the wrong key: one line naming it). Exit non-zero even if a
+            // thread started before the failure would keep the JVM alive.
+            System.exit(1);
+        }
     }
 }

@@ -4,6 +4,7 @@ import dev.onionrelay.credential.CredentialException;
 import dev.onionrelay.registry.FieldProblem;
 import dev.onionrelay.registry.InvalidRequestException;
 import dev.onionrelay.relay.RelayException;
+import dev.onionrelay.store.StoreUnavailableException;
 import java.util.ArrayList;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
@@ -56,8 +57,29 @@ public class ApiExceptionHandler extends ResponseEntityExceptionHandler {
                     case INVALID -> HttpStatus.BAD_REQUEST;
                     case CONFLICT -> HttpStatus.CONFLICT;
                     case NOT_FOUND -> HttpStatus.NOT_FOUND;
+                    case UNAVAILABLE -> HttpStatus.SERVICE_UNAVAILABLE;
                 };
         return problem(status, title(status), e.getMessage(), fieldErrors(e.field(), e.getMessage()));
+    }
+
+    /**
+     * The shared store cannot be reached: nothing of the change was applied, relays keep serving, and the client
+     * should try again after {@code Retry-After} seconds.
+     */
+    @ExceptionHandler(StoreUnavailableException.class)
+    ResponseEntity<ProblemDetail> storeUnavailable(StoreUnavailableException e) {
+        LOG.warn("{}", e.getMessage());
+        long seconds = Math.max(1, e.retryAfter().toSeconds());
+        return ResponseEntity.status(HttpStatus.SERVICE_UNAVAILABLE)
+                .header(HttpHeaders.RETRY_AFTER, Long.toString(seconds))
+                .contentType(MediaType.APPLICATION_PROBLEM_JSON)
+                .body(Problem.of(
+                                HttpStatus.SERVICE_UNAVAILABLE.value(),
+                                ProblemTypes.STORE_UNAVAILABLE,
+                                "the shared store cannot be reached; nothing was changed, relays keep serving."
+                                        + " Try again later.",
+                                List.of())
+                        .toProblemDetail());
     }
 
     @Override

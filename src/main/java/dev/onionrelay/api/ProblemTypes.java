@@ -12,6 +12,12 @@ public final class ProblemTypes {
 
     private static final String PREFIX = "urn:onion-relay:problem:";
 
+    /**
+     * The title of a change refused because the shared store (database) cannot be reached: 503 with
+     * {@code Retry-After}, type {@code urn:onion-relay:problem:store-unavailable}.
+     */
+    public static final String STORE_UNAVAILABLE = "store unavailable";
+
     private ProblemTypes() {}
 
     /** The type of a problem with this title: {@code "limit reached"} is {@code urn:onion-relay:problem:limit-reached}. */

@@ -21,6 +21,7 @@ import dev.onionrelay.relay.target.FixedTargetSelector;
 import dev.onionrelay.relay.target.TargetSelector;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.context.SmartLifecycle;
 import org.springframework.context.annotation.Bean;
@@ -38,12 +39,14 @@ public class OnionConfiguration {
 
     @Bean
     @ConditionalOnMissingBean
+    @ConditionalOnProperty(name = "onion.store.type", havingValue = "file", matchIfMissing = true)
     CredentialRepository credentialStore(OnionProperties properties) {
         return new CredentialStore(properties.stateDir().resolve("credentials"));
     }
 
     @Bean
     @ConditionalOnMissingBean
+    @ConditionalOnProperty(name = "onion.store.type", havingValue = "file", matchIfMissing = true)
     RelayStore relayStore(OnionProperties properties) {
         return new FileRelayStore(properties.stateDir().resolve("relays"));
     }
@@ -93,7 +96,12 @@ public class OnionConfiguration {
                 properties.engine().workerThreads(),
                 provider,
                 CompositeRelayObserver.of(observers.orderedStream().toList()),
-                new OnionEngine.Settings(limits.maxTunnels(), limits.setupTimeout(), targets, limits.targetDownFor()));
+                new OnionEngine.Settings(
+                        limits.maxTunnels(),
+                        limits.setupTimeout(),
+                        targets,
+                        limits.targetDownFor(),
+                        properties.fleet().bindAddress()));
         return new RelayRegistry(
                 engine,
                 new TlsContexts(new StoreKeyMaterial(credentials), provider),
@@ -114,10 +122,10 @@ public class OnionConfiguration {
      * name clash the declared one wins and the stored one is reported), then those stored by earlier runs. By then
      * every bean exists, file credentials included, so restored relays that use them find them.
      */
-    static final class RelayRestore implements SmartLifecycle {
+    public static final class RelayRestore implements SmartLifecycle {
 
         /** Before the web server (which starts a little below the default phase), so no request sees a half state. */
-        static final int PHASE = SmartLifecycle.DEFAULT_PHASE - 1_000_000;
+        public static final int PHASE = SmartLifecycle.DEFAULT_PHASE - 1_000_000;
 
         private final RelayRegistry registry;
         private final DeclarativeRelays declaredRelays;

@@ -23,6 +23,8 @@ import org.springframework.util.unit.DataSize;
  * @param stateDir where API-created relays, credentials and the generated admin token live
  * @param credentials file credentials by name ({@code onion.credentials.<name>.certificate-file})
  * @param relays declarative relays, same fields as {@code POST /relays}, opened at every start and never persisted
+ * @param store where API-created relays and credentials live: this instance's state directory or a shared database
+ * @param fleet this instance's place in a fleet sharing one store
  */
 @ConfigurationProperties("onion")
 public record OnionProperties(
@@ -32,7 +34,9 @@ public record OnionProperties(
         @DefaultValue Tls tls,
         @DefaultValue Engine engine,
         @DefaultValue Map<String, CredentialFiles> credentials,
-        @DefaultValue List<RelayRequest> relays) {
+        @DefaultValue List<RelayRequest> relays,
+        @DefaultValue Store store,
+        @DefaultValue Fleet fleet) {
 
     /**
      * What relay and layer requests (API, declared relays, the demo) get for the fields they leave out: the configured
@@ -101,4 +105,36 @@ public record OnionProperties(
     public record Engine(
             @DefaultValue("nio") Transport.Kind transport,
             @DefaultValue("0") int workerThreads) {}
+
+    /** Where relays and credentials are kept: {@code file} (the state directory, default) or {@code postgres}. */
+    public enum StoreType {
+        FILE,
+        POSTGRES
+    }
+
+    /**
+     * The store. With {@code postgres}, {@code spring.datasource.url}, {@code .username} and {@code .password} name
+     * the database, {@code encryptionKeyFile} holds the key-encryption key of the private keys (32 random bytes, raw
+     * or base64) and every instance applies a change within {@code notify} of it, and rereads everything every
+     * {@code resync} so that a missed notification heals.
+     */
+    public record Store(
+            @DefaultValue("file") StoreType type,
+            @Nullable Path encryptionKeyFile,
+            @DefaultValue("30s") Duration resync,
+            @DefaultValue("5s") Duration retryAfter) {}
+
+    /**
+     * One instance of a fleet.
+     *
+     * @param instanceName how the fleet names this instance (default: the host name)
+     * @param advertiseUrl how other instances reach this one's API (default {@code http://<host>:<server.port>})
+     * @param bindAddress where this instance's relays listen instead of their own host, for this instance only
+     * @param lease how long an instance that stopped heartbeating stays a member
+     */
+    public record Fleet(
+            @Nullable String instanceName,
+            @Nullable String advertiseUrl,
+            @Nullable String bindAddress,
+            @DefaultValue("10s") Duration lease) {}
 }

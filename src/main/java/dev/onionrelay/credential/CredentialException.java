@@ -4,7 +4,7 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * A credential request that cannot be honoured, with the request field it is about so the API
- * layer can answer with a precise problem (INVALID → 400, CONFLICT → 409, NOT_FOUND → 404).
+ * layer can answer with a precise problem (INVALID → 400, CONFLICT → 409, NOT_FOUND → 404, UNAVAILABLE → 503).
  *
  * <p>Messages are shown to API users and written to logs, so they never contain key material.
  */
@@ -14,7 +14,9 @@ public final class CredentialException extends RuntimeException {
     public enum Kind {
         INVALID,
         CONFLICT,
-        NOT_FOUND
+        NOT_FOUND,
+        /** The shared store cannot be reached; worth retrying (503). */
+        UNAVAILABLE
     }
 
     private static final long serialVersionUID = 1L;

@@ -32,6 +32,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
+import java.util.function.Function;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
@@ -124,7 +125,7 @@ public final class CredentialStore implements CredentialRepository {
         requireValidName(name);
         // Checked early so a taken name fails before any key is generated, and again under the lock.
         requireNameFree(name);
-        Credential credential = build(request);
+        Credential credential = build(request, this::find);
         synchronized (changeLock) {
             requireNameFree(name);
             if (directory != null) {
@@ -135,7 +136,18 @@ public final class CredentialStore implements CredentialRepository {
         return credential;
     }
 
-    private Credential build(NewCredential request) {
+    /**
+     * Validates a request and imports or generates its credential without keeping it: for a store that keeps
+     * credentials elsewhere. A generated credential's issuer is looked up with {@code issuers}.
+     *
+     * @throws CredentialException INVALID for a bad name or content
+     */
+    public Credential prepare(NewCredential request, Function<String, Optional<Credential>> issuers) {
+        requireValidName(request.name());
+        return build(request, issuers);
+    }
+
+    private Credential build(NewCredential request, Function<String, Optional<Credential>> issuers) {
         if (request instanceof NewCredential.FromPem fromPem) {
             return importPem(fromPem);
         }
@@ -147,7 +159,7 @@ public final class CredentialStore implements CredentialRepository {
             if (issuerName == null || issuerName.isBlank()) {
                 throw CredentialException.invalid(DevelopmentCa.ISSUER_FIELD, "issuer is required");
             }
-            Credential issuer = find(issuerName)
+            Credential issuer = issuers.apply(issuerName)
                     .orElseThrow(() -> CredentialException.invalid(
                             DevelopmentCa.ISSUER_FIELD, "unknown credential '" + issuerName + "'"));
             return developmentCa.issue(
@@ -280,7 +292,10 @@ public final class CredentialStore implements CredentialRepository {
         }
     }
 
-    private static void requireValidName(@Nullable String name) {
+    /**
+     * @throws CredentialException INVALID unless {@code name} is a valid credential name
+     */
+    public static void requireValidName(@Nullable String name) {
         if (name == null || name.isEmpty()) {
             throw CredentialException.invalid(NAME_FIELD, "name is required");
         }

@@ -231,31 +231,97 @@ public final class RelayRegistry implements AutoCloseable {
      */
     public synchronized void restore() {
         for (StoredRelay stored : store.load()) {
-            RelaySpec spec = stored.spec();
-            Optional<Relay> clash = find(spec.name()).filter(other -> declared.contains(other.id()));
-            if (clash.isPresent()) {
-                String reason = "the name '" + spec.name()
-                        + "' is declared in configuration (onion.relays); the stored relay is kept on disk, not loaded";
-                skipped.add(new SkippedRelay(stored.id(), spec.name(), reason));
-                LOG.log(
-                        System.Logger.Level.WARNING,
-                        "relay {0} ({1}) not loaded: {2}",
-                        spec.name(),
-                        stored.id(),
-                        reason);
-                continue;
+            if (!declaredNameClash(stored)) {
+                openStored(stored);
             }
-            hold(stored.id(), spec);
-            Relay relay;
-            try {
-                relay = bind(
-                        stored.id(), spec, prepare(Side.INGRESS, spec), prepare(Side.EGRESS, spec), stored.createdAt());
-            } catch (RelayException e) {
-                relay = failed(
-                        stored.id(), spec, stored.createdAt(), e.getMessage(), "relay {0} could not be restored: {1}");
-            }
-            relays.put(relay.id(), relay);
         }
+    }
+
+    /**
+     * Makes the relays of this registry match its store, which other instances of a fleet change too: opens the
+     * stored relays it does not run, closes those no longer stored and opens again those whose stored spec changed.
+     * Declared relays are left alone, and a stored relay with a declared relay's name is skipped. The store is read
+     * under the registry's lock, so a relay being created here is never closed as "not stored".
+     *
+     * @return what was done
+     * @throws RuntimeException whatever the store throws when it cannot be read; then nothing is changed
+     */
+    public synchronized StoreSync reconcile() {
+        List<StoredRelay> stored = store.load();
+        Set<String> skip = new LinkedHashSet<>();
+        for (StoredRelay relay : stored) {
+            if (relays.get(relay.id()) == null && skipped.stream().anyMatch(s -> s.id().equals(relay.id()))) {
+                skip.add(relay.id());
+            } else if (declaredNameClash(relay)) {
+                skip.add(relay.id());
+            }
+        }
+        Map<String, RelaySpec> running = new LinkedHashMap<>();
+        relays.values().stream()
+                .filter(relay -> !declared.contains(relay.id()))
+                .forEach(relay -> running.put(relay.id(), relay.spec()));
+        StoreSync plan = StoreSync.diff(running, stored, skip);
+        for (String id : plan.close()) {
+            closeLocally(id, "it was deleted from the store");
+        }
+        for (StoredRelay relay : plan.replace()) {
+            closeLocally(relay.id(), "its stored spec changed");
+            openStored(relay);
+        }
+        for (StoredRelay relay : plan.open()) {
+            openStored(relay);
+        }
+        return plan;
+    }
+
+    private boolean declaredNameClash(StoredRelay stored) {
+        RelaySpec spec = stored.spec();
+        Optional<Relay> clash = find(spec.name()).filter(other -> declared.contains(other.id()));
+        if (clash.isEmpty()) {
+            return false;
+        }
+        if (skipped.stream().noneMatch(s -> s.id().equals(stored.id()))) {
+            String reason = "the name '" + spec.name()
+                    + "' is declared in configuration (onion.relays); the stored relay is kept in the store, not loaded";
+            skipped.add(new SkippedRelay(stored.id(), spec.name(), reason));
+            LOG.log(System.Logger.Level.WARNING, "relay {0} ({1}) not loaded: {2}", spec.name(), stored.id(), reason);
+        }
+        return true;
+    }
+
+    private void openStored(StoredRelay stored) {
+        RelaySpec spec = stored.spec();
+        hold(stored.id(), spec);
+        Relay relay;
+        try {
+            relay = bind(
+                    stored.id(), spec, prepare(Side.INGRESS, spec), prepare(Side.EGRESS, spec), stored.createdAt());
+            LOG.log(
+                    System.Logger.Level.INFO,
+                    "relay {0} ({1}) listening on {2}, from the store",
+                    spec.name(),
+                    stored.id(),
+                    relay.spec().listen());
+        } catch (RelayException e) {
+            relay = failed(
+                    stored.id(), spec, stored.createdAt(), e.getMessage(), "relay {0} could not be restored: {1}");
+        }
+        relays.put(relay.id(), relay);
+    }
+
+    private void closeLocally(String id, String why) {
+        Relay relay = relays.remove(id);
+        if (relay == null) {
+            return;
+        }
+        relay.stop();
+        contexts.keyMaterial().release(id);
+        LOG.log(
+                System.Logger.Level.INFO,
+                "relay {0} ({1}) closed: {2}",
+                relay.spec().name(),
+                id,
+                why);
     }
 
     /** Stored relays that were not loaded at start (their name is declared in configuration), with why. */
@@ -624,8 +690,9 @@ public final class RelayRegistry implements AutoCloseable {
                             + "' is declared in configuration (onion.relays) and cannot be deleted over the API;"
                             + " remove it from the configuration instead");
         }
-        relay.stop();
+        // The store first: if it refuses (unreachable), the relay keeps serving and nothing is half-done.
         store.delete(relay.id());
+        relay.stop();
         relays.remove(relay.id());
         contexts.keyMaterial().release(relay.id());
         LOG.log(

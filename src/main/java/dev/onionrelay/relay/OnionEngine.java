@@ -19,6 +19,7 @@ import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The Netty side of the service: event loops, the transport, and relays opened on them. No registry, no policy, no
@@ -45,13 +46,23 @@ public final class OnionEngine implements AutoCloseable {
      * @param targets where each tunnel connects; checks target addresses at connect time
      * @param targetDownFor how long a fixed target that refused or timed out is tried only after the others
      */
-    public record Settings(int maxTunnels, Duration setupTimeout, TargetSelector targets, Duration targetDownFor) {
+    /**
+     * @param targetDownFor how long one of several fixed targets that could not be reached is tried after the others
+     * @param bindHost where every relay of this engine listens instead of its spec's host (one instance of a fleet
+     *     serving the relays on its own address); null to listen on the spec's host
+     */
+    public record Settings(
+            int maxTunnels,
+            Duration setupTimeout,
+            TargetSelector targets,
+            Duration targetDownFor,
+            @Nullable String bindHost) {
         public static final Duration DEFAULT_TARGET_DOWN_FOR = Duration.ofSeconds(10);
         public static final Settings DEFAULTS =
                 new Settings(100_000, Duration.ofSeconds(30), FixedTargetSelector.unchecked());
 
         public Settings(int maxTunnels, Duration setupTimeout, TargetSelector targets) {
-            this(maxTunnels, setupTimeout, targets, DEFAULT_TARGET_DOWN_FOR);
+            this(maxTunnels, setupTimeout, targets, DEFAULT_TARGET_DOWN_FOR, null);
         }
     }
 
@@ -157,7 +168,10 @@ public final class OnionEngine implements AutoCloseable {
                         relay.accepted(channel, OnionEngine.this);
                     }
                 });
-        ChannelFuture bind = bootstrap.bind(spec.listen().host(), spec.listen().port());
+        String host = settings.bindHost() != null
+                ? settings.bindHost()
+                : spec.listen().host();
+        ChannelFuture bind = bootstrap.bind(host, spec.listen().port());
         if (!bind.awaitUninterruptibly(10, TimeUnit.SECONDS)) {
             bind.cancel(false);
             throw new IOException("binding " + spec.listen() + " timed out");

@@ -34,7 +34,14 @@ public final class ApiClient {
             int status,
             String contentType,
             String body,
-            @Nullable String location) {
+            @Nullable String location,
+            java.net.http.HttpHeaders headers) {
+
+        /** A response header's first value. */
+        public @Nullable String header(String name) {
+            return headers.firstValue(name).orElse(null);
+        }
+
         public JsonNode json() {
             return JSON.readTree(body);
         }
@@ -79,7 +86,8 @@ public final class ApiClient {
                     response.statusCode(),
                     response.headers().firstValue("Content-Type").orElse(""),
                     response.body(),
-                    response.headers().firstValue("Location").orElse(null));
+                    response.headers().firstValue("Location").orElse(null),
+                    response.headers());
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);
         } catch (InterruptedException e) {

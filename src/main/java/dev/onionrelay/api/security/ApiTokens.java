@@ -17,6 +17,8 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.function.UnaryOperator;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,14 +49,68 @@ public final class ApiTokens {
 
     /** Loads the configured tokens, or generates the admin token file when there are none. */
     public static ApiTokens load(ApiProperties properties, Path stateDir) {
+        return load(properties, stateDir, null);
+    }
+
+    /**
+     * Loads the configured tokens or, when there are none, the admin token. With {@code shared} (a fleet's store) the
+     * admin token is the fleet's: {@code shared} is given a freshly generated token and answers the one every
+     * instance uses (the first one stored), which is then written to this instance's {@code <state-dir>/admin.token}.
+     * A store that cannot be reached leaves the token file of an earlier start in use.
+     */
+    public static ApiTokens load(ApiProperties properties, Path stateDir, @Nullable UnaryOperator<String> shared) {
         List<Token> tokens = new ArrayList<>();
         for (ApiProperties.Token configured : properties.tokens()) {
             tokens.add(fromConfiguration(configured));
         }
         if (tokens.isEmpty()) {
-            tokens.add(new Token("admin", Scope.ADMIN, sha256(generatedAdminToken(stateDir))));
+            String admin = null;
+            if (shared != null) {
+                try {
+                    admin = shared.apply(newToken());
+                    writeTokenFile(stateDir, admin);
+                    LOG.info(
+                            "API admin token: the fleet's, written to {}",
+                            stateDir.resolve("admin.token").toAbsolutePath());
+                } catch (RuntimeException e) {
+                    LOG.warn(
+                            "the fleet's admin token cannot be read now ({}); using this instance's token file",
+                            e.getMessage());
+                }
+            }
+            if (admin == null) {
+                admin = generatedAdminToken(stateDir);
+            }
+            tokens.add(new Token("admin", Scope.ADMIN, sha256(admin)));
         }
         return new ApiTokens(tokens);
+    }
+
+    private static String newToken() {
+        byte[] random = new byte[32];
+        new SecureRandom().nextBytes(random);
+        return Base64.getUrlEncoder().withoutPadding().encodeToString(random);
+    }
+
+    private static void writeTokenFile(Path stateDir, String token) {
+        Path file = stateDir.resolve("admin.token");
+        try {
+            if (Files.exists(file) && Files.readString(file).trim().equals(token)) {
+                return;
+            }
+            Files.createDirectories(stateDir);
+            Path temporary = stateDir.resolve("admin.token.tmp");
+            Files.deleteIfExists(temporary);
+            Files.createFile(temporary);
+            if (POSIX) {
+                // Permissions first, content second: the token is never readable by others, even briefly.
+                Files.setPosixFilePermissions(temporary, PosixFilePermissions.fromString("rw-------"));
+            }
+            Files.writeString(temporary, token + "\n");
+            Files.move(temporary, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the admin token file " + file, e);
+        }
     }
 
     /** One configured token, its secret reduced to a digest. */

@@ -1,7 +1,11 @@
 package dev.onionrelay.api.security;
 
+import dev.onionrelay.api.StoreStalenessFilter;
 import dev.onionrelay.api.StrictJson;
 import dev.onionrelay.boot.OnionProperties;
+import dev.onionrelay.store.postgres.FleetSync;
+import dev.onionrelay.store.postgres.PgStore;
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBooleanProperty;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.boot.jackson.autoconfigure.JsonMapperBuilderCustomizer;
@@ -19,8 +23,10 @@ import org.springframework.core.Ordered;
 public class WebConfiguration {
 
     @Bean
-    ApiTokens apiTokens(ApiProperties api, OnionProperties properties) {
-        return ApiTokens.load(api, properties.stateDir());
+    ApiTokens apiTokens(ApiProperties api, OnionProperties properties, ObjectProvider<PgStore> fleetStore) {
+        PgStore store = fleetStore.getIfAvailable();
+        return ApiTokens.load(
+                api, properties.stateDir(), store == null ? null : generated -> store.adminToken(() -> generated));
     }
 
     /** Request bodies are read strictly: unknown fields, coerced values and duplicate keys are 400s. */
@@ -51,6 +57,18 @@ public class WebConfiguration {
     FilterRegistrationBean<ReadOnlyApiFilter> readOnlyApiFilter() {
         FilterRegistrationBean<ReadOnlyApiFilter> registration = new FilterRegistrationBean<>(new ReadOnlyApiFilter());
         registration.setOrder(Ordered.HIGHEST_PRECEDENCE + 30);
+        return registration;
+    }
+
+    /** With a shared store: answers say when they may be stale (the store cannot be reached). */
+    @Bean
+    FilterRegistrationBean<StoreStalenessFilter> storeStalenessFilter(ObjectProvider<FleetSync> fleetSync) {
+        FilterRegistrationBean<StoreStalenessFilter> registration =
+                new FilterRegistrationBean<>(new StoreStalenessFilter(() -> {
+                    FleetSync sync = fleetSync.getIfAvailable();
+                    return sync == null ? null : sync.status();
+                }));
+        registration.setOrder(Ordered.HIGHEST_PRECEDENCE + 5);
         return registration;
     }
 }

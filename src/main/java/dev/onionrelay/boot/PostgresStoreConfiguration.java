@@ -1,0 +1,187 @@
+package dev.onionrelay.boot;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import dev.onionrelay.observe.StoreHealthIndicator;
+import dev.onionrelay.registry.RelayRegistry;
+import dev.onionrelay.store.KeyEncryptionKey;
+import dev.onionrelay.store.StoreConfigurationException;
+import dev.onionrelay.store.StoreUnavailableException;
+import dev.onionrelay.store.postgres.FleetSync;
+import dev.onionrelay.store.postgres.PgStore;
+import dev.onionrelay.store.postgres.PostgresCredentialRepository;
+import dev.onionrelay.store.postgres.PostgresRelayStore;
+import dev.onionrelay.store.postgres.StoreSnapshot;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
+import org.springframework.boot.context.properties.bind.Bindable;
+import org.springframework.boot.context.properties.bind.Binder;
+import org.springframework.context.SmartLifecycle;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.core.env.Environment;
+
+/**
+ * The shared store of a fleet ({@code onion.store.type: postgres}): a HikariCP pool on Spring Boot's
+ * {@code spring.datasource.url}, {@code .username}, {@code .password} (and {@code spring.datasource.hikari.*}),
+ * Flyway migrations, the key-encryption key, the PostgreSQL relay and credential stores, and the sync that keeps
+ * this instance on the store's state. With the file store (the default) none of this exists: no pool, no Flyway.
+ *
+ * <p>An instance that starts while the database is away serves the snapshot its last sync wrote and converges when
+ * the database returns; a missing or wrong key-encryption key stops the start with a one-line reason.
+ */
+@Configuration(proxyBeanMethods = false)
+@ConditionalOnProperty(name = "onion.store.type", havingValue = "postgres")
+public class PostgresStoreConfiguration {
+
+    private static final Logger LOG = LoggerFactory.getLogger(PostgresStoreConfiguration.class);
+    static final String SNAPSHOT_FILE = "store-snapshot.json";
+
+    @Bean
+    KeyEncryptionKey storeKeyEncryptionKey(OnionProperties properties) {
+        Path file = properties.store().encryptionKeyFile();
+        if (file == null) {
+            throw new StoreConfigurationException(
+                    "onion.store.type is postgres but onion.store.encryption-key-file is not set",
+                    "Point onion.store.encryption-key-file at 32 random bytes (e.g. openssl rand -base64 32), the same"
+                            + " file on every instance of the fleet.");
+        }
+        return KeyEncryptionKey.load(file);
+    }
+
+    @Bean(destroyMethod = "close")
+    HikariDataSource storeDataSource(Environment environment) {
+        String url = environment.getProperty("spring.datasource.url");
+        if (url == null || url.isBlank()) {
+            throw new StoreConfigurationException(
+                    "onion.store.type is postgres but spring.datasource.url is not set",
+                    "Set spring.datasource.url (jdbc:postgresql://host:5432/db), .username and .password.");
+        }
+        HikariConfig config = new HikariConfig();
+        config.setPoolName("onion-store");
+        // Fail fast while the database is away: writes answer 503 at once, relays keep serving.
+        config.setConnectionTimeout(3000);
+        config.setValidationTimeout(2000);
+        config.setMaximumPoolSize(8);
+        // Start even when the database is away: the instance serves its snapshot meanwhile.
+        config.setInitializationFailTimeout(-1);
+        Binder.get(environment).bind("spring.datasource.hikari", Bindable.ofInstance(config));
+        config.setJdbcUrl(url);
+        config.setUsername(environment.getProperty("spring.datasource.username"));
+        config.setPassword(environment.getProperty("spring.datasource.password"));
+        config.addDataSourceProperty("socketTimeout", "30");
+        return new HikariDataSource(config);
+    }
+
+    /**
+     * The store, its schema migrated and its key checked before anything uses it, unless the database is away now
+     * (then the sync does both when it returns).
+     */
+    @Bean
+    PgStore pgStore(HikariDataSource dataSource, KeyEncryptionKey kek, OnionProperties properties) {
+        PgStore store = new PgStore(dataSource, kek, properties.store().retryAfter());
+        if (!store.prepare()) {
+            LOG.warn("the store cannot be reached at start; serving the snapshot of the last state until it can");
+        }
+        return store;
+    }
+
+    @Bean
+    StoreSnapshot storeSnapshot(OnionProperties properties) {
+        return new StoreSnapshot(properties.stateDir().resolve(SNAPSHOT_FILE));
+    }
+
+    @Bean
+    PostgresRelayStore postgresRelayStore(PgStore store) {
+        return new PostgresRelayStore(store);
+    }
+
+    @Bean
+    PostgresCredentialRepository postgresCredentialRepository(
+            PgStore store, StoreSnapshot snapshot, PostgresRelayStore relays) {
+        PostgresCredentialRepository credentials = new PostgresCredentialRepository(store);
+        boolean read = false;
+        if (store.prepared()) {
+            try {
+                credentials.refresh();
+                relays.load();
+                read = true;
+            } catch (StoreUnavailableException e) {
+                LOG.warn("{}; starting from the snapshot of the last state", e.getMessage());
+            }
+        }
+        if (!read) {
+            Optional<StoreSnapshot.State> last = snapshot.read();
+            if (last.isPresent()) {
+                credentials.apply(last.get().credentials());
+                relays.seed(last.get().relays());
+                LOG.warn(
+                        "serving {} relays and {} credentials from the snapshot {} until the store can be reached",
+                        last.get().relays().size(),
+                        last.get().credentials().size(),
+                        snapshot.file());
+            } else {
+                relays.seed(List.of());
+                LOG.warn("the store cannot be reached and there is no snapshot yet: no stored relays until it can");
+            }
+        }
+        return credentials;
+    }
+
+    @Bean(destroyMethod = "close")
+    FleetSync fleetSync(
+            PgStore store,
+            PostgresCredentialRepository credentials,
+            PostgresRelayStore relays,
+            RelayRegistry registry,
+            StoreSnapshot snapshot,
+            OnionProperties properties) {
+        return new FleetSync(
+                store,
+                credentials,
+                relays,
+                registry,
+                snapshot,
+                properties.store().resync());
+    }
+
+    /** Starts following the store once the relays of the last state are open (after they are restored). */
+    @Bean
+    SmartLifecycle fleetSyncStart(FleetSync sync) {
+        return new SmartLifecycle() {
+            private volatile boolean running;
+
+            @Override
+            public void start() {
+                sync.start();
+                running = true;
+            }
+
+            @Override
+            public void stop() {
+                sync.close();
+                running = false;
+            }
+
+            @Override
+            public boolean isRunning() {
+                return running;
+            }
+
+            @Override
+            public int getPhase() {
+                return OnionConfiguration.RelayRestore.PHASE + 1;
+            }
+        };
+    }
+
+    /** The {@code store} health component. */
+    @Bean
+    StoreHealthIndicator storeHealthIndicator(FleetSync sync) {
+        return new StoreHealthIndicator(sync::status);
+    }
+}

@@ -1,0 +1,109 @@
+package dev.onionrelay.store.postgres;
+
+import dev.onionrelay.registry.RelayRegistry;
+import dev.onionrelay.registry.StoreSync;
+import dev.onionrelay.store.StoreConfigurationException;
+import dev.onionrelay.store.StoreUnavailableException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Set;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Keeps this instance on the shared store's state: on every change the {@link ChangeFeed} reports (and every resync),
+ * reads the credentials and relays again, lets the registry open, close and reopen relays to match, and writes the
+ * snapshot this instance starts from when the database is away. While the database cannot be reached nothing changes
+ * here: relays keep serving the last state, and {@link #status()} says so.
+ */
+public final class FleetSync implements AutoCloseable {
+
+    private static final System.Logger LOG = System.getLogger(FleetSync.class.getName());
+
+    /** Whether the store was reachable at the last read, when this instance last read it, and why not. */
+    public record Status(
+            boolean up,
+            @Nullable Instant lastSync,
+            @Nullable String error) {}
+
+    private final PgStore db;
+    private final PostgresCredentialRepository credentials;
+    private final PostgresRelayStore relays;
+    private final RelayRegistry registry;
+    private final StoreSnapshot snapshot;
+    private final ChangeFeed feed;
+    private volatile Status status = new Status(false, null, "not read yet");
+
+    public FleetSync(
+            PgStore db,
+            PostgresCredentialRepository credentials,
+            PostgresRelayStore relays,
+            RelayRegistry registry,
+            StoreSnapshot snapshot,
+            Duration resync) {
+        this.db = db;
+        this.credentials = credentials;
+        this.relays = relays;
+        this.registry = registry;
+        this.snapshot = snapshot;
+        this.feed = new ChangeFeed(db.dataSource(), resync, this::sync);
+    }
+
+    public void start() {
+        feed.start();
+    }
+
+    public Status status() {
+        Status now = status;
+        if (now.up() && !feed.connected()) {
+            return new Status(false, now.lastSync(), "not listening to store changes");
+        }
+        return now;
+    }
+
+    /** Reads the store and applies it; never throws (the data plane does not depend on the database). */
+    public synchronized void sync() {
+        long started = System.nanoTime();
+        try {
+            if (!db.prepare()) {
+                throw new StoreUnavailableException("the store cannot be reached", db.retryAfter(), null);
+            }
+            Set<String> changedCredentials = credentials.refresh();
+            // Relays whose credentials changed under the same name pick up the new material.
+            for (String name : changedCredentials) {
+                registry.refresh(name);
+            }
+            relays.read(); // fails while the database is away, so an outage is not mistaken for "nothing changed"
+            StoreSync done = registry.reconcile();
+            if (!done.isEmpty()) {
+                LOG.log(
+                        System.Logger.Level.INFO,
+                        "applied store changes: opened {0}, closed {1}, reopened {2}",
+                        done.open().size(),
+                        done.close().size(),
+                        done.replace().size());
+            }
+            snapshot.write(new StoreSnapshot.State(relays.lastKnown(), credentials.rows()));
+            status = new Status(true, Instant.now(), null);
+            LOG.log(
+                    System.Logger.Level.DEBUG,
+                    "read the store in {0} ms",
+                    Duration.ofNanos(System.nanoTime() - started).toMillis());
+        } catch (StoreUnavailableException e) {
+            if (status.up() || status.lastSync() == null) {
+                LOG.log(System.Logger.Level.WARNING, "{0}; serving the last state", e.getMessage());
+            }
+            status = new Status(false, status.lastSync(), "the store cannot be reached");
+        } catch (StoreConfigurationException e) {
+            LOG.log(System.Logger.Level.ERROR, "{0} {1}", e.getMessage(), e.action());
+            status = new Status(false, status.lastSync(), e.getMessage());
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "applying store changes failed: {0}", e.toString());
+            status = new Status(false, status.lastSync(), e.getMessage());
+        }
+    }
+
+    @Override
+    public void close() {
+        feed.close();
+    }
+}

@@ -1,0 +1,260 @@
+package dev.onionrelay.store.postgres;
+
+import dev.onionrelay.store.KeyEncryptionKey;
+import dev.onionrelay.store.StoreConfigurationException;
+import dev.onionrelay.store.StoreUnavailableException;
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.SQLRecoverableException;
+import java.sql.SQLTransientConnectionException;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.function.Supplier;
+import javax.sql.DataSource;
+import org.flywaydb.core.Flyway;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The database of a fleet: its connections, its schema (Flyway, {@code classpath:db/migration}), the key-encryption
+ * key that seals secrets in it, and the change feed every write goes through ({@link #recordChange}).
+ */
+public final class PgStore {
+
+    /** The channel every change is announced on; the payload is the change's revision. */
+    public static final String CHANNEL = "onion_changes";
+
+    private static final String KEY_CHECK = "key-check";
+    private static final String ADMIN_TOKEN = "admin-token";
+    private static final byte[] KEY_CHECK_VALUE = "onion-relay key check".getBytes(StandardCharsets.US_ASCII);
+
+    private final DataSource dataSource;
+    private final KeyEncryptionKey kek;
+    private final Duration retryAfter;
+    private volatile boolean prepared;
+
+    public PgStore(DataSource dataSource, KeyEncryptionKey kek, Duration retryAfter) {
+        this.dataSource = dataSource;
+        this.kek = kek;
+        this.retryAfter = retryAfter;
+    }
+
+    public DataSource dataSource() {
+        return dataSource;
+    }
+
+    public KeyEncryptionKey kek() {
+        return kek;
+    }
+
+    public Duration retryAfter() {
+        return retryAfter;
+    }
+
+    /**
+     * Migrates the schema and checks the key, as an instance does when it starts.
+     *
+     * @return false when the database cannot be reached now (the caller serves its snapshot and tries again later)
+     * @throws StoreConfigurationException when the key is not the fleet's
+     */
+    public boolean prepare() {
+        if (prepared) {
+            return true;
+        }
+        try {
+            migrate();
+            checkKey();
+            prepared = true;
+            return true;
+        } catch (StoreUnavailableException e) {
+            return false;
+        }
+    }
+
+    /** Whether {@link #prepare} succeeded. */
+    public boolean prepared() {
+        return prepared;
+    }
+
+    /** Brings the schema to the newest migration (instances starting at once take turns: Flyway locks). */
+    public void migrate() {
+        try {
+            Flyway.configure()
+                    .dataSource(dataSource)
+                    .locations("classpath:db/migration")
+                    .load()
+                    .migrate();
+        } catch (RuntimeException e) {
+            for (Throwable cause = e; cause != null; cause = cause.getCause()) {
+                if (cause instanceof SQLException sql && isUnavailable(sql)) {
+                    throw new StoreUnavailableException(
+                            "the store cannot be reached to migrate its schema: " + sql.getMessage(), retryAfter, e);
+                }
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Makes sure this instance's key-encryption key is the fleet's: the first instance stores a constant sealed with
+     * it, every later one must open it.
+     *
+     * @throws StoreConfigurationException naming both key ids when the key is another one
+     */
+    public void checkKey() {
+        transaction("check the key-encryption key", connection -> {
+            insertSettingIfAbsent(connection, KEY_CHECK, kek.seal(KEY_CHECK_VALUE, KEY_CHECK));
+            return null;
+        });
+        Setting check = transaction("check the key-encryption key", connection -> setting(connection, KEY_CHECK));
+        try {
+            byte[] opened = kek.open(check.value(), KEY_CHECK);
+            if (!Arrays.equals(opened, KEY_CHECK_VALUE)) {
+                throw new GeneralSecurityException("key check value differs");
+            }
+        } catch (GeneralSecurityException e) {
+            throw new StoreConfigurationException(
+                    "onion.store.encryption-key-file does not decrypt the stored credentials (key id " + kek.id()
+                            + "; the store was written with key id " + check.keyId() + ")",
+                    "Give every instance of the fleet the key-encryption key the store was written with.");
+        }
+    }
+
+    /**
+     * The fleet's admin token: the one stored (sealed) by the first instance that needed one, or {@code generate}d
+     * and stored now if there is none. Concurrent first starts agree: the insert happens only if absent.
+     */
+    public String adminToken(Supplier<String> generate) {
+        return transaction("read the admin token", connection -> {
+            insertSettingIfAbsent(
+                    connection, ADMIN_TOKEN, kek.seal(generate.get().getBytes(StandardCharsets.UTF_8), ADMIN_TOKEN));
+            Setting stored = setting(connection, ADMIN_TOKEN);
+            try {
+                return new String(kek.open(stored.value(), ADMIN_TOKEN), StandardCharsets.UTF_8);
+            } catch (GeneralSecurityException e) {
+                throw new StoreConfigurationException(
+                        "onion.store.encryption-key-file does not decrypt the stored admin token (key id " + kek.id()
+                                + "; stored with key id " + stored.keyId() + ")",
+                        "Give every instance of the fleet the key-encryption key the store was written with.");
+            }
+        });
+    }
+
+    private void insertSettingIfAbsent(Connection connection, String name, byte[] value) throws SQLException {
+        try (PreparedStatement insert = connection.prepareStatement(
+                "INSERT INTO settings (name, value, key_id) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING")) {
+            insert.setString(1, name);
+            insert.setBytes(2, value);
+            insert.setString(3, kek.id());
+            if (insert.executeUpdate() == 1) {
+                recordChange(connection, "setting", name, "created");
+            }
+        }
+    }
+
+    private record Setting(byte[] value, @Nullable String keyId) {}
+
+    private static Setting setting(Connection connection, String name) throws SQLException {
+        try (PreparedStatement select =
+                connection.prepareStatement("SELECT value, key_id FROM settings WHERE name = ?")) {
+            select.setString(1, name);
+            try (ResultSet row = select.executeQuery()) {
+                if (!row.next()) {
+                    throw new SQLException("setting " + name + " is missing");
+                }
+                return new Setting(row.getBytes(1), row.getString(2));
+            }
+        }
+    }
+
+    /** Records a change in the same transaction as the change itself and announces it when that commits. */
+    void recordChange(Connection connection, String kind, String name, String operation) throws SQLException {
+        try (PreparedStatement insert = connection.prepareStatement(
+                "INSERT INTO changes (kind, name, operation) VALUES (?, ?, ?) RETURNING revision")) {
+            insert.setString(1, kind);
+            insert.setString(2, name);
+            insert.setString(3, operation);
+            long revision;
+            try (ResultSet row = insert.executeQuery()) {
+                row.next();
+                revision = row.getLong(1);
+            }
+            try (PreparedStatement notify = connection.prepareStatement("SELECT pg_notify(?, ?)")) {
+                notify.setString(1, CHANNEL);
+                notify.setString(2, Long.toString(revision));
+                notify.execute();
+            }
+        }
+    }
+
+    /** Work on one connection inside a transaction. */
+    @FunctionalInterface
+    public interface Work<T> {
+        T run(Connection connection) throws SQLException;
+    }
+
+    /** A statement failed for a reason other than the database being unreachable (a constraint, a bug). */
+    public static final class StatementException extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        StatementException(String message, SQLException cause) {
+            super(message, cause);
+        }
+
+        public SQLException sqlException() {
+            return (SQLException) getCause();
+        }
+
+        /** The SQLSTATE, e.g. {@code 23505} for a unique violation. */
+        public @Nullable String sqlState() {
+            return sqlException().getSQLState();
+        }
+    }
+
+    /**
+     * Runs {@code work} in one transaction: all of it commits or none of it.
+     *
+     * @throws StoreUnavailableException when the database cannot be reached (nothing was applied)
+     * @throws StatementException when a statement fails otherwise (nothing was applied)
+     */
+    public <T> T transaction(String what, Work<T> work) {
+        try (Connection connection = dataSource.getConnection()) {
+            connection.setAutoCommit(false);
+            try {
+                T result = work.run(connection);
+                connection.commit();
+                return result;
+            } catch (SQLException | RuntimeException e) {
+                try {
+                    connection.rollback();
+                } catch (SQLException ignored) {
+                    // the connection is broken; the transaction dies with it
+                }
+                throw e;
+            }
+        } catch (SQLException e) {
+            if (isUnavailable(e)) {
+                throw new StoreUnavailableException(
+                        "the store cannot be reached, so the change was not made (" + what + "): " + e.getMessage(),
+                        retryAfter,
+                        e);
+            }
+            throw new StatementException(what + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Whether a failure means the database cannot be reached now, rather than a refused statement. */
+    public static boolean isUnavailable(SQLException e) {
+        if (e instanceof SQLTransientConnectionException || e instanceof SQLRecoverableException) {
+            return true;
+        }
+        String state = e.getSQLState();
+        return state == null
+                || state.startsWith("08") // connection exception
+                || state.startsWith("57P") // server shutting down, cannot connect now
+                || state.equals("53300"); // too many connections
+    }
+}

@@ -1,0 +1,333 @@
+package dev.onionrelay.store.postgres;
+
+import dev.onionrelay.credential.Credential;
+import dev.onionrelay.credential.CredentialException;
+import dev.onionrelay.credential.CredentialRepository;
+import dev.onionrelay.credential.CredentialStore;
+import dev.onionrelay.credential.NewCredential;
+import dev.onionrelay.credential.PemCodec;
+import dev.onionrelay.store.KeyEncryptionKey;
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.PrivateKey;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.Timestamp;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Credentials in the fleet's database, private keys sealed with the key-encryption key. Lookups (what TLS layers
+ * use) answer from the last state read, so relays keep working while the database is away; {@link #refresh} reads
+ * it again. A credential used by a relay of any instance cannot be deleted: the database refuses it (the relay's row
+ * references the credential), and a relay being created on this instance holds its credentials locally as well.
+ * Credentials from configured files ({@link #put}) stay on this instance.
+ */
+public final class PostgresCredentialRepository implements CredentialRepository {
+
+    private static final System.Logger LOG = System.getLogger(PostgresCredentialRepository.class.getName());
+    private static final String NAME_FIELD = "name";
+    private static final String UNIQUE_VIOLATION = "23505";
+    private static final String FOREIGN_KEY_VIOLATION = "23503";
+
+    /** A credential as stored: the private key sealed (never in the clear outside this process). */
+    public record Row(
+            String name,
+            String certificatePem,
+            byte @Nullable [] sealedKey,
+            @Nullable String keyId,
+            Instant createdAt) {}
+
+    private final PgStore db;
+    private final CredentialStore builder = new CredentialStore(null);
+    private volatile Map<String, Credential> stored = Map.of();
+    private volatile List<Row> rows = List.of();
+    private final Map<String, Credential> local = new ConcurrentHashMap<>();
+    // credential name -> holder id -> holder name; guarded by this
+    private final Map<String, Map<String, String>> holders = new HashMap<>();
+
+    public PostgresCredentialRepository(PgStore db) {
+        this.db = db;
+    }
+
+    /**
+     * Reads every stored credential again; what {@link #find} answers from afterwards.
+     *
+     * @return the names that appeared, disappeared or changed
+     * @throws dev.onionrelay.store.StoreUnavailableException when the database cannot be reached (the last state stays)
+     */
+    public Set<String> refresh() {
+        List<Row> read = db.transaction("load credentials", connection -> {
+            List<Row> all = new ArrayList<>();
+            try (PreparedStatement select = connection.prepareStatement(
+                            "SELECT name, certificate_pem, private_key, key_id, created_at FROM credentials ORDER BY name");
+                    ResultSet row = select.executeQuery()) {
+                while (row.next()) {
+                    all.add(new Row(
+                            row.getString(1),
+                            row.getString(2),
+                            row.getBytes(3),
+                            row.getString(4),
+                            row.getTimestamp(5).toInstant()));
+                }
+            }
+            return all;
+        });
+        return apply(read);
+    }
+
+    /** Takes {@code read} as the stored state (from the database or a snapshot); returns the names that changed. */
+    public synchronized Set<String> apply(List<Row> read) {
+        Map<String, Credential> next = new TreeMap<>();
+        Map<String, Credential> previous = stored;
+        for (Row row : read) {
+            Credential known = previous.get(row.name());
+            Row before = rows.stream()
+                    .filter(r -> r.name().equals(row.name()))
+                    .findFirst()
+                    .orElse(null);
+            if (known != null && before != null && sameRow(before, row)) {
+                next.put(row.name(), known);
+                continue;
+            }
+            try {
+                next.put(row.name(), open(db.kek(), row));
+            } catch (RuntimeException e) {
+                LOG.log(System.Logger.Level.WARNING, "skipping stored credential {0}: {1}", row.name(), e.getMessage());
+            }
+        }
+        Set<String> changed = new TreeSet<>();
+        for (String name : previous.keySet()) {
+            if (!next.containsKey(name) || next.get(name) != previous.get(name)) {
+                changed.add(name);
+            }
+        }
+        for (String name : next.keySet()) {
+            if (!previous.containsKey(name)) {
+                changed.add(name);
+            }
+        }
+        stored = Map.copyOf(next);
+        rows = List.copyOf(read);
+        return changed;
+    }
+
+    /** The stored credentials as last read, keys sealed: what a snapshot keeps. */
+    public List<Row> rows() {
+        return rows;
+    }
+
+    private static boolean sameRow(Row a, Row b) {
+        return a.certificatePem().equals(b.certificatePem())
+                && Arrays.equals(a.sealedKey(), b.sealedKey())
+                && a.createdAt().equals(b.createdAt());
+    }
+
+    private static Credential open(KeyEncryptionKey kek, Row row) {
+        PrivateKey key = null;
+        if (row.sealedKey() != null) {
+            byte[] pem;
+            try {
+                pem = kek.open(row.sealedKey(), purpose(row.name()));
+            } catch (GeneralSecurityException e) {
+                throw new IllegalStateException("its private key does not open with key-encryption key " + kek.id()
+                        + " (sealed with " + row.keyId() + ")");
+            }
+            try {
+                key = PemCodec.parsePrivateKey(new String(pem, StandardCharsets.US_ASCII));
+            } finally {
+                Arrays.fill(pem, (byte) 0);
+            }
+        }
+        return Credential.of(row.name(), PemCodec.parseCertificates(row.certificatePem()), key, row.createdAt());
+    }
+
+    private static String purpose(String name) {
+        return "credential:" + name;
+    }
+
+    @Override
+    public Credential create(NewCredential request) {
+        String name = request.name();
+        CredentialStore.requireValidName(name);
+        if (find(name).isPresent()) {
+            throw CredentialException.conflict(NAME_FIELD, "credential '" + name + "' already exists");
+        }
+        Credential credential = builder.prepare(request, this::find);
+        String certificatePem = PemCodec.certificatesToPem(credential.chain());
+        byte[] sealed = null;
+        if (credential.privateKey() != null) {
+            byte[] pem = PemCodec.privateKeyToPem(credential.privateKey()).getBytes(StandardCharsets.US_ASCII);
+            try {
+                sealed = db.kek().seal(pem, purpose(name));
+            } finally {
+                Arrays.fill(pem, (byte) 0);
+            }
+        }
+        Row row = new Row(
+                name, certificatePem, sealed, sealed == null ? null : db.kek().id(), credential.createdAt());
+        synchronized (this) {
+            if (local.containsKey(name)) {
+                throw CredentialException.conflict(NAME_FIELD, "credential '" + name + "' already exists");
+            }
+            try {
+                db.transaction("create credential " + name, connection -> {
+                    try (PreparedStatement insert = connection.prepareStatement(
+                            "INSERT INTO credentials (name, certificate_pem, private_key, key_id, created_at)"
+                                    + " VALUES (?, ?, ?, ?, ?)")) {
+                        insert.setString(1, row.name());
+                        insert.setString(2, row.certificatePem());
+                        insert.setBytes(3, row.sealedKey());
+                        insert.setString(4, row.keyId());
+                        insert.setTimestamp(5, Timestamp.from(row.createdAt()));
+                        insert.executeUpdate();
+                    }
+                    db.recordChange(connection, "credential", name, "created");
+                    return null;
+                });
+            } catch (PgStore.StatementException e) {
+                if (UNIQUE_VIOLATION.equals(e.sqlState())) {
+                    throw CredentialException.conflict(NAME_FIELD, "credential '" + name + "' already exists");
+                }
+                throw e;
+            }
+            Map<String, Credential> next = new TreeMap<>(stored);
+            next.put(name, credential);
+            stored = Map.copyOf(next);
+            List<Row> nextRows = new ArrayList<>(rows);
+            nextRows.add(row);
+            rows = List.copyOf(nextRows);
+        }
+        return credential;
+    }
+
+    @Override
+    public synchronized void put(Credential credential) {
+        CredentialStore.requireValidName(credential.name());
+        if (stored.containsKey(credential.name())) {
+            throw CredentialException.conflict(
+                    NAME_FIELD, "credential '" + credential.name() + "' already exists in the shared store");
+        }
+        local.put(credential.name(), credential);
+    }
+
+    @Override
+    public Optional<Credential> find(String name) {
+        if (name == null) {
+            return Optional.empty();
+        }
+        Credential found = stored.get(name);
+        return Optional.ofNullable(found != null ? found : local.get(name));
+    }
+
+    @Override
+    public List<Credential> list() {
+        Map<String, Credential> all = new TreeMap<>(local);
+        all.putAll(stored);
+        return all.values().stream()
+                .sorted(Comparator.comparing(Credential::name))
+                .toList();
+    }
+
+    @Override
+    public synchronized void hold(String holder, String holderName, Collection<String> names) {
+        for (String name : names) {
+            holders.computeIfAbsent(name, n -> new LinkedHashMap<>()).put(holder, holderName);
+        }
+    }
+
+    @Override
+    public synchronized void release(String holder) {
+        holders.values().removeIf(held -> {
+            held.remove(holder);
+            return held.isEmpty();
+        });
+    }
+
+    @Override
+    public synchronized List<String> holdersOf(String name) {
+        Map<String, String> held = holders.get(name);
+        return held == null ? List.of() : List.copyOf(held.values());
+    }
+
+    /**
+     * @throws CredentialException NOT_FOUND, or CONFLICT while a relay of this or any other instance uses it
+     * @throws dev.onionrelay.store.StoreUnavailableException when the database cannot be reached
+     */
+    @Override
+    public synchronized void delete(String name) {
+        if (name == null) {
+            throw CredentialException.notFound("");
+        }
+        // A name this instance has not read yet may still be in the database: the database answers.
+        Map<String, String> held = holders.get(name);
+        if (held != null && !held.isEmpty()) {
+            throw CredentialException.conflict(
+                    NAME_FIELD, "credential '" + name + "' is used by relays " + List.copyOf(held.values()));
+        }
+        if (local.containsKey(name) && !stored.containsKey(name)) {
+            local.remove(name);
+            return;
+        }
+        boolean deleted;
+        try {
+            deleted = db.transaction("delete credential " + name, connection -> {
+                try (PreparedStatement delete = connection.prepareStatement("DELETE FROM credentials WHERE name = ?")) {
+                    delete.setString(1, name);
+                    if (delete.executeUpdate() == 0) {
+                        return false;
+                    }
+                }
+                db.recordChange(connection, "credential", name, "deleted");
+                return true;
+            });
+        } catch (PgStore.StatementException e) {
+            if (FOREIGN_KEY_VIOLATION.equals(e.sqlState())) {
+                throw CredentialException.conflict(
+                        NAME_FIELD, "credential '" + name + "' is used by relays " + usersOf(name));
+            }
+            throw e;
+        }
+        Map<String, Credential> next = new TreeMap<>(stored);
+        next.remove(name);
+        stored = Map.copyOf(next);
+        rows = rows.stream().filter(row -> !row.name().equals(name)).toList();
+        if (!deleted) {
+            throw CredentialException.notFound(name);
+        }
+    }
+
+    private List<String> usersOf(String name) {
+        try {
+            return db.transaction("name the relays using credential " + name, connection -> {
+                List<String> users = new ArrayList<>();
+                try (PreparedStatement select = connection.prepareStatement(
+                        "SELECT r.name FROM relay_credentials u JOIN relays r ON r.id = u.relay_id"
+                                + " WHERE u.credential_name = ? ORDER BY r.created_at")) {
+                    select.setString(1, name);
+                    try (ResultSet row = select.executeQuery()) {
+                        while (row.next()) {
+                            users.add(row.getString(1));
+                        }
+                    }
+                }
+                return users;
+            });
+        } catch (RuntimeException e) {
+            return List.of("(unknown)");
+        }
+    }
+}
