@@ -18,7 +18,10 @@ public final class RelayViews {
 
     private RelayViews() {}
 
-    /** A relay. {@code error} only when FAILED. */
+    /**
+     * A relay. {@code error} only when FAILED. {@code state} and {@code error} are this instance's; {@code instances}
+     * has the state on every live instance of the fleet and {@code stats} are summed over those that answered.
+     */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record RelayView(
             String id,
@@ -31,7 +34,19 @@ public final class RelayViews {
             List<LayerView> egress,
             OptionsView options,
             Instant createdAt,
-            StatsView stats) {}
+            StatsView stats,
+            List<InstanceView> instances) {}
+
+    /**
+     * A relay on one instance of the fleet: LISTENING, FAILED (with {@code error}) or STOPPED as there, ABSENT when
+     * that instance does not have it (yet), UNREACHABLE when it did not answer in time.
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record InstanceView(
+            String name,
+            String state,
+            @Nullable String error,
+            @Nullable Integer activeTunnels) {}
 
     /** A configured layer, defaults applied. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -70,7 +85,7 @@ public final class RelayViews {
             long rejectedTunnels,
             long connectFailures) {}
 
-    /** A tunnel and its two live stacks. */
+    /** A tunnel and its two live stacks; {@code instance} is the instance of the fleet that holds it. */
     public record TunnelView(
             String id,
             String relay,
@@ -80,7 +95,8 @@ public final class RelayViews {
             long bytesIn,
             long bytesOut,
             StackView ingress,
-            StackView egress) {}
+            StackView egress,
+            String instance) {}
 
     public record StackView(int depth, int minDepth, List<LiveLayerView> layers) {}
 
@@ -98,7 +114,8 @@ public final class RelayViews {
             @Nullable Long handshakeMillis,
             @Nullable String failureReason) {}
 
-    public static RelayView relay(Relay relay) {
+    /** A relay as this instance ({@code instance}) sees it: one element in {@code instances}, its own stats. */
+    public static RelayView relay(Relay relay, String instance) {
         RelayOptions options = relay.spec().options();
         RelayStats stats = relay.stats();
         return new RelayView(
@@ -126,7 +143,8 @@ public final class RelayViews {
                         stats.bytesIn(),
                         stats.bytesOut(),
                         stats.rejectedTunnels(),
-                        stats.connectFailures()));
+                        stats.connectFailures()),
+                List.of(new InstanceView(instance, relay.state().name(), relay.error(), stats.activeTunnels())));
     }
 
     public static LayerView layer(LayerSpec spec) {
@@ -144,7 +162,7 @@ public final class RelayViews {
                 spec.handshakeTimeout().toString());
     }
 
-    public static TunnelView tunnel(TunnelStatus status) {
+    public static TunnelView tunnel(TunnelStatus status, String instance) {
         return new TunnelView(
                 status.id(),
                 status.relay(),
@@ -154,7 +172,8 @@ public final class RelayViews {
                 status.bytesIn(),
                 status.bytesOut(),
                 stack(status.ingress()),
-                stack(status.egress()));
+                stack(status.egress()),
+                instance);
     }
 
     private static StackView stack(TunnelStatus.StackStatus stack) {
