@@ -11,6 +11,8 @@ import dev.onionrelay.relay.Relay;
 import dev.onionrelay.relay.RelayException;
 import dev.onionrelay.relay.Tunnel;
 import io.swagger.v3.oas.annotations.Operation;
+import io.swagger.v3.oas.annotations.media.Content;
+import io.swagger.v3.oas.annotations.media.Schema;
 import io.swagger.v3.oas.annotations.responses.ApiResponse;
 import io.swagger.v3.oas.annotations.tags.Tag;
 import jakarta.servlet.http.HttpServletRequest;
@@ -105,6 +107,10 @@ public class RelayController {
 
     @GetMapping("/{relay}/tunnels/{tunnel}")
     @Operation(summary = "One tunnel with both live stacks, from the instance that holds it")
+    @ApiResponse(
+            responseCode = "200",
+            description = "the tunnel",
+            content = @Content(schema = @Schema(implementation = RelayViews.TunnelView.class)))
     public ResponseEntity<?> tunnel(
             @PathVariable String relay, @PathVariable String tunnel, HttpServletRequest request) {
         return here(
@@ -126,7 +132,10 @@ public class RelayController {
 
     @PostMapping(path = "/{relay}/tunnels/{tunnel}/{side}/layers", consumes = MediaType.APPLICATION_JSON_VALUE)
     @Operation(summary = "Push a new innermost layer on a live tunnel (startTLS); the handshake runs in the background")
-    @ApiResponse(responseCode = "201", description = "the pushed layer, handshaking")
+    @ApiResponse(
+            responseCode = "201",
+            description = "the pushed layer, handshaking",
+            content = @Content(schema = @Schema(implementation = RelayViews.LiveLayerView.class)))
     public ResponseEntity<?> push(
             @PathVariable String relay,
             @PathVariable String tunnel,
