@@ -1,6 +1,7 @@
 package dev.onionrelay.api;
 
 import dev.onionrelay.credential.CredentialException;
+import dev.onionrelay.fleet.MemberUnreachableException;
 import dev.onionrelay.registry.FieldProblem;
 import dev.onionrelay.registry.InvalidRequestException;
 import dev.onionrelay.relay.RelayException;
@@ -80,6 +81,13 @@ public class ApiExceptionHandler extends ResponseEntityExceptionHandler {
                                         + " Try again later.",
                                 List.of())
                         .toProblemDetail());
+    }
+
+    /** Only another member can answer, and it did not in time: 504 naming it, never a wait without end. */
+    @ExceptionHandler(MemberUnreachableException.class)
+    ResponseEntity<ProblemDetail> memberUnreachable(MemberUnreachableException e) {
+        LOG.warn("{}", e.getMessage());
+        return problem(HttpStatus.GATEWAY_TIMEOUT, "member unreachable", e.getMessage(), List.of());
     }
 
     @Override

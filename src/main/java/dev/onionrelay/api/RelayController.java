@@ -1,5 +1,7 @@
 package dev.onionrelay.api;
 
+import dev.onionrelay.api.FleetViews.MemberAnswer;
+import dev.onionrelay.api.FleetViews.MemberRelay;
 import dev.onionrelay.layer.LayerStatus;
 import dev.onionrelay.layer.Side;
 import dev.onionrelay.registry.LayerRequest;
@@ -9,11 +11,16 @@ import dev.onionrelay.relay.Relay;
 import dev.onionrelay.relay.RelayException;
 import dev.onionrelay.relay.Tunnel;
 import io.swagger.v3.oas.annotations.Operation;
+import io.swagger.v3.oas.annotations.media.Content;
+import io.swagger.v3.oas.annotations.media.Schema;
 import io.swagger.v3.oas.annotations.responses.ApiResponse;
 import io.swagger.v3.oas.annotations.tags.Tag;
+import jakarta.servlet.http.HttpServletRequest;
 import java.net.URI;
 import java.util.List;
 import java.util.Locale;
+import java.util.Optional;
+import java.util.function.Supplier;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
@@ -25,17 +32,32 @@ import org.springframework.web.bind.annotation.RequestBody;
 import org.springframework.web.bind.annotation.RequestMapping;
 import org.springframework.web.bind.annotation.ResponseStatus;
 import org.springframework.web.bind.annotation.RestController;
+import tools.jackson.core.type.TypeReference;
 
-/** {@code /relays}: listeners with their stacks, their open tunnels, and the live layers of each tunnel. */
+/**
+ * {@code /relays}: listeners with their stacks, their open tunnels, and the live layers of each tunnel. Any instance of
+ * a fleet answers for the whole fleet: relay views list the relay's state on every live member with stats summed over
+ * them, tunnel lists merge every member's tunnels, and calls about one tunnel that another member holds are passed to
+ * that member (see {@link FleetCalls}).
+ */
 @RestController
 @RequestMapping(path = "/relays", produces = MediaType.APPLICATION_JSON_VALUE)
 @Tag(name = "relays", description = "Nested-TLS relays, their tunnels and live layers")
 public class RelayController {
 
-    private final RelayRegistry relays;
+    /** Names the members that did not answer in time when a list could not include their part. */
+    public static final String UNREACHABLE_MEMBERS = "Onion-Unreachable-Members";
 
-    public RelayController(RelayRegistry relays) {
+    private static final TypeReference<MemberRelay> MEMBER_RELAY = new TypeReference<>() {};
+    private static final TypeReference<List<MemberRelay>> MEMBER_RELAYS = new TypeReference<>() {};
+    private static final TypeReference<List<RelayViews.TunnelView>> TUNNELS = new TypeReference<>() {};
+
+    private final RelayRegistry relays;
+    private final FleetCalls fleet;
+
+    public RelayController(RelayRegistry relays, FleetCalls fleet) {
         this.relays = relays;
+        this.fleet = fleet;
     }
 
     @PostMapping(consumes = MediaType.APPLICATION_JSON_VALUE)
@@ -43,19 +65,22 @@ public class RelayController {
     @ApiResponse(responseCode = "201", description = "the relay, listening or FAILED with the reason")
     public ResponseEntity<RelayViews.RelayView> create(@RequestBody RelayRequest request) {
         Relay relay = relays.create(request);
-        return ResponseEntity.created(URI.create("/relays/" + relay.id())).body(RelayViews.relay(relay));
+        return ResponseEntity.created(URI.create("/relays/" + relay.id())).body(view(relay));
     }
 
     @GetMapping
-    @Operation(summary = "List relays, oldest first")
-    public List<RelayViews.RelayView> list() {
-        return relays.list().stream().map(RelayViews::relay).toList();
+    @Operation(summary = "List relays, oldest first, with their state on every live instance")
+    public List<RelayViews.RelayView> list(HttpServletRequest request) {
+        List<RelayViews.RelayView> local =
+                relays.list().stream().map(this::view).toList();
+        return FleetViews.relays(local, fleet.ask(request, MEMBER_RELAYS));
     }
 
     @GetMapping("/{relay}")
-    @Operation(summary = "One relay, by id or name")
-    public RelayViews.RelayView get(@PathVariable String relay) {
-        return RelayViews.relay(relays.get(relay));
+    @Operation(summary = "One relay, by id or name, with its state on every live instance")
+    public RelayViews.RelayView get(@PathVariable String relay, HttpServletRequest request) {
+        RelayViews.RelayView local = view(relays.get(relay));
+        return FleetViews.relay(local, fleet.ask(request, MEMBER_RELAY));
     }
 
     @DeleteMapping("/{relay}")
@@ -66,45 +91,105 @@ public class RelayController {
     }
 
     @GetMapping("/{relay}/tunnels")
-    @Operation(summary = "Open tunnels of a relay, oldest first")
-    public List<RelayViews.TunnelView> tunnels(@PathVariable String relay) {
-        return relays.get(relay).tunnels().stream()
-                .map(t -> RelayViews.tunnel(t.status()))
+    @Operation(summary = "Open tunnels of a relay on every live instance, oldest first")
+    public ResponseEntity<List<RelayViews.TunnelView>> tunnels(@PathVariable String relay, HttpServletRequest request) {
+        List<RelayViews.TunnelView> local = relays.get(relay).tunnels().stream()
+                .map(t -> RelayViews.tunnel(t.status(), fleet.self()))
                 .toList();
+        List<MemberAnswer<List<RelayViews.TunnelView>>> others = fleet.ask(request, TUNNELS);
+        List<String> unreachable = FleetViews.unreachable(others);
+        ResponseEntity.BodyBuilder response = ResponseEntity.ok();
+        if (!unreachable.isEmpty()) {
+            response.header(UNREACHABLE_MEMBERS, String.join(",", unreachable));
+        }
+        return response.body(FleetViews.tunnels(local, others));
     }
 
     @GetMapping("/{relay}/tunnels/{tunnel}")
-    @Operation(summary = "One tunnel with both live stacks")
-    public RelayViews.TunnelView tunnel(@PathVariable String relay, @PathVariable String tunnel) {
-        return RelayViews.tunnel(find(relay, tunnel).status());
+    @Operation(summary = "One tunnel with both live stacks, from the instance that holds it")
+    @ApiResponse(
+            responseCode = "200",
+            description = "the tunnel",
+            content = @Content(schema = @Schema(implementation = RelayViews.TunnelView.class)))
+    public ResponseEntity<?> tunnel(
+            @PathVariable String relay, @PathVariable String tunnel, HttpServletRequest request) {
+        return here(
+                request,
+                null,
+                () -> ResponseEntity.ok(RelayViews.tunnel(find(relay, tunnel).status(), fleet.self())));
     }
 
     @DeleteMapping("/{relay}/tunnels/{tunnel}")
-    @ResponseStatus(HttpStatus.NO_CONTENT)
-    @Operation(summary = "Close one tunnel")
-    public void closeTunnel(@PathVariable String relay, @PathVariable String tunnel) {
-        find(relay, tunnel).close();
+    @Operation(summary = "Close one tunnel, on the instance that holds it")
+    @ApiResponse(responseCode = "204", description = "closed")
+    public ResponseEntity<?> closeTunnel(
+            @PathVariable String relay, @PathVariable String tunnel, HttpServletRequest request) {
+        return here(request, null, () -> {
+            find(relay, tunnel).close();
+            return ResponseEntity.noContent().build();
+        });
     }
 
     @PostMapping(path = "/{relay}/tunnels/{tunnel}/{side}/layers", consumes = MediaType.APPLICATION_JSON_VALUE)
     @Operation(summary = "Push a new innermost layer on a live tunnel (startTLS); the handshake runs in the background")
-    @ApiResponse(responseCode = "201", description = "the pushed layer, handshaking")
-    public ResponseEntity<RelayViews.LiveLayerView> push(
+    @ApiResponse(
+            responseCode = "201",
+            description = "the pushed layer, handshaking",
+            content = @Content(schema = @Schema(implementation = RelayViews.LiveLayerView.class)))
+    public ResponseEntity<?> push(
             @PathVariable String relay,
             @PathVariable String tunnel,
             @PathVariable String side,
-            @RequestBody LayerRequest request) {
-        Tunnel live = relays.tunnel(relay, tunnel);
-        LayerStatus pushed = relays.push(relay, tunnel, side(side), request);
-        return ResponseEntity.created(URI.create("/relays/" + live.relay().id() + "/tunnels/" + live.id()))
-                .body(RelayViews.liveLayer(pushed));
+            @RequestBody LayerRequest layer,
+            HttpServletRequest request) {
+        Side pushed = side(side);
+        return here(request, layer, () -> {
+            Tunnel live = relays.tunnel(relay, tunnel);
+            LayerStatus status = relays.push(relay, tunnel, pushed, layer);
+            return ResponseEntity.created(URI.create("/relays/" + live.relay().id() + "/tunnels/" + live.id()))
+                    .body(RelayViews.liveLayer(status));
+        });
     }
 
     @DeleteMapping("/{relay}/tunnels/{tunnel}/{side}/layers/innermost")
-    @ResponseStatus(HttpStatus.ACCEPTED)
     @Operation(summary = "Pop the innermost layer (stopTLS): close_notify, the TCP connection stays open")
-    public void pop(@PathVariable String relay, @PathVariable String tunnel, @PathVariable String side) {
-        relays.pop(relay, tunnel, side(side));
+    @ApiResponse(responseCode = "202", description = "popping")
+    public ResponseEntity<?> pop(
+            @PathVariable String relay,
+            @PathVariable String tunnel,
+            @PathVariable String side,
+            HttpServletRequest request) {
+        Side popped = side(side);
+        return here(request, null, () -> {
+            relays.pop(relay, tunnel, popped);
+            return ResponseEntity.accepted().build();
+        });
+    }
+
+    /**
+     * A call about one tunnel: answered here when this instance holds it, else by the member that does (its answer
+     * passed on as it is), else the 404 of this instance.
+     */
+    private ResponseEntity<?> here(
+            HttpServletRequest request,
+            @org.jspecify.annotations.Nullable Object body,
+            Supplier<ResponseEntity<?>> local) {
+        try {
+            return local.get();
+        } catch (RelayException e) {
+            if (e.kind() != RelayException.Kind.NOT_FOUND) {
+                throw e;
+            }
+            Optional<ResponseEntity<String>> holder = fleet.toHolder(request, body);
+            if (holder.isPresent()) {
+                return holder.get();
+            }
+            throw e;
+        }
+    }
+
+    private RelayViews.RelayView view(Relay relay) {
+        return RelayViews.relay(relay, fleet.self());
     }
 
     private Tunnel find(String relay, String tunnel) {

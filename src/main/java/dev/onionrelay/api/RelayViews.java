@@ -20,7 +20,10 @@ public final class RelayViews {
 
     private RelayViews() {}
 
-    /** A relay. {@code error} only when FAILED. */
+    /**
+     * A relay. {@code error} only when FAILED. {@code state} and {@code error} are this instance's; {@code instances}
+     * has the state on every live instance of the fleet and {@code stats} are summed over those that answered.
+     */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record RelayView(
             String id,
@@ -33,7 +36,19 @@ public final class RelayViews {
             List<LayerView> egress,
             OptionsView options,
             Instant createdAt,
-            StatsView stats) {}
+            StatsView stats,
+            List<InstanceView> instances) {}
+
+    /**
+     * A relay on one instance of the fleet: LISTENING, FAILED (with {@code error}) or STOPPED as there, ABSENT when
+     * that instance does not have it (yet), UNREACHABLE when it did not answer in time.
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record InstanceView(
+            String name,
+            String state,
+            @Nullable String error,
+            @Nullable Integer activeTunnels) {}
 
     /**
      * Where the relay's tunnels go, in the form it was given: {@code host} and {@code port} for one target,
@@ -104,8 +119,9 @@ public final class RelayViews {
             long connectFailures) {}
 
     /**
-     * A tunnel and its two live stacks; {@code requested} (proxy modes: the destination the client asked for) and
-     * {@code connected} (where the tunnel connected) appear once known.
+     * A tunnel and its two live stacks; {@code instance} is the instance of the fleet that holds it; {@code requested}
+     * (proxy modes: the destination the client asked for) and {@code connected} (where the tunnel connected) appear
+     * once known.
      */
     public record TunnelView(
             String id,
@@ -122,7 +138,9 @@ public final class RelayViews {
             String requested,
 
             @JsonInclude(JsonInclude.Include.NON_NULL) @Nullable
-            ConnectedView connected) {}
+            ConnectedView connected,
+
+            String instance) {}
 
     /** Where a tunnel connected: {@code index} in the relay's targets (fixed targets only), target, address. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -144,7 +162,8 @@ public final class RelayViews {
             @Nullable Long handshakeMillis,
             @Nullable String failureReason) {}
 
-    public static RelayView relay(Relay relay) {
+    /** A relay as this instance ({@code instance}) sees it: one element in {@code instances}, its own stats. */
+    public static RelayView relay(Relay relay, String instance) {
         RelayOptions options = relay.spec().options();
         RelayStats stats = relay.stats();
         return new RelayView(
@@ -172,7 +191,8 @@ public final class RelayViews {
                         stats.bytesIn(),
                         stats.bytesOut(),
                         stats.rejectedTunnels(),
-                        stats.connectFailures()));
+                        stats.connectFailures()),
+                List.of(new InstanceView(instance, relay.state().name(), relay.error(), stats.activeTunnels())));
     }
 
     public static LayerView layer(LayerSpec spec) {
@@ -191,7 +211,7 @@ public final class RelayViews {
                 spec.connect());
     }
 
-    public static TunnelView tunnel(TunnelStatus status) {
+    public static TunnelView tunnel(TunnelStatus status, String instance) {
         return new TunnelView(
                 status.id(),
                 status.relay(),
@@ -208,7 +228,8 @@ public final class RelayViews {
                         : new ConnectedView(
                                 status.connected().index(),
                                 status.connected().target(),
-                                status.connected().address()));
+                                status.connected().address()),
+                instance);
     }
 
     private static StackView stack(TunnelStatus.StackStatus stack) {

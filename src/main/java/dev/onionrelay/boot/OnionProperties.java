@@ -131,10 +131,12 @@ public record OnionProperties(
      * @param advertiseUrl how other instances reach this one's API (default {@code http://<host>:<server.port>})
      * @param bindAddress where this instance's relays listen instead of their own host, for this instance only
      * @param lease how long an instance that stopped heartbeating stays a member
+     * @param callTimeout how long this instance waits for another member's answer before reporting it unreachable
      */
     public record Fleet(
             @Nullable String instanceName,
             @Nullable String advertiseUrl,
             @Nullable String bindAddress,
-            @DefaultValue("10s") Duration lease) {}
+            @DefaultValue("10s") Duration lease,
+            @DefaultValue("2s") Duration callTimeout) {}
 }

@@ -11,6 +11,9 @@ import org.jspecify.annotations.Nullable;
 /**
  * What {@code GET /actuator/onion} returns: the field names of API.md's Actuator section, in its order; fields this
  * service adds come after them.
+ *
+ * @param instance this instance's name in its fleet
+ * @param memberCount the live instances of its fleet, itself included (1 with the file store)
  */
 public record OnionReport(
         int relayCount,
@@ -18,7 +21,9 @@ public record OnionReport(
         String provider,
         LayerDepth layerDepth,
         Handshakes handshakes,
-        List<RelayReport> relays) {
+        List<RelayReport> relays,
+        String instance,
+        int memberCount) {
 
     /**
      * @param maxConfigured the deepest configured stack of any relay, either side
@@ -106,7 +111,7 @@ public record OnionReport(
     public record Failures(long total, Map<String, Long> byLayer, Map<String, Long> byReason) {}
 
     /** The report over all relays, oldest relay first. */
-    static OnionReport of(List<Relay> relays, String provider) {
+    static OnionReport of(List<Relay> relays, String provider, String instance, int memberCount) {
         int tunnels = 0;
         int maxConfigured = 0;
         int maxLive = 0;
@@ -131,7 +136,9 @@ public record OnionReport(
                 provider,
                 new LayerDepth(maxConfigured, maxLive),
                 new Handshakes(succeeded, failed, byReason),
-                reports);
+                reports,
+                instance,
+                memberCount);
     }
 
     private static int max(DepthRange range) {

@@ -30,7 +30,7 @@ class PackageLayoutTest {
 
     private static final String ROOT = "dev/onionrelay/";
     private static final Pattern PROJECT = Pattern.compile("dev/onionrelay/(\\w+)/");
-    private static final List<String> ENGINE = List.of("layer", "relay", "registry", "credential", "store");
+    private static final List<String> ENGINE = List.of("layer", "relay", "registry", "credential", "store", "fleet");
 
     /** Top-level package -> the classes in it -> what they refer to (internal names). */
     private static final Map<String, Map<String, Set<String>>> REFERENCES = new TreeMap<>();

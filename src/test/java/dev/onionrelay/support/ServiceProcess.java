@@ -24,7 +24,7 @@ public final class ServiceProcess implements AutoCloseable {
 
     private final Path stateDir;
     private final Path log;
-    private final List<String> extraArgs;
+    private final List<String> extraArgs = new ArrayList<>();
     private final int apiPort;
     private final int managementPort;
     private Process process;
@@ -32,7 +32,7 @@ public final class ServiceProcess implements AutoCloseable {
     public ServiceProcess(Path stateDir, Path log, String... extraArgs) {
         this.stateDir = stateDir;
         this.log = log;
-        this.extraArgs = List.of(extraArgs);
+        this.extraArgs.addAll(List.of(extraArgs));
         this.apiPort = freePort();
         this.managementPort = freePort();
     }
@@ -61,6 +61,7 @@ public final class ServiceProcess implements AutoCloseable {
             throw new UncheckedIOException(e);
         }
         ApiClient management = management();
+        // generous: several JVMs starting at once on a shared CI machine
         await().atMost(Duration.ofSeconds(180))
                 .pollInterval(Duration.ofMillis(200))
                 .ignoreExceptions()
@@ -95,6 +96,48 @@ public final class ServiceProcess implements AutoCloseable {
         }
     }
 
+    /** More {@code --key=value} arguments for the next {@link #start()} (e.g. ones that name {@link #apiPort()}). */
+    public ServiceProcess withArgs(String... more) {
+        extraArgs.addAll(List.of(more));
+        return this;
+    }
+
+    /** The port the API listens on (fixed for this process, across restarts). */
+    public int apiPort() {
+        return apiPort;
+    }
+
+    /** The process id of the running JVM. */
+    public long pid() {
+        return process.pid();
+    }
+
+    /** SIGSTOP: the JVM hangs, its sockets stay open and unanswered, until {@link #resume()}. */
+    public void pause() {
+        signal("STOP");
+    }
+
+    /** SIGCONT after {@link #pause()}. */
+    public void resume() {
+        signal("CONT");
+    }
+
+    private void signal(String name) {
+        try {
+            Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(process.pid()))
+                    .redirectErrorStream(true)
+                    .start();
+            if (!kill.waitFor(10, TimeUnit.SECONDS) || kill.exitValue() != 0) {
+                throw new IllegalStateException("kill -" + name + " " + process.pid() + " failed");
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
     public Path stateDir() {
         return stateDir;
     }
@@ -117,6 +160,7 @@ public final class ServiceProcess implements AutoCloseable {
     @Override
     public void close() {
         if (process != null && process.isAlive()) {
+            resume(); // a paused JVM would not act on SIGTERM
             stop();
         }
     }
