@@ -97,6 +97,27 @@ public final class PgCluster implements AutoCloseable {
                                 + " -c max_connections=200",
                         "start"),
                 true);
+        awaitConnections();
+    }
+
+    /** pg_ctl's wait ends when the server says it is ready; a first login proves it (after crash recovery too). */
+    private void awaitConnections() {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (true) {
+            try (Connection connection = DriverManager.getConnection(jdbcUrl("postgres"), USER, PASSWORD)) {
+                return;
+            } catch (SQLException e) {
+                if (System.nanoTime() > deadline) {
+                    throw new IllegalStateException("the server does not accept connections: " + e.getMessage(), e);
+                }
+                try {
+                    TimeUnit.MILLISECONDS.sleep(100);
+                } catch (InterruptedException interrupted) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException(interrupted);
+                }
+            }
+        }
     }
 
     /** Stops the server at once ({@code immediate}: connections are cut as in a crash or a network loss). */
