@@ -12,9 +12,12 @@ public class OnionRelayApplication {
         try {
             SpringApplication.run(OnionRelayApplication.class, args);
         } catch (RuntimeException e) {
-            // Spring Boot has reported why (a store with the wrong key: one line naming it). Exit non-zero even if a
-            // thread started before the failure would keep the JVM alive.
-            System.exit(1);
+            // Spring Boot has reported why (a store with the wrong key: one line naming it) and closed the context.
+            // Exit non-zero at once: a thread or shutdown hook left from the failed start must not keep the JVM
+            // alive (a start that never ends is worse than a crash loop).
+            System.out.flush();
+            System.err.flush();
+            Runtime.getRuntime().halt(1);
         }
     }
 }

@@ -342,8 +342,8 @@ class PostgresFleetTest {
                 "--spring.datasource.password=" + PgCluster.PASSWORD,
                 "--onion.store.encryption-key-file=" + otherKey);
         try {
-            org.assertj.core.api.Assertions.assertThatThrownBy(wrong::start)
-                    .hasMessageContaining("the service exited 1");
+            org.assertj.core.api.Assertions.assertThatThrownBy(wrong::start).hasMessageContaining("the service exited");
+            assertThat(wrong.exitCode()).isEqualTo(1);
         } finally {
             wrong.close();
         }

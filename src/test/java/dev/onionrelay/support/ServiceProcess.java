@@ -65,12 +65,9 @@ public final class ServiceProcess implements AutoCloseable {
         await().atMost(Duration.ofSeconds(180))
                 .pollInterval(Duration.ofMillis(200))
                 .ignoreExceptions()
-                .until(() -> {
-                    if (!process.isAlive()) {
-                        throw new AssertionError("the service exited " + process.exitValue() + "; log: " + log);
-                    }
-                    return management.get("/actuator/health/liveness").status() == 200;
-                });
+                // Outside the ignored exceptions: a service that exits is reported at once, with its exit code.
+                .failFast("the service exited; log: " + log, () -> !process.isAlive())
+                .until(() -> management.get("/actuator/health/liveness").status() == 200);
     }
 
     /** SIGKILL: no shutdown hook, no flush, no close; whatever the service was doing stops mid-way. */
@@ -136,6 +133,11 @@ public final class ServiceProcess implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new IllegalStateException(e);
         }
+    }
+
+    /** The exit code of a service that has exited. */
+    public int exitCode() {
+        return process.exitValue();
     }
 
     public Path stateDir() {

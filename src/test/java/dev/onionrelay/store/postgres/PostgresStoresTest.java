@@ -1,8 +1,8 @@
 package dev.onionrelay.store.postgres;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
 
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
@@ -256,8 +256,8 @@ class PostgresStoresTest {
             cluster.start();
         }
         // The pool reconnects on its own after the restart (its first attempts may meet the server's crash recovery).
-        await().atMost(Duration.ofSeconds(30)).ignoreExceptions().untilAsserted(() -> assertThat(a.relays()
-                        .read())
+        await().atMost(Duration.ofSeconds(30)).ignoreExceptions().untilAsserted(() -> assertThat(
+                        a.relays().read())
                 .as("nothing of the refused changes applied")
                 .isEqualTo(before));
     }
