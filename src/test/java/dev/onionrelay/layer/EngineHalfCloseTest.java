@@ -5,8 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.onionrelay.credential.Credential;
 import dev.onionrelay.layer.EngineLoopback.Engine;
 import dev.onionrelay.support.TestPki;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.handler.ssl.SslContext;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.stream.Stream;
 import javax.net.ssl.SSLEngineResult;
 import org.junit.jupiter.api.BeforeAll;
@@ -56,7 +58,7 @@ class EngineHalfCloseTest {
         SslContext serverContext = EngineLoopback.serverContext(engine, leaf.privateKey(), leaf.chain(), protocol);
         try (EngineLoopback loop = new EngineLoopback(
                         EngineLoopback.clientEngine(clientContext, false),
-                        serverContext.newEngine(io.netty.buffer.ByteBufAllocator.DEFAULT))
+                        serverContext.newEngine(ByteBufAllocator.DEFAULT))
                 .handshake()) {
             assertThat(loop.server.getSession().getProtocol()).isEqualTo(protocol);
 
@@ -77,7 +79,7 @@ class EngineHalfCloseTest {
                     loop.server.isOutboundDone(),
                     arrived.length);
 
-            assertThat(sent.bytesConsumed() == ANSWER.length && java.util.Arrays.equals(arrived, ANSWER))
+            assertThat(sent.bytesConsumed() == ANSWER.length && Arrays.equals(arrived, ANSWER))
                     .as("%s under %s delivers data written after the peer's close_notify", engine, protocol)
                     .isEqualTo(keeps);
         }
@@ -99,7 +101,7 @@ class EngineHalfCloseTest {
         SslContext serverContext = EngineLoopback.serverContext(Engine.JDK, leaf.privateKey(), leaf.chain(), protocol);
         try (EngineLoopback loop = new EngineLoopback(
                         EngineLoopback.clientEngine(clientContext, false),
-                        serverContext.newEngine(io.netty.buffer.ByteBufAllocator.DEFAULT))
+                        serverContext.newEngine(ByteBufAllocator.DEFAULT))
                 .handshake()) {
             loop.closeOutbound(loop.client);
             loop.read(loop.server);
@@ -113,7 +115,7 @@ class EngineHalfCloseTest {
             System.out.printf(
                     "HALFCLOSE read %s %s: unwrap %s, client got %d bytes%n",
                     engine, protocol, read == null ? "-" : read.getStatus(), arrived.length);
-            assertThat(java.util.Arrays.equals(arrived, ANSWER))
+            assertThat(Arrays.equals(arrived, ANSWER))
                     .as("%s under %s reads data after its own close_notify", engine, protocol)
                     .isEqualTo(keeps);
         }

@@ -5,15 +5,20 @@ import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
 import io.netty.util.ReferenceCountUtil;
+import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
 import java.security.PrivateKey;
 import java.security.Provider;
 import java.security.cert.X509Certificate;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLEngineResult;
 import javax.net.ssl.SSLEngineResult.HandshakeStatus;
 import javax.net.ssl.SSLException;
+import javax.net.ssl.TrustManagerFactory;
 
 /**
  * Two {@link SSLEngine}s, a client and a server, exchanging TLS records through two in-memory buffers: no sockets, no
@@ -48,18 +53,17 @@ final class EngineLoopback implements AutoCloseable {
         return conscrypt;
     }
 
-    private static javax.net.ssl.TrustManagerFactory conscryptTrust(List<X509Certificate> anchors) {
+    private static TrustManagerFactory conscryptTrust(List<X509Certificate> anchors) {
         try {
-            java.security.KeyStore store = java.security.KeyStore.getInstance(java.security.KeyStore.getDefaultType());
+            KeyStore store = KeyStore.getInstance(KeyStore.getDefaultType());
             store.load(null, null);
             for (int i = 0; i < anchors.size(); i++) {
                 store.setCertificateEntry("anchor" + i, anchors.get(i));
             }
-            javax.net.ssl.TrustManagerFactory factory =
-                    javax.net.ssl.TrustManagerFactory.getInstance("PKIX", conscrypt());
+            TrustManagerFactory factory = TrustManagerFactory.getInstance("PKIX", conscrypt());
             factory.init(store);
             return factory;
-        } catch (java.security.GeneralSecurityException | java.io.IOException e) {
+        } catch (GeneralSecurityException | IOException e) {
             throw new IllegalStateException(e);
         }
     }
@@ -74,7 +78,7 @@ final class EngineLoopback implements AutoCloseable {
     static SslContext clientContext(Engine engine, List<X509Certificate> anchors, String protocol) throws SSLException {
         SslContextBuilder builder = engine.configure(SslContextBuilder.forClient());
         if (engine == Engine.CONSCRYPT) {
-            // The JDK's trust manager rejects the auth type "GENERIC" Conscrypt passes under TLS 1.3.
+            // With the JDK's trust manager a Conscrypt client fails TLS 1.3 ("Unknown authType: GENERIC"): use its own.
             builder.trustManager(conscryptTrust(anchors));
         } else {
             builder.trustManager(anchors.toArray(X509Certificate[]::new));
@@ -84,9 +88,16 @@ final class EngineLoopback implements AutoCloseable {
                 .build();
     }
 
-    /** A client engine for {@code localhost}; with {@code resumable} it names a peer port, so sessions can resume. */
+    private static final AtomicInteger NEXT_PORT = new AtomicInteger();
+
+    /**
+     * A client engine for {@code localhost}. Client session caches go by peer host and port: with {@code resumable}
+     * every engine names the same port, so it resumes the last session; without, each names a port of its own, so
+     * every handshake is a full one.
+     */
     static SSLEngine clientEngine(SslContext context, boolean resumable) {
-        SSLEngine engine = context.newEngine(ByteBufAllocator.DEFAULT, "localhost", resumable ? 4433 : -1);
+        int port = resumable ? 4433 : 10_000 + Math.floorMod(NEXT_PORT.getAndIncrement(), 50_000);
+        SSLEngine engine = context.newEngine(ByteBufAllocator.DEFAULT, "localhost", port);
         TlsContexts.requestServerName(engine, "localhost");
         return engine;
     }
