@@ -1,19 +1,12 @@
 package dev.onionrelay.support;
 
 import static org.awaitility.Awaitility.await;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Comparator;
-import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
-import org.junit.jupiter.api.Assumptions;
 
 /**
  * A real haproxy (Debian's {@code haproxy}) that reads the PROXY protocol ({@code accept-proxy}: version 1 or 2, and
@@ -37,10 +30,10 @@ public final class HaproxyProcess implements AutoCloseable {
     }
 
     public static HaproxyProcess acceptingProxyProtocol() {
-        requireHaproxy();
+        Path haproxyBinary = LocalServers.require("haproxy", "haproxy", HAPROXY);
         try {
             Path dir = Files.createTempDirectory("onion-haproxy-");
-            int port = SquidProcess.freePort();
+            int port = LocalServers.freePort();
             Path config = dir.resolve("haproxy.cfg");
             Files.writeString(
                     config,
@@ -55,7 +48,7 @@ public final class HaproxyProcess implements AutoCloseable {
                             "    bind 127.0.0.1:" + port + " accept-proxy",
                             "    http-request return status 200 content-type text/plain lf-string \"client %ci:%cp\\n\"",
                             ""));
-            Process process = new ProcessBuilder(HAPROXY.toString(), "-db", "-f", config.toString())
+            Process process = new ProcessBuilder(haproxyBinary.toString(), "-db", "-f", config.toString())
                     .redirectErrorStream(true)
                     .redirectOutput(dir.resolve("haproxy.out").toFile())
                     .start();
@@ -68,7 +61,7 @@ public final class HaproxyProcess implements AutoCloseable {
                                 throw new IllegalStateException(
                                         "haproxy exited " + process.exitValue() + ":\n" + haproxy.output());
                             }
-                            return accepts(port);
+                            return LocalServers.accepts(port);
                         });
             } catch (RuntimeException | Error notReady) {
                 haproxy.close();
@@ -96,38 +89,7 @@ public final class HaproxyProcess implements AutoCloseable {
 
     @Override
     public void close() {
-        process.destroy();
-        try {
-            if (!process.waitFor(10, TimeUnit.SECONDS)) {
-                process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        try (Stream<Path> files = Files.walk(dir)) {
-            files.sorted(Comparator.reverseOrder())
-                    .forEach(path -> path.toFile().delete());
-        } catch (IOException e) {
-            // a temporary directory left behind is not worth failing a test for
-        }
-    }
-
-    private static boolean accepts(int port) {
-        try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), port)) {
-            return true;
-        } catch (IOException notYet) {
-            return false;
-        }
-    }
-
-    private static void requireHaproxy() {
-        if (Files.isExecutable(HAPROXY)) {
-            return;
-        }
-        String message = "haproxy is not installed: apt-get install haproxy (Debian package; CI installs it)";
-        if ("true".equalsIgnoreCase(System.getenv("CI"))) {
-            fail("CI: " + message);
-        }
-        Assumptions.abort(message);
+        LocalServers.stop(process);
+        LocalServers.deleteTree(dir);
     }
 }

@@ -1,22 +1,14 @@
 package dev.onionrelay.support;
 
 import static org.awaitility.Awaitility.await;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
-import java.util.Comparator;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
-import org.junit.jupiter.api.Assumptions;
 
 /**
  * A real Squid of the test's own (Debian's {@code squid}): {@code squid -N} in the foreground on a free loopback port,
@@ -42,11 +34,11 @@ public final class SquidProcess implements AutoCloseable {
 
     /** Starts Squid and waits until it accepts connections. */
     public static SquidProcess start() {
-        requireSquid();
+        Path squidBinary = LocalServers.require("Squid", "squid", SQUID);
         try {
             Path dir = Files.createTempDirectory("onion-squid-");
             Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxrwxrwx"));
-            int port = freePort();
+            int port = LocalServers.freePort();
             Path config = dir.resolve("squid.conf");
             Files.writeString(
                     config,
@@ -69,7 +61,7 @@ public final class SquidProcess implements AutoCloseable {
                             "http_access allow loopback",
                             "http_access deny all",
                             ""));
-            Process process = new ProcessBuilder(SQUID.toString(), "-N", "-f", config.toString())
+            Process process = new ProcessBuilder(squidBinary.toString(), "-N", "-f", config.toString())
                     .redirectErrorStream(true)
                     .redirectOutput(dir.resolve("squid.out").toFile())
                     .start();
@@ -82,7 +74,7 @@ public final class SquidProcess implements AutoCloseable {
                                 throw new IllegalStateException("squid exited " + process.exitValue() + ":\n"
                                         + squid.read("squid.out") + squid.read("cache.log"));
                             }
-                            return accepts(port);
+                            return LocalServers.accepts(port);
                         });
             } catch (RuntimeException | Error notReady) {
                 squid.close();
@@ -120,44 +112,7 @@ public final class SquidProcess implements AutoCloseable {
 
     @Override
     public void close() {
-        process.destroy();
-        try {
-            if (!process.waitFor(10, TimeUnit.SECONDS)) {
-                process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        try (Stream<Path> files = Files.walk(dir)) {
-            files.sorted(Comparator.reverseOrder())
-                    .forEach(path -> path.toFile().delete());
-        } catch (IOException e) {
-            // a temporary directory left behind is not worth failing a test for
-        }
-    }
-
-    private static boolean accepts(int port) {
-        try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), port)) {
-            return true;
-        } catch (IOException notYet) {
-            return false;
-        }
-    }
-
-    static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return socket.getLocalPort();
-        }
-    }
-
-    private static void requireSquid() {
-        if (Files.isExecutable(SQUID)) {
-            return;
-        }
-        String message = "Squid is not installed: apt-get install squid (Debian package; CI installs it)";
-        if ("true".equalsIgnoreCase(System.getenv("CI"))) {
-            fail("CI: " + message);
-        }
-        Assumptions.abort(message);
+        LocalServers.stop(process);
+        LocalServers.deleteTree(dir);
     }
 }
