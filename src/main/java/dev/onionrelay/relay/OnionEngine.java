@@ -133,7 +133,7 @@ public final class OnionEngine implements AutoCloseable {
     public Relay open(
             String id, RelaySpec spec, List<PreparedLayer> ingress, List<PreparedLayer> egress, Instant createdAt)
             throws IOException {
-        Relay relay = new Relay(id, spec, ingress, egress, createdAt, observer);
+        Relay relay = new Relay(id, spec, ingress, egress, createdAt, observer, settings.targetDownFor());
         bind(relay);
         return relay;
     }
@@ -189,7 +189,7 @@ public final class OnionEngine implements AutoCloseable {
 
     /** A relay that could not be opened, kept so that status can say why. */
     public Relay failed(String id, RelaySpec spec, Instant createdAt, String why) {
-        Relay relay = new Relay(id, spec, List.of(), List.of(), createdAt, observer);
+        Relay relay = new Relay(id, spec, List.of(), List.of(), createdAt, observer, settings.targetDownFor());
         relay.failed(why);
         return relay;
     }

@@ -28,7 +28,8 @@ public final class Relay {
     private volatile RelayState state;
     private volatile @Nullable String error;
     private volatile @Nullable Channel listener;
-    private @Nullable TargetBalancer balancer;
+    /** Which of the fixed targets each new tunnel tries first, and which are down; shared by its tunnels. */
+    private final TargetBalancer balancer;
 
     Relay(
             String id,
@@ -36,9 +37,11 @@ public final class Relay {
             List<PreparedLayer> ingressLayers,
             List<PreparedLayer> egressLayers,
             Instant createdAt,
-            RelayObserver observer) {
+            RelayObserver observer,
+            Duration targetDownFor) {
         this.id = id;
         this.spec = spec;
+        this.balancer = new TargetBalancer(spec.target(), targetDownFor);
         this.stacks = new Stacks(ingressLayers, egressLayers);
         this.createdAt = createdAt;
         this.observer = observer;
@@ -135,10 +138,7 @@ public final class Relay {
     }
 
     /** The order and up/down state of this relay's fixed targets, shared by its tunnels. */
-    synchronized TargetBalancer balancer(Duration downFor) {
-        if (balancer == null) {
-            balancer = new TargetBalancer(spec.target(), downFor);
-        }
+    TargetBalancer balancer() {
         return balancer;
     }
 

@@ -12,7 +12,6 @@ import dev.onionrelay.relay.proxy.HttpConnectRequest;
 import dev.onionrelay.relay.proxy.ProxyHandshake;
 import dev.onionrelay.relay.proxy.ProxyOutcome;
 import dev.onionrelay.relay.proxy.Socks5Handshake;
-import dev.onionrelay.relay.target.TargetBalancer;
 import dev.onionrelay.relay.target.TargetRefusedException;
 import dev.onionrelay.relay.upstream.HostPort;
 import dev.onionrelay.relay.upstream.HttpConnectClient;
@@ -346,7 +345,7 @@ public final class Tunnel {
             tryTarget(destination, engine.settings().targets().selectRequested(destination, ingress.eventLoop()));
             return;
         }
-        targetOrder = relay.balancer(engine.settings().targetDownFor()).order();
+        targetOrder = relay.balancer().order();
         attempt = 0;
         tryFixedTarget();
     }
@@ -418,7 +417,7 @@ public final class Tunnel {
         if (proxy == null) {
             int index = targetOrder.get(attempt);
             observer.targetConnect(relay, index, reason);
-            relay.balancer(engine.settings().targetDownFor()).markDown(index);
+            relay.balancer().markDown(index);
             if (++attempt < targetOrder.size()) {
                 tryFixedTarget();
                 return;
@@ -435,8 +434,7 @@ public final class Tunnel {
         Integer index = null;
         if (proxy == null) {
             index = targetOrder.get(attempt);
-            TargetBalancer balancer = relay.balancer(engine.settings().targetDownFor());
-            balancer.markUp(index);
+            relay.balancer().markUp(index);
             observer.targetConnect(relay, index, "connected");
         }
         connected = new TunnelStatus.Connected(index, target.toString(), address(address));

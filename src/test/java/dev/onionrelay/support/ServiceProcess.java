@@ -5,8 +5,6 @@ import static org.awaitility.Awaitility.await;
 import dev.onionrelay.OnionRelayApplication;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -33,8 +31,8 @@ public final class ServiceProcess implements AutoCloseable {
         this.stateDir = stateDir;
         this.log = log;
         this.extraArgs.addAll(List.of(extraArgs));
-        this.apiPort = freePort();
-        this.managementPort = freePort();
+        this.apiPort = LocalServers.freePort();
+        this.managementPort = LocalServers.freePort();
     }
 
     /** Starts the JVM and waits until the service answers its liveness probe. */
@@ -164,14 +162,6 @@ public final class ServiceProcess implements AutoCloseable {
         if (process != null && process.isAlive()) {
             resume(); // a paused JVM would not act on SIGTERM
             stop();
-        }
-    }
-
-    private static int freePort() {
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return socket.getLocalPort();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
         }
     }
 }

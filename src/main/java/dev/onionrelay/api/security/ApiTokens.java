@@ -150,19 +150,8 @@ public final class ApiTokens {
                 LOG.info("API admin token: using {}", file.toAbsolutePath());
                 return Files.readString(file).trim();
             }
-            Files.createDirectories(stateDir);
-            byte[] random = new byte[32];
-            new SecureRandom().nextBytes(random);
-            String token = Base64.getUrlEncoder().withoutPadding().encodeToString(random);
-            Path temporary = stateDir.resolve("admin.token.tmp");
-            Files.deleteIfExists(temporary);
-            Files.createFile(temporary);
-            if (POSIX) {
-                // Permissions first, content second: the token is never readable by others, even briefly.
-                Files.setPosixFilePermissions(temporary, PosixFilePermissions.fromString("rw-------"));
-            }
-            Files.writeString(temporary, token + "\n");
-            Files.move(temporary, file, StandardCopyOption.ATOMIC_MOVE);
+            String token = newToken();
+            writeTokenFile(stateDir, token);
             LOG.info("API admin token generated into {} (no onion.api.tokens configured)", file.toAbsolutePath());
             return token;
         } catch (IOException e) {
