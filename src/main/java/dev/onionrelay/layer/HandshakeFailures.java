@@ -185,7 +185,7 @@ public final class HandshakeFailures {
     }
 
     /** The reason the exception names: an alert received or the problem we detected; null if it names none. */
-    private static String detected(Throwable failure) {
+    static String detected(Throwable failure) {
         for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
             if (t instanceof NotSslRecordException) {
                 return NOT_TLS;

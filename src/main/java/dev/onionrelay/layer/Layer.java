@@ -78,6 +78,20 @@ public final class Layer {
         return handler;
     }
 
+    /** Whether the peer's close_notify has arrived on this layer. Event loop only. */
+    boolean peerClosed() {
+        return handler instanceof HalfCloseSslHandler halfClosing
+                ? halfClosing.inboundClosed()
+                : handler.engine().isInboundDone();
+    }
+
+    /** Whether our close_notify is out on this layer. Event loop only. */
+    boolean ownCloseSent() {
+        return handler instanceof HalfCloseSslHandler halfClosing
+                ? halfClosing.outboundClosed()
+                : handler.engine().isOutboundDone();
+    }
+
     int wrapDataSize() {
         return wrapDataSize;
     }

@@ -283,7 +283,7 @@ public final class LayerStack {
             String serverName = spec.serverName() != null ? spec.serverName() : peerHost;
             handler = TlsContexts.newClientHandler(prepared, channel.alloc(), serverName, peerPort);
         } else {
-            handler = prepared.context().newHandler(channel.alloc());
+            handler = TlsContexts.newServerHandler(prepared, channel.alloc());
         }
         handler.setHandshakeTimeoutMillis(spec.handshakeTimeout().toMillis());
         handler.setCloseNotifyFlushTimeout(2, TimeUnit.SECONDS);
@@ -483,9 +483,7 @@ public final class LayerStack {
 
         @Override
         public void channelReadComplete(io.netty.channel.ChannelHandlerContext ctx) {
-            if (layer.awaitingPeerClose
-                    && !layer.removed
-                    && layer.handler().engine().isInboundDone()) {
+            if (layer.awaitingPeerClose && !layer.removed && layer.peerClosed()) {
                 // The peer's close_notify came in this read. The engine decodes nothing after it, so the bytes that
                 // followed are still in the handler, which hands them on when it is removed.
                 layer.awaitingPeerClose = false;
@@ -594,9 +592,10 @@ public final class LayerStack {
 
     /** The peer's close_notify arrived on {@code layer}. Runs inside that handler's decode (see class comment). */
     private void onCloseNotify(Layer layer) {
-        if (!layer.handler().engine().isInboundDone()) {
-            // Netty's OpenSSL engine reports CLOSED from every unwrap once our own close_notify is out, and the handler
-            // takes that for the peer's. The peer's answer is still to come, with data before it: the guard watches.
+        if (!layer.peerClosed()) {
+            // Netty's OpenSSL engine, where its half-close cannot be set up (OpenSslHalfClose), reports CLOSED from
+            // every unwrap once our own close_notify is out, and the handler takes that for the peer's. The peer's
+            // answer is still to come, with data before it: the guard watches.
             layer.awaitingPeerClose = true;
             return;
         }
@@ -650,7 +649,7 @@ public final class LayerStack {
             if (inner != layers.size() - 1 || !candidate.awaitingPeerClose || candidate.removed) {
                 return;
             }
-            if (!candidate.handler().engine().isInboundDone()) {
+            if (!candidate.peerClosed()) {
                 return;
             }
             candidate.awaitingPeerClose = false;
@@ -661,7 +660,7 @@ public final class LayerStack {
     private void remove(Layer layer, Initiator initiator) {
         layer.closing();
         SslHandler handler = layer.handler();
-        if (!handler.engine().isOutboundDone()) {
+        if (!layer.ownCloseSent()) {
             // Data written to us but not flushed yet must be wrapped before the engine closes.
             channel.flush();
             handler.closeOutbound();
@@ -730,7 +729,7 @@ public final class LayerStack {
         for (int i = layers.size() - 1; i >= 0; i--) {
             Layer layer = layers.get(i);
             layer.closing();
-            if (!layer.handler().engine().isOutboundDone()) {
+            if (!layer.ownCloseSent()) {
                 last = layer.handler().closeOutbound();
             }
         }

@@ -6,23 +6,20 @@ import io.netty.handler.ssl.OpenSsl;
  * Which TLS engine each layer runs on ({@code onion.tls.provider}): {@code auto}, the default, chooses per layer; {@code
  * jdk} and {@code openssl} put every layer on that engine.
  *
- * <p>With {@code auto} a layer runs on OpenSSL when a close_notify it receives can only pop it, and on the JDK engine
- * when that close_notify may end the peer's direction while we keep sending. Netty's OpenSSL engine answers every
- * close_notify it receives with its own and stops sending, which is exactly a pop, but would lose the rest of the
- * answer after an end of direction. Which layers may see an end of direction follows from the stack's rules:
+ * <p>With {@code auto} a layer runs on OpenSSL (BoringSSL, through netty-tcnative): it sets tunnels up for a fraction
+ * of the JDK engine's CPU and carries bytes for less. Every layer must also keep half-close: a peer that ends its
+ * direction at the minimum depth closes every layer, innermost first, and the answer still travels out through all of
+ * them, so each layer's engine must keep sending after a close_notify it received. BoringSSL does, under TLS 1.3 and
+ * 1.2; Netty's engine around it would answer the close_notify and stop, which {@link OpenSslHalfClose} switches off.
+ * The JDK engine runs a layer instead:
  *
  * <ul>
- *   <li>a close_notify on the innermost layer at the side's minimum depth ends the peer's direction;
- *   <li>a peer that ends its direction cleanly then closes every layer outside it too, innermost first (this service
- *       does so itself), and the answer still has to travel out through all of them: so every layer below the minimum
- *       depth (index {@code < minDepth}) must keep sending after a close_notify;
- *   <li>a layer at or above the minimum depth (index {@code >= minDepth}: configured above an explicit lower {@code
- *       minDepth}, or pushed on a live tunnel) pops on a close_notify while innermost, and any close_notify under
- *       open inner layers closes the tunnel. Its index never changes while it is in the stack (only the innermost
- *       layer leaves), so the choice made when it is prepared holds for its whole life.
+ *   <li>when BoringSSL cannot do what the layer asks ({@link TlsContexts#openSslCarries}): an Ed25519 or Ed448 key,
+ *       or TLS 1.3 with only some of its cipher suites (BoringSSL always offers all three);
+ *   <li>when OpenSSL cannot load, or its half-close cannot be set up ({@link OpenSslHalfClose#available()}): then
+ *       only layers at or above the side's minimum depth run on OpenSSL, since those are popped by a close_notify
+ *       (closing both directions of that layer is exactly right there) and never see an end of direction.
  * </ul>
- *
- * Where OpenSSL cannot load, {@code auto} runs every layer on the JDK engine.
  */
 public enum ProviderChoice {
     AUTO,
@@ -51,8 +48,20 @@ public enum ProviderChoice {
         return switch (this) {
             case JDK -> TlsProvider.JDK;
             case OPENSSL -> TlsProvider.OPENSSL;
-            case AUTO -> index >= minDepth && OpenSsl.isAvailable() ? TlsProvider.OPENSSL : TlsProvider.JDK;
+            case AUTO ->
+                OpenSslHalfClose.available() || index >= minDepth && OpenSsl.isAvailable()
+                        ? TlsProvider.OPENSSL
+                        : TlsProvider.JDK;
         };
+    }
+
+    /**
+     * As {@link #forLayer(int, int)} for a layer that OpenSSL can carry as configured or not (see {@link
+     * TlsContexts#openSslCarries}): {@code auto} keeps one it cannot on the JDK engine.
+     */
+    public TlsProvider forLayer(int index, int minDepth, boolean openSslCarries) {
+        TlsProvider chosen = forLayer(index, minDepth);
+        return this == AUTO && chosen == TlsProvider.OPENSSL && !openSslCarries ? TlsProvider.JDK : chosen;
     }
 
     /** The choice for tests and tools: {@code -Donion.tls.provider=auto|openssl|jdk}, else {@link #AUTO}. */

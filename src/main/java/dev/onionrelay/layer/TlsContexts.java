@@ -22,6 +22,9 @@ import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLParameters;
+import javax.net.ssl.TrustManager;
+import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509ExtendedTrustManager;
 
 /** Builds the Netty {@link SslContext} of one layer from its spec and the credentials it names. */
 public final class TlsContexts {
@@ -141,10 +144,61 @@ public final class TlsContexts {
                 }
             });
         } else {
-            handler = prepared.context().newHandler(allocator, serverName, peerPort);
+            handler = halfClosing(prepared, prepared.context().newHandler(allocator, serverName, peerPort));
         }
         requestServerName(handler.engine(), serverName);
         return handler;
+    }
+
+    /** A server layer's TLS handler for one connection. */
+    public static SslHandler newServerHandler(PreparedLayer prepared, ByteBufAllocator allocator) {
+        return halfClosing(prepared, prepared.context().newHandler(allocator));
+    }
+
+    /**
+     * On OpenSSL, the handler that keeps sending after the peer's close_notify (see {@link OpenSslHalfClose}) around
+     * the engine the context made: the context's own handler is dropped unused (it holds nothing but the engine).
+     */
+    private static SslHandler halfClosing(PreparedLayer prepared, SslHandler handler) {
+        if (prepared.provider() != TlsProvider.OPENSSL || !OpenSslHalfClose.available()) {
+            return handler;
+        }
+        OpenSslHalfClose.keepSendingAfterCloseNotify(handler.engine());
+        return new HalfCloseSslHandler(handler.engine());
+    }
+
+    /** TLS 1.3's cipher suites: BoringSSL offers and accepts all of them, whatever a layer names. */
+    static final List<String> TLS13_CIPHERS =
+            List.of("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256");
+
+    /**
+     * Whether Netty's OpenSSL engine can run {@code spec} as configured. Not with an Ed25519 or Ed448 identity (it finds
+     * no key material for them; docs/BENCHMARKS.md), and not for TLS 1.3 with only some of its suites: BoringSSL does not
+     * let TLS 1.3 suites be chosen, so a layer that asks for AES-256 only (the {@code strict} profile) would still
+     * accept AES-128.
+     */
+    static boolean openSslCarries(LayerSpec spec, KeyMaterial.Identity identity) {
+        if (identity != null) {
+            String algorithm = identity.privateKey().getAlgorithm();
+            if (!algorithm.equals("EC") && !algorithm.equals("RSA")) {
+                return false;
+            }
+        }
+        return spec.ciphers().isEmpty()
+                || !spec.protocols().contains("TLSv1.3")
+                || spec.ciphers().containsAll(TLS13_CIPHERS);
+    }
+
+    /** The JDK's default trust (its cacerts, or what {@code javax.net.ssl.trustStore} names). */
+    private static X509ExtendedTrustManager systemTrust() throws GeneralSecurityException {
+        TrustManagerFactory factory = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        factory.init((java.security.KeyStore) null);
+        for (TrustManager manager : factory.getTrustManagers()) {
+            if (manager instanceof X509ExtendedTrustManager extended) {
+                return extended;
+            }
+        }
+        throw new GeneralSecurityException("the default trust manager factory has no X509ExtendedTrustManager");
     }
 
     /** The session slots of one client layer context, per peer: idle ones in the order they were released. */
@@ -192,13 +246,13 @@ public final class TlsContexts {
      * minDepth}, on the engine {@link ProviderChoice#forLayer} chooses. Errors name the spec field at fault.
      */
     public PreparedLayer prepare(LayerSpec spec, int index, int minDepth) throws LayerConfigurationException {
-        TlsProvider provider = this.provider.forLayer(index, minDepth);
+        if (spec.role() == Role.SERVER && spec.credential() == null) {
+            throw new LayerConfigurationException("credential", "a server layer needs an identity credential");
+        }
+        KeyMaterial.Identity identity = spec.credential() == null ? null : keyMaterial.identity(spec.credential());
+        TlsProvider provider = this.provider.forLayer(index, minDepth, openSslCarries(spec, identity));
         SslContextBuilder builder;
         if (spec.role() == Role.SERVER) {
-            if (spec.credential() == null) {
-                throw new LayerConfigurationException("credential", "a server layer needs an identity credential");
-            }
-            KeyMaterial.Identity identity = keyMaterial.identity(spec.credential());
             builder = SslContextBuilder.forServer(
                             identity.privateKey(), identity.chain().toArray(X509Certificate[]::new))
                     .clientAuth(
@@ -209,8 +263,7 @@ public final class TlsContexts {
                             });
         } else {
             builder = SslContextBuilder.forClient();
-            if (spec.credential() != null) {
-                KeyMaterial.Identity identity = keyMaterial.identity(spec.credential());
+            if (identity != null) {
                 builder.keyManager(identity.privateKey(), identity.chain().toArray(X509Certificate[]::new));
             }
             // Netty 4.2 checks host names by default; FULL keeps that, CHAIN and NONE turn it off explicitly.
@@ -218,14 +271,18 @@ public final class TlsContexts {
         }
         if (spec.verify() == Verification.NONE) {
             builder.trustManager(InsecureTrustManagerFactory.INSTANCE);
-        } else if (!LayerSpec.SYSTEM_TRUST.equals(spec.trust())) {
-            // Pinned anchors are checked for validity too, as OpenSSL does (the JDK alone would not).
+        } else {
+            X509ExtendedTrustManager trust;
             try {
-                builder.trustManager(ValidAnchorsTrustManager.of(keyMaterial.trustAnchors(spec.trust())));
+                // Pinned anchors are checked for validity too, as OpenSSL does (the JDK alone would not).
+                trust = LayerSpec.SYSTEM_TRUST.equals(spec.trust())
+                        ? systemTrust()
+                        : ValidAnchorsTrustManager.of(keyMaterial.trustAnchors(spec.trust()));
             } catch (GeneralSecurityException e) {
                 throw new LayerConfigurationException(
                         "trust", "cannot use trust '" + spec.trust() + "': " + e.getMessage(), e);
             }
+            builder.trustManager(provider == TlsProvider.OPENSSL ? new OpenSslTrustAlerts(trust) : trust);
         }
         builder.sslProvider(provider.netty())
                 .protocols(spec.protocols())

@@ -18,16 +18,6 @@ public enum TlsProvider {
         return netty;
     }
 
-    /**
-     * The engine when one must serve every layer: the JDK engine. Netty's OpenSSL engine closes its outbound side as
-     * soon as it receives close_notify (ReferenceCountedOpenSslEngine.closeAll), which breaks the TLS 1.3 half-close
-     * that the end of a direction at the minimum depth relies on: the rest of a response would be lost. The service's
-     * default chooses per layer instead ({@link ProviderChoice#AUTO}).
-     */
-    public static TlsProvider defaultProvider() {
-        return JDK;
-    }
-
     /** The provider named {@code openssl} or {@code jdk} (any case); OpenSSL must be loadable. */
     public static TlsProvider named(String name) {
         return TlsProvider.valueOf(name.trim().toUpperCase(java.util.Locale.ROOT))
@@ -45,11 +35,5 @@ public enum TlsProvider {
                     "the OpenSSL provider is not available here: " + OpenSsl.unavailabilityCause());
         }
         return this;
-    }
-
-    /** The provider for tests and tools: {@code -Donion.tls.provider=openssl|jdk}, else {@link #defaultProvider()}. */
-    public static TlsProvider fromSystemProperty() {
-        String forced = System.getProperty("onion.tls.provider");
-        return forced == null || forced.isBlank() ? defaultProvider() : named(forced);
     }
 }

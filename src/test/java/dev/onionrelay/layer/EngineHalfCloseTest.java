@@ -17,14 +17,15 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Which TLS engines keep half-close: after a peer's close_notify ends its direction, can the engine still send the
- * rest of the answer, and can an engine that sent its own close_notify still read the answer? An end of direction at
- * the minimum depth closes every layer below it innermost first while the answer travels back through all of them,
- * so a layer's engine must do both. The peer is always the JDK engine; each engine is checked on the side that
- * matters. Only the JDK engine under TLS 1.3 sends after a received close_notify: Netty's OpenSSL engine and
- * Conscrypt (both BoringSSL) close their sending side with it, and under TLS 1.2 every engine answers a close_notify
- * at once. Every engine still reads after sending its own. The tables record what each engine does today and fail
- * when one changes.
+ * Which TLS engines, as their libraries ship them, keep half-close: after a peer's close_notify ends its direction,
+ * can the engine still send the rest of the answer, and can an engine that sent its own close_notify still read the
+ * answer? An end of direction at the minimum depth closes every layer below it innermost first while the answer travels
+ * back through all of them, so a layer's engine must do both. The peer is always the JDK engine; each engine is checked
+ * on the side that matters. Only the JDK engine under TLS 1.3 sends after a received close_notify: Netty's OpenSSL
+ * engine and Conscrypt (both BoringSSL) close their sending side with it, and under TLS 1.2 every engine answers a
+ * close_notify at once. Every engine still reads after sending its own. The tables record what each engine does
+ * unchanged and fail when one changes; {@link OpenSslHalfCloseTest} shows that BoringSSL itself keeps sending once
+ * Netty's answer is switched off, which is how the service runs it.
  */
 class EngineHalfCloseTest {
 

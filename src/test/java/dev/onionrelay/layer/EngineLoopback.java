@@ -208,6 +208,23 @@ final class EngineLoopback implements AutoCloseable {
         return last;
     }
 
+    /** Puts {@code bytes} on the wire to {@code at}, after whatever is there. */
+    void inject(SSLEngine at, byte[] bytes) {
+        (at == client ? toClient : toServer).put(bytes);
+    }
+
+    /** The bytes on the wire to {@code at} that it has not consumed. */
+    byte[] pending(SSLEngine at) {
+        ByteBuffer in = at == client ? toClient : toServer;
+        return java.util.Arrays.copyOf(in.array(), in.position());
+    }
+
+    /** Flips the last byte on the wire to {@code at}: the tag of the last record. */
+    void corruptLastByte(SSLEngine at) {
+        ByteBuffer in = at == client ? toClient : toServer;
+        in.put(in.position() - 1, (byte) (in.get(in.position() - 1) ^ 1));
+    }
+
     /** Takes the application bytes {@code at} has read so far. */
     byte[] takeRead(SSLEngine at) {
         ByteBuffer app = at == client ? clientRead : serverRead;

@@ -42,7 +42,7 @@ import org.junit.jupiter.api.Test;
  * that receives an alert reports the alert it received, so that side depends on the peer's engine (see
  * {@link #alertSentFor}).
  */
-class HandshakeFailureTest {
+public class HandshakeFailureTest {
 
     static final Duration PATIENCE = Duration.ofSeconds(5);
     static final Duration SHORT_HANDSHAKE = Duration.ofMillis(300);
@@ -50,7 +50,9 @@ class HandshakeFailureTest {
     static final String LOOPBACK_PEER = "127\\.0\\.0\\.1:\\d+";
     static final byte[] HTTP_REQUEST = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
 
-    static final TlsProvider PROVIDER = TlsProvider.fromSystemProperty();
+    /** The engine the layers here run on: OpenSSL by default ({@code auto}), or what -Donion.tls.provider forces. */
+    static final TlsProvider PROVIDER =
+            dev.onionrelay.layer.ProviderChoice.fromSystemProperty().forLayer(0, Integer.MAX_VALUE, true);
 
     Onions onions;
     EchoServer echo;
@@ -402,12 +404,12 @@ class HandshakeFailureTest {
      *       reason it maps (expired, revoked, ...), and "no path to a trust anchor" is not one of them
      *       (sun.security.ssl.CertificateMessage); bad_certificate, not certificate_required, for an empty client
      *       certificate chain on TLS 1.3.
-     *   <li>OpenSSL: internal_error for any certificate the JDK trust manager rejects, because Netty's verifier hands
-     *       BoringSSL X509_V_ERR_UNSPECIFIED for exceptions it does not map (only expiry and revocation);
-     *       certificate_required for an empty client certificate chain.
+     *   <li>OpenSSL: the alert that names the problem, since the service hands BoringSSL the X.509 error code of the
+     *       reason it finds (OpenSslTrustAlerts; Netty alone would hand it X509_V_ERR_UNSPECIFIED, and the peer would
+     *       get internal_error); certificate_required for an empty client certificate chain.
      * </ul>
      */
-    static String alertSentFor(String problem) {
+    public static String alertSentFor(String problem) {
         return switch (PROVIDER) {
             case JDK ->
                 switch (problem) {
@@ -415,11 +417,7 @@ class HandshakeFailureTest {
                     case "certificate_required" -> "bad_certificate";
                     default -> problem;
                 };
-            case OPENSSL ->
-                switch (problem) {
-                    case "unknown_ca", "certificate_unknown" -> "internal_error";
-                    default -> problem;
-                };
+            case OPENSSL -> problem;
         };
     }
 

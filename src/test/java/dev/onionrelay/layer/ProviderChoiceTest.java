@@ -1,0 +1,81 @@
+package dev.onionrelay.layer;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.onionrelay.support.Layers;
+import dev.onionrelay.support.TestPki;
+import java.security.KeyPairGenerator;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Which engine {@code auto} gives a layer: OpenSSL, which keeps half-close here (OpenSslHalfCloseTest), unless BoringSSL
+ * cannot do what the layer asks; the forced choices put every layer on their engine.
+ */
+class ProviderChoiceTest {
+
+    private static final TestPki pki = new TestPki();
+
+    @Test
+    void autoRunsEveryLayerOnOpenSslWhateverItsPlaceInTheStack() {
+        assertThat(OpenSslHalfClose.available()).isTrue();
+        for (int index = 0; index < 4; index++) {
+            assertThat(ProviderChoice.AUTO.forLayer(index, 2, true))
+                    .as("layer %d", index)
+                    .isEqualTo(TlsProvider.OPENSSL);
+        }
+    }
+
+    @Test
+    void autoKeepsALayerOpenSslCannotCarryOnTheJdkEngine() {
+        assertThat(ProviderChoice.AUTO.forLayer(0, 2, false)).isEqualTo(TlsProvider.JDK);
+        assertThat(ProviderChoice.OPENSSL.forLayer(0, 2, false))
+                .as("a forced choice is the operator's")
+                .isEqualTo(TlsProvider.OPENSSL);
+        assertThat(ProviderChoice.JDK.forLayer(3, 0, true)).isEqualTo(TlsProvider.JDK);
+    }
+
+    @Test
+    void openSslCarriesEcAndRsaIdentitiesButNotEd25519() throws Exception {
+        pki.ca("ca");
+        var leaf = pki.leaf("hop", "ca");
+        LayerSpec server = Layers.server("L", "hop");
+        assertThat(TlsContexts.openSslCarries(server, new KeyMaterial.Identity(leaf.privateKey(), leaf.chain())))
+                .isTrue();
+        var ed25519 = KeyPairGenerator.getInstance("Ed25519").generateKeyPair().getPrivate();
+        assertThat(TlsContexts.openSslCarries(server, new KeyMaterial.Identity(ed25519, leaf.chain())))
+                .isFalse();
+        assertThat(TlsContexts.openSslCarries(Layers.client("L", "ca", "localhost"), null))
+                .isTrue();
+    }
+
+    @Test
+    void openSslCannotLimitTls13ToSomeOfItsSuites() {
+        LayerSpec aes256Only = withCiphers(List.of("TLSv1.3"), List.of("TLS_AES_256_GCM_SHA384"));
+        assertThat(TlsContexts.openSslCarries(aes256Only, null)).isFalse();
+        assertThat(TlsContexts.openSslCarries(
+                        withCiphers(List.of("TLSv1.3", "TLSv1.2"), TlsContexts.AEAD_CIPHERS), null))
+                .isTrue();
+        assertThat(TlsContexts.openSslCarries(
+                        withCiphers(List.of("TLSv1.2"), List.of("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384")), null))
+                .as("TLS 1.2 suites can be chosen")
+                .isTrue();
+    }
+
+    private static LayerSpec withCiphers(List<String> protocols, List<String> ciphers) {
+        LayerSpec spec = Layers.client("L", "ca", "localhost");
+        return new LayerSpec(
+                spec.name(),
+                spec.role(),
+                spec.credential(),
+                spec.trust(),
+                spec.serverName(),
+                spec.verify(),
+                spec.clientAuth(),
+                protocols,
+                ciphers,
+                spec.alpn(),
+                spec.handshakeTimeout(),
+                spec.connect());
+    }
+}
