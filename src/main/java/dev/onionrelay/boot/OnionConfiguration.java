@@ -3,6 +3,7 @@ package dev.onionrelay.boot;
 import dev.onionrelay.credential.CredentialRepository;
 import dev.onionrelay.credential.CredentialStore;
 import dev.onionrelay.credential.StoreKeyMaterial;
+import dev.onionrelay.layer.OpenSslHalfClose;
 import dev.onionrelay.layer.ProviderChoice;
 import dev.onionrelay.layer.TlsContexts;
 import dev.onionrelay.layer.TlsHardening;
@@ -19,6 +20,8 @@ import dev.onionrelay.relay.RelayObserver;
 import dev.onionrelay.relay.Transport;
 import dev.onionrelay.relay.target.FixedTargetSelector;
 import dev.onionrelay.relay.target.TargetSelector;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
@@ -36,6 +39,8 @@ import org.springframework.context.annotation.Configuration;
 @Configuration(proxyBeanMethods = false)
 @EnableConfigurationProperties(OnionProperties.class)
 public class OnionConfiguration {
+
+    private static final Logger LOG = LoggerFactory.getLogger(OnionConfiguration.class);
 
     @Bean
     @ConditionalOnMissingBean
@@ -89,6 +94,12 @@ public class OnionConfiguration {
         if (provider == ProviderChoice.AUTO && properties.tls().profile() == TlsProfile.STRICT) {
             // The strict profile's P-384-only key exchange is a JDK-wide setting: OpenSSL layers would not keep it.
             provider = ProviderChoice.JDK;
+        }
+        if (provider == ProviderChoice.AUTO && !OpenSslHalfClose.available()) {
+            LOG.warn(
+                    "onion.tls.provider=auto cannot keep half-close on OpenSSL here ({}): layers below the minimum"
+                            + " depth run on the slower JDK engine",
+                    String.valueOf(OpenSslHalfClose.unavailabilityCause()));
         }
         OnionProperties.Limits limits = properties.limits();
         OnionEngine engine = new OnionEngine(

@@ -86,11 +86,18 @@ class BackpressureTest {
                     assertThat(egress.config().getWriteBufferHighWaterMark())
                             .isEqualTo(ingress.config().getWriteBufferHighWaterMark())
                             .isEqualTo(OnionEngine.WATER_MARK.high());
+                    assertThat(List.of(
+                                    ingress.config().getRecvByteBufAllocator(),
+                                    egress.config().getRecvByteBufAllocator()))
+                            .as("reads of up to 256 KiB on both sides")
+                            .containsOnly(OnionEngine.READS);
                     long pending = egress.eventLoop()
                             .submit(() -> egress.unsafe().outboundBuffer().totalPendingWriteBytes())
                             .get();
-                    // At most one read (64 KiB, plus a record's framing) beyond the high mark before reads stop.
-                    assertThat(pending).isLessThanOrEqualTo(OnionEngine.WATER_MARK.high() + 80 * 1024);
+                    // At most one read (up to 256 KiB, plus its records' framing) beyond the high mark before reads
+                    // stop.
+                    assertThat(pending)
+                            .isLessThanOrEqualTo(OnionEngine.WATER_MARK.high() + OnionEngine.MAX_READ + 16 * 1024);
                     assertThat(ingress.config().isAutoRead()).isFalse();
                 }
                 assertThat(target.isConnected()).isTrue();
