@@ -41,6 +41,7 @@ class PopLeftoverPropertyTest {
     static final int ROUNDS = Integer.getInteger("rounds", 10_000);
     /** The JDK engine is no longer the default: fewer rounds keep it covered without doubling the suite's time. */
     static final int JDK_ROUNDS = Integer.getInteger("rounds", 2_500);
+
     static final boolean RESUME = !Boolean.getBoolean("noresume");
     static final long SEED = 0x0D10_2026L;
 

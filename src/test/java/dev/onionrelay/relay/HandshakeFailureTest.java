@@ -456,8 +456,7 @@ public class HandshakeFailureTest {
 
     /**
      * The failures above closed their tunnels only: the same exit still relays a good client end to end. The client
-     * reads its whole echo before it closes: half-close is not what these tests are about, and the OpenSSL provider
-     * cannot carry data after close_notify (see TlsProvider).
+     * reads its whole echo before it closes: half-close is not what these tests are about.
      */
     private static void assertRelaysOtherClients(Relay exit, Relay goodEntry) throws Exception {
         long failuresBefore = exit.stats().handshakeFailures();

@@ -138,8 +138,8 @@ class OnionPropertyTest {
     }
 
     /**
-     * Sends {@code payload} while reading the echo, and closes once as many bytes came back (no half-close: the
-     * OpenSSL provider cannot carry data after close_notify, see TlsProvider).
+     * Sends {@code payload} while reading the echo, and closes once as many bytes came back (no half-close: these
+     * properties are about the bytes, half-close has tests of its own).
      */
     private static byte[] roundTrip(int port, byte[] payload) throws Exception {
         try (Socket socket = new Socket(InetAddress.getLoopbackAddress(), port)) {

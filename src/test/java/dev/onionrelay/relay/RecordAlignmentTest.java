@@ -47,7 +47,6 @@ class RecordAlignmentTest {
 
     @Test
     void eachInnerRecordFillsExactlyOneOuterRecord() throws Exception {
-        // No half-close: the OpenSSL provider cannot carry data after close_notify (see TlsProvider).
         assertThat(Traffic.echoThenClose(onion.entryPort(), PAYLOAD).intact()).isTrue();
         await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
             assertThat(onion.wireA.finishedConnections()).isEqualTo(1);
@@ -70,7 +69,10 @@ class RecordAlignmentTest {
         assertThat(carried.stream().mapToLong(Carried::plaintext).sum())
                 .as("L0 plaintext, with L0 adding %d bytes per record", expansion)
                 .isEqualTo(onion.wireB.upstream().length);
-        List<Carried> splitting = carried.stream().filter(c -> c.cutInto() > 0).toList();
+        // The L0 record after the ClientHello's carries the rest of L1's handshake (its Finished), and OpenSSL lets the
+        // first data follow it in the same flush: that one record may end inside an L1 record, once per connection.
+        List<Carried> splitting =
+                carried.stream().filter(c -> c.cutInto() > 0 && c.index() > 1).toList();
         assertThat(splitting.size())
                 .as(
                         "of %d L0 records, those ending inside an L1 record, e.g. %s",

@@ -74,8 +74,8 @@ public final class Traffic {
 
     /**
      * Like {@link #echo} but without half-close: sends {@code bytes} while reading the echo concurrently, stops once
-     * as many bytes came back, then closes. For paths that cannot carry data after the client's end of input, such as
-     * the OpenSSL provider, whose engine closes its outbound side when it receives close_notify (see TlsProvider).
+     * as many bytes came back, then closes. For tests that are not about half-close, and for paths that cannot carry
+     * data after the client's end of input (Netty's OpenSSL engine as shipped, see EngineHalfCloseTest).
      */
     public static Echo echoThenClose(int port, long bytes) throws Exception {
         return echoThenClose(port, bytes, bytes, () -> {});
