@@ -54,62 +54,52 @@ final class OpenSslTrustAlerts extends X509ExtendedTrustManager {
                 errorCodeFor(reason));
     }
 
-    @Override
-    public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
-            throws CertificateException {
+    /** One check of the trust manager wrapped here. */
+    @FunctionalInterface
+    private interface Check {
+        void run() throws CertificateException;
+    }
+
+    private static void checked(Check check) throws CertificateException {
         try {
-            trust.checkServerTrusted(chain, authType, engine);
+            check.run();
         } catch (CertificateException failure) {
             throw named(failure);
         }
+    }
+
+    @Override
+    public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
+            throws CertificateException {
+        checked(() -> trust.checkServerTrusted(chain, authType, engine));
     }
 
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
             throws CertificateException {
-        try {
-            trust.checkClientTrusted(chain, authType, engine);
-        } catch (CertificateException failure) {
-            throw named(failure);
-        }
+        checked(() -> trust.checkClientTrusted(chain, authType, engine));
     }
 
     @Override
     public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket)
             throws CertificateException {
-        try {
-            trust.checkServerTrusted(chain, authType, socket);
-        } catch (CertificateException failure) {
-            throw named(failure);
-        }
+        checked(() -> trust.checkServerTrusted(chain, authType, socket));
     }
 
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket)
             throws CertificateException {
-        try {
-            trust.checkClientTrusted(chain, authType, socket);
-        } catch (CertificateException failure) {
-            throw named(failure);
-        }
+        checked(() -> trust.checkClientTrusted(chain, authType, socket));
     }
 
     @Override
     public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-        try {
-            trust.checkServerTrusted(chain, authType);
-        } catch (CertificateException failure) {
-            throw named(failure);
-        }
+        checked(() -> trust.checkServerTrusted(chain, authType));
     }
 
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-        try {
-            trust.checkClientTrusted(chain, authType);
-        } catch (CertificateException failure) {
-            throw named(failure);
-        }
+        checked(() -> trust.checkClientTrusted(chain, authType));
     }
 
     @Override

@@ -63,19 +63,6 @@ class ProviderChoiceTest {
     }
 
     private static LayerSpec withCiphers(List<String> protocols, List<String> ciphers) {
-        LayerSpec spec = Layers.client("L", "ca", "localhost");
-        return new LayerSpec(
-                spec.name(),
-                spec.role(),
-                spec.credential(),
-                spec.trust(),
-                spec.serverName(),
-                spec.verify(),
-                spec.clientAuth(),
-                protocols,
-                ciphers,
-                spec.alpn(),
-                spec.handshakeTimeout(),
-                spec.connect());
+        return Layers.withProtocolsAndCiphers(Layers.client("L", "ca", "localhost"), protocols, ciphers);
     }
 }

@@ -78,6 +78,10 @@ public final class Layers {
     }
 
     public static LayerSpec withProtocols(LayerSpec spec, List<String> protocols) {
+        return withProtocolsAndCiphers(spec, protocols, spec.ciphers());
+    }
+
+    public static LayerSpec withProtocolsAndCiphers(LayerSpec spec, List<String> protocols, List<String> ciphers) {
         return new LayerSpec(
                 spec.name(),
                 spec.role(),
@@ -87,7 +91,7 @@ public final class Layers {
                 spec.verify(),
                 spec.clientAuth(),
                 protocols,
-                spec.ciphers(),
+                ciphers,
                 spec.alpn(),
                 spec.handshakeTimeout());
     }
