@@ -66,8 +66,9 @@ import org.jspecify.annotations.Nullable;
  * <p>Ends (end of direction at the minimum depth): when one peer ends its direction (TCP FIN, or close_notify at the minimum depth), every layer
  * of the other side sends close_notify, innermost first, then TCP output is shut down. A relay with
  * {@link HalfClose#HOLD} holds the client's end back until the target's direction has ended and reached the client,
- * or its timeout passes. The tunnel closes when both
- * directions have ended, on any error, on idle timeout, or when asked to.
+ * or its timeout passes. Once both directions have ended the tunnel still reads, and drops, what each peer sends until
+ * its FIN, for at most {@link #LINGER}, then closes (a lingering close, see {@link #closeWhenPeersFinish}). It closes at
+ * once on any error, on idle timeout, or when asked to.
  *
  * <p>All state is touched on the one event loop that both channels share.
  */
@@ -77,6 +78,13 @@ public final class Tunnel {
 
     static final String SPLICE = "splice";
     static final String IDLE = "idle";
+
+    /**
+     * How long a tunnel whose directions have both ended waits for its peers' FIN before it closes anyway (see {@link
+     * #closeWhenPeersFinish}). Peers that end cleanly send it at once; this only bounds one that does not.
+     */
+    static final Duration LINGER = Duration.ofSeconds(5);
+
     private static final AtomicLong SEQUENCE = new AtomicLong();
 
     private final String id = UUID.randomUUID().toString();
@@ -101,6 +109,10 @@ public final class Tunnel {
     private boolean egressInputEnded;
     private boolean ingressOutputShut;
     private boolean egressOutputShut;
+    /** Both directions are done; waiting for the peers' FIN before closing (see {@link #closeWhenPeersFinish}). */
+    private boolean lingering;
+
+    private @Nullable Future<?> linger;
     /** The client's end of its direction waits to be passed on (see {@link #passOnClientEnd}). */
     private boolean clientEndHeld;
 
@@ -576,7 +588,7 @@ public final class Tunnel {
 
     /** Both stacks are up: release the held bytes and let bytes flow. */
     private void open() {
-        if (state == TunnelState.CLOSED) {
+        if (state == TunnelState.CLOSED || lingering) {
             return;
         }
         state = TunnelState.OPEN;
@@ -704,13 +716,58 @@ public final class Tunnel {
             egressOutputShut = true;
         }
         if (ingressOutputShut && egressOutputShut) {
-            close();
+            closeWhenPeersFinish();
         }
     }
 
-    /** Ends the client connection politely (close_notify on every layer) when there is nothing to relay. */
+    /**
+     * Our side is done and our FIN is out on each connection we shut: close once each of those peers has sent its FIN
+     * too, or after {@link #LINGER}. A peer may end its direction with a close_notify at the minimum depth while the
+     * layers outside it are still on their way (their close_notify, then its FIN); a socket closed with such bytes
+     * unread, or receiving them after the close, is reset, and the reset throws away what the peer has not read yet of
+     * our answer. So the rest is read and dropped first: the lingering close of HTTP servers.
+     */
+    private void closeWhenPeersFinish() {
+        if (state == TunnelState.CLOSED) {
+            return;
+        }
+        lingering = true;
+        boolean waiting = false;
+        for (Side side : Side.values()) {
+            Channel channel = side == Side.INGRESS ? ingress : egress;
+            boolean shut = side == Side.INGRESS ? ingressOutputShut : egressOutputShut;
+            if (channel != null && shut && inputOpen(channel)) {
+                waiting = true;
+                channel.config().setAutoRead(true);
+            }
+        }
+        if (!waiting) {
+            close();
+        } else if (linger == null) {
+            linger = ingress.eventLoop().schedule(this::close, LINGER.toMillis(), TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /** Whether the peer on {@code channel} may still send: connected, and no FIN read yet. */
+    private static boolean inputOpen(Channel channel) {
+        return channel.isActive() && !(channel instanceof DuplexChannel duplex && duplex.isInputShutdown());
+    }
+
+    /**
+     * Ends the client connection politely when there is nothing to relay: close_notify on every layer, FIN, then the
+     * lingering close, so that a client still sending does not lose the answer (a proxy refusal, say) to a reset.
+     */
     private void endGracefully() {
-        ingressStack.closeOutbound().addListener(f -> close());
+        ingressStack.closeOutbound().addListener(f -> {
+            if (f.isSuccess() && ingress instanceof DuplexChannel duplex && ingress.isActive()) {
+                duplex.shutdownOutput().addListener(shut -> {
+                    ingressOutputShut = true;
+                    closeWhenPeersFinish();
+                });
+            } else {
+                close();
+            }
+        });
     }
 
     /** Pops the innermost layer of one side from our end (stopTLS). */
@@ -789,6 +846,10 @@ public final class Tunnel {
                     requested == null ? "closed before the request was complete" : "closed while connecting");
         }
         state = TunnelState.CLOSED;
+        Future<?> lingerTimer = linger;
+        if (lingerTimer != null) {
+            lingerTimer.cancel(false);
+        }
         engine.tunnelEnded();
         ByteBuf unread = request;
         request = null;
@@ -841,7 +902,7 @@ public final class Tunnel {
                 return;
             }
             LayerStack own = stack(side);
-            if (state == TunnelState.CLOSED || (own != null && own.inboundEnded())) {
+            if (state == TunnelState.CLOSED || lingering || (own != null && own.inboundEnded())) {
                 // End of direction at the minimum depth: after the peer ended this direction, bytes on the wire are not
                 // data.
                 buf.release();
@@ -900,6 +961,9 @@ public final class Tunnel {
         public void userEventTriggered(ChannelHandlerContext ctx, Object event) {
             if (event instanceof ChannelInputShutdownEvent) {
                 inputEnded(side);
+                if (lingering) {
+                    closeWhenPeersFinish();
+                }
             } else if (event instanceof IdleStateEvent) {
                 close();
             }
