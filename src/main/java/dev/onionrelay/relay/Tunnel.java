@@ -109,9 +109,7 @@ public final class Tunnel {
     private boolean egressInputEnded;
     private boolean ingressOutputShut;
     private boolean egressOutputShut;
-    /** Both directions are done; waiting for the peers' FIN before closing (see {@link #closeWhenPeersFinish}). */
-    private boolean lingering;
-
+    /** Closes the tunnel while it waits for its peers' FIN (see {@link #closeWhenPeersFinish}); null until then. */
     private @Nullable Future<?> linger;
     /** The client's end of its direction waits to be passed on (see {@link #passOnClientEnd}). */
     private boolean clientEndHeld;
@@ -588,7 +586,7 @@ public final class Tunnel {
 
     /** Both stacks are up: release the held bytes and let bytes flow. */
     private void open() {
-        if (state == TunnelState.CLOSED || lingering) {
+        if (state == TunnelState.CLOSED || lingering()) {
             return;
         }
         state = TunnelState.OPEN;
@@ -731,7 +729,6 @@ public final class Tunnel {
         if (state == TunnelState.CLOSED) {
             return;
         }
-        lingering = true;
         boolean waiting = false;
         for (Side side : Side.values()) {
             Channel channel = side == Side.INGRESS ? ingress : egress;
@@ -746,6 +743,11 @@ public final class Tunnel {
         } else if (linger == null) {
             linger = ingress.eventLoop().schedule(this::close, LINGER.toMillis(), TimeUnit.MILLISECONDS);
         }
+    }
+
+    /** Whether both directions are done and the tunnel only waits for its peers' FIN. */
+    private boolean lingering() {
+        return linger != null;
     }
 
     /** Whether the peer on {@code channel} may still send: connected, and no FIN read yet. */
@@ -902,7 +904,7 @@ public final class Tunnel {
                 return;
             }
             LayerStack own = stack(side);
-            if (state == TunnelState.CLOSED || lingering || (own != null && own.inboundEnded())) {
+            if (state == TunnelState.CLOSED || lingering() || (own != null && own.inboundEnded())) {
                 // End of direction at the minimum depth: after the peer ended this direction, bytes on the wire are not
                 // data.
                 buf.release();
@@ -961,7 +963,7 @@ public final class Tunnel {
         public void userEventTriggered(ChannelHandlerContext ctx, Object event) {
             if (event instanceof ChannelInputShutdownEvent) {
                 inputEnded(side);
-                if (lingering) {
+                if (lingering()) {
                     closeWhenPeersFinish();
                 }
             } else if (event instanceof IdleStateEvent) {
