@@ -9,6 +9,7 @@ import dev.onionrelay.support.ApiClient.Response;
 import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.OpenSsl;
 import dev.onionrelay.support.RunningService;
+import dev.onionrelay.support.Scenario;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
@@ -30,6 +31,7 @@ import tools.jackson.databind.JsonNode;
  * Every endpoint of API.md's Credentials, Relays and Tunnels sections, driven over real HTTP against the running
  * service: shapes, status codes, problem+json for bad input, and no private key anywhere.
  */
+@Scenario
 class ApiContractTest {
 
     static RunningService service;

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.ApiClient.Response;
 import dev.onionrelay.support.EchoServer;
+import dev.onionrelay.support.Scenario;
 import dev.onionrelay.support.ServiceProcess;
 import dev.onionrelay.support.Traffic;
 import java.io.IOException;
@@ -31,6 +32,7 @@ import tools.jackson.databind.JsonNode;
  * every relay's credentials exist, and the state directory holds nothing that does not belong to one of them (no
  * stray key, temporary or relay file).
  */
+@Scenario
 class CrashConsistencyTest {
 
     private static final int KILLS = 5;

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.ApiClient.Response;
 import dev.onionrelay.support.RunningService;
+import dev.onionrelay.support.Scenario;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -24,6 +25,7 @@ import tools.jackson.databind.JsonNode;
  * {@code POST /relays} naming a credential and {@code DELETE /credentials/{name}} sent at the same moment: exactly one
  * of them wins every time, so every relay references credentials that exist, and after a restart every relay listens.
  */
+@Scenario
 class CredentialDeleteRaceTest {
 
     private static final int TRIES = 30;

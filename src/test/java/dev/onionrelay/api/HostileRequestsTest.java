@@ -7,6 +7,7 @@ import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.RawHttp;
 import dev.onionrelay.support.RunningService;
+import dev.onionrelay.support.Scenario;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
@@ -39,6 +40,7 @@ import tools.jackson.databind.JsonNode;
  * bodies, odd encodings and content types, broken paths, headers and methods. Each one gets a 4xx answer in
  * {@code application/problem+json} with our problem type, and none of them creates or changes anything.
  */
+@Scenario
 class HostileRequestsTest {
 
     static final String RELAY_OK = "{\"name\":\"hostile\",\"target\":{\"host\":\"127.0.0.1\",\"port\":9}";

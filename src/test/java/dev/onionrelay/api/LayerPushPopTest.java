@@ -8,6 +8,7 @@ import dev.onionrelay.support.ApiClient.Response;
 import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.LeakCheck;
 import dev.onionrelay.support.RunningService;
+import dev.onionrelay.support.Scenario;
 import dev.onionrelay.support.ScriptedPeer;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -33,6 +34,7 @@ import tools.jackson.databind.JsonNode;
  * MemoryBIO): layers pushed and popped on either side, by either end, on one TCP connection that never closes.
  */
 @ExtendWith(LeakCheck.class)
+@Scenario
 class LayerPushPopTest {
 
     static final Duration STEP = Duration.ofSeconds(15);

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.RunningService;
+import dev.onionrelay.support.Scenario;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
@@ -13,6 +14,7 @@ import org.junit.jupiter.api.Test;
 import tools.jackson.databind.JsonNode;
 
 /** The demo profile builds a working three-hop onion in front of the service's own API. */
+@Scenario
 class DemoOnionTest {
 
     @Test

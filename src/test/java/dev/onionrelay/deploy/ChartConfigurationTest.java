@@ -10,6 +10,7 @@ import dev.onionrelay.credential.PemCodec;
 import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.RunningService;
+import dev.onionrelay.support.Scenario;
 import dev.onionrelay.support.TestPki;
 import dev.onionrelay.support.Traffic;
 import java.io.IOException;
@@ -32,6 +33,7 @@ import tools.jackson.databind.JsonNode;
  * Chart and application agree: the application.yml the chart renders, run by the real service with the Secrets it
  * mounts laid out where it mounts them, opens the declared relays from file credentials, and they carry traffic.
  */
+@Scenario
 class ChartConfigurationTest {
 
     @TempDir

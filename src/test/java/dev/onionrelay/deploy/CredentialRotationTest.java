@@ -8,6 +8,7 @@ import dev.onionrelay.credential.PemCodec;
 import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.RunningService;
+import dev.onionrelay.support.Scenario;
 import dev.onionrelay.support.TestPki;
 import java.io.DataInputStream;
 import java.io.IOException;
@@ -35,6 +36,7 @@ import tools.jackson.databind.JsonNode;
  * while a tunnel is open. New tunnels present the new certificate, the open one keeps working on the old; a corrupt
  * replacement keeps the credential in use and shows in the credential's status, in health and in metrics.
  */
+@Scenario
 class CredentialRotationTest {
 
     private static final String CORRUPT_CERTIFICATE =

@@ -8,6 +8,7 @@ import dev.onionrelay.credential.PemCodec;
 import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.RunningService;
+import dev.onionrelay.support.Scenario;
 import dev.onionrelay.support.TestPki;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,6 +18,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The start order of configuration-driven state, and what a broken declaration does to the start. */
+@Scenario
 class DeclarativeStartTest {
 
     @TempDir

@@ -7,6 +7,7 @@ import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.ApiClient.Response;
 import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.RunningService;
+import dev.onionrelay.support.Scenario;
 import dev.onionrelay.support.Traffic;
 import java.net.InetAddress;
 import java.net.Socket;
@@ -24,6 +25,7 @@ import tools.jackson.databind.JsonNode;
  * saying so), though their tunnels can be closed like any other. A relay stored by the API under a name that a later
  * configuration declares never stops the start: the declared relay wins, the stored one stays on disk and is reported.
  */
+@Scenario
 class DeclaredRelayTest {
 
     @TempDir

@@ -3,6 +3,7 @@ package dev.onionrelay.deploy;
 import static dev.onionrelay.deploy.Chart.get;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.onionrelay.support.Scenario;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileSystems;
@@ -28,6 +29,7 @@ import tools.jackson.databind.json.JsonMapper;
  * and runs as agrees with the Maven build, the application configuration and the Helm chart. {@code DockerImageIT}
  * then assembles the image's file tree from the packaged jar and starts its entrypoint.
  */
+@Scenario
 class DockerfileTest {
 
     /**

@@ -8,6 +8,7 @@ import dev.onionrelay.support.ApiClient.Response;
 import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.Fleet;
 import dev.onionrelay.support.PgCluster;
+import dev.onionrelay.support.Scenario;
 import dev.onionrelay.support.ScriptedPeer;
 import java.io.IOException;
 import java.io.InputStream;
@@ -36,6 +37,7 @@ import tools.jackson.databind.JsonNode;
  * changed through another; a killed member drops out after its lease and comes back when restarted; a member that
  * hangs is reported within the call timeout; a forwarded call is checked by the holder as a direct one.
  */
+@Scenario
 class AnyInstanceAnswersTest {
 
     static final Duration LEASE = Duration.ofSeconds(6);

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.onionrelay.support.PgCluster;
+import dev.onionrelay.support.Scenario;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
@@ -24,6 +25,7 @@ import org.postgresql.ds.PGSimpleDataSource;
  * Membership in a real PostgreSQL: a lease on the database's clock, one live instance per name, a dead member gone
  * after its lease, a stopped one at once.
  */
+@Scenario
 class JdbcFleetMembersTest {
 
     static final Duration LEASE = Duration.ofSeconds(1);

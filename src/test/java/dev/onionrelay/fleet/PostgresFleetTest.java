@@ -8,6 +8,7 @@ import dev.onionrelay.credential.PemCodec;
 import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.PgCluster;
+import dev.onionrelay.support.Scenario;
 import dev.onionrelay.support.ServiceProcess;
 import dev.onionrelay.support.TestPki;
 import java.io.IOException;
@@ -54,6 +55,7 @@ import tools.jackson.databind.JsonNode;
  * no byte. One cluster and one set of processes for the class; the scenarios run in order on the same fleet.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@Scenario
 class PostgresFleetTest {
 
     private static final String[] ADDRESSES = {"127.0.0.1", "127.0.0.2", "127.0.0.3"};

@@ -7,6 +7,7 @@ import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.ApiClient.Response;
 import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.RunningService;
+import dev.onionrelay.support.Scenario;
 import java.net.Socket;
 import java.time.Duration;
 import java.util.Map;
@@ -19,6 +20,7 @@ import tools.jackson.databind.JsonNode;
  * With the file store (the default) the fleet is this instance alone, so that scripts written for a fleet work
  * everywhere: one member, relay views with one element in {@code instances}, tunnels naming this instance.
  */
+@Scenario
 class SingleInstanceFleetTest {
 
     static RunningService service;

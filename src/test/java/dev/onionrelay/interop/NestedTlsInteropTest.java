@@ -10,6 +10,7 @@ import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.Layers;
 import dev.onionrelay.support.Onions;
 import dev.onionrelay.support.PythonPeer;
+import dev.onionrelay.support.Scenario;
 import dev.onionrelay.support.Traffic;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -30,6 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
  * MemoryBIO, nested by {@code nested_tls.py}) as the client peeled by a relay's ingress layers and as the server
  * that terminates a relay's egress layers; and the {@code openssl s_client} CLI against a one-layer relay.
  */
+@Scenario
 class NestedTlsInteropTest {
 
     static final long EIGHT_MIB = 8L << 20;

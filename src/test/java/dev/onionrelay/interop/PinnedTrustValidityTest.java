@@ -18,6 +18,7 @@ import dev.onionrelay.relay.Transport;
 import dev.onionrelay.support.Layers;
 import dev.onionrelay.support.Onions;
 import dev.onionrelay.support.OpenSsl;
+import dev.onionrelay.support.Scenario;
 import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -40,6 +41,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * {@code certificate_expired} on both TLS providers, exactly where {@code openssl verify} (and Python's ssl) reject
  * the same file. The same setup with a current certificate carries the request.
  */
+@Scenario
 class PinnedTrustValidityTest {
 
     private static final String REQUEST = "GET / HTTP/1.0\r\n\r\n";

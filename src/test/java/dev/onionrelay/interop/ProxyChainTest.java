@@ -9,6 +9,7 @@ import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.HaproxyProcess;
 import dev.onionrelay.support.LeakCheck;
 import dev.onionrelay.support.RunningService;
+import dev.onionrelay.support.Scenario;
 import dev.onionrelay.support.SquidProcess;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -41,6 +42,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * {@code accept-proxy} learns the original client's address.
  */
 @ExtendWith(LeakCheck.class)
+@Scenario
 class ProxyChainTest {
 
     private static RunningService service;

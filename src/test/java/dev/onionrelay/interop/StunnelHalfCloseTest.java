@@ -10,6 +10,7 @@ import dev.onionrelay.relay.HalfClose;
 import dev.onionrelay.relay.Relay;
 import dev.onionrelay.support.Layers;
 import dev.onionrelay.support.Onions;
+import dev.onionrelay.support.Scenario;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -38,6 +39,7 @@ import org.junit.jupiter.api.io.TempDir;
  * every response arrives whole. With the default, what arrives is always a prefix of the response: the relay never
  * loses what it was given, whatever stunnel drops.
  */
+@Scenario
 class StunnelHalfCloseTest {
 
     static final int RESPONSE_BYTES = 16 << 20;

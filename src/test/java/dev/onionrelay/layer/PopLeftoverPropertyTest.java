@@ -3,6 +3,7 @@ package dev.onionrelay.layer;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.onionrelay.support.Layers;
+import dev.onionrelay.support.Scenario;
 import dev.onionrelay.support.TestPki;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
@@ -36,6 +37,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * {@link EmbeddedChannel}; rounds after the first resume with a TLS 1.3 ticket, which keeps the suite fast without
  * changing what is tested (the record layer and the pop are the same).
  */
+@Scenario
 class PopLeftoverPropertyTest {
 
     static final int ROUNDS = Integer.getInteger("rounds", 10_000);

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.ApiClient.Response;
 import dev.onionrelay.support.RunningService;
+import dev.onionrelay.support.Scenario;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
@@ -42,6 +43,7 @@ import tools.jackson.databind.JsonNode;
  * ({@code PrometheusMeterRegistry.scrape()}; {@code OnionEndpoint.onion()} serialized to JSON), which other load
  * barely affects. Each with and without the tunnels.
  */
+@Scenario
 class ActuatorCostTest {
 
     static final int TUNNELS = 1000;

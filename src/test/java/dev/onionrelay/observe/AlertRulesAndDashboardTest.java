@@ -3,6 +3,7 @@ package dev.onionrelay.observe;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.onionrelay.support.ApiClient;
+import dev.onionrelay.support.Scenario;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -16,6 +17,7 @@ import tools.jackson.databind.JsonNode;
  * unit tests say, and every query of the Grafana dashboard is valid PromQL. That they only use metrics the service
  * exposes is checked against a live scrape in {@link RelayChainObservabilityTest}.
  */
+@Scenario
 class AlertRulesAndDashboardTest {
 
     static final Path DIRECTORY = Path.of("deploy/prometheus");

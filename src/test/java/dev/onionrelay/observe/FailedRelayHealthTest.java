@@ -7,6 +7,7 @@ import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.ApiClient.Response;
 import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.RunningService;
+import dev.onionrelay.support.Scenario;
 import dev.onionrelay.support.Traffic;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -24,6 +25,7 @@ import tools.jackson.databind.JsonNode;
  * relays. The actuator, the API and the metrics say which relay failed, why and when it tries next, and follow it back
  * to LISTENING once its port is free.
  */
+@Scenario
 class FailedRelayHealthTest {
 
     private static final String[] FAST_RETRY = {

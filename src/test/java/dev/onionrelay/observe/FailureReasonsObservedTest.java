@@ -10,6 +10,7 @@ import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.ApiClient.Response;
 import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.RunningService;
+import dev.onionrelay.support.Scenario;
 import java.io.File;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -28,6 +29,7 @@ import tools.jackson.databind.JsonNode;
  * /actuator/onion}: curl that does not trust the relay's CA, a TLS 1.2 client at a TLS 1.3-only layer, a TCP check
  * that connects and leaves, and a client that leaves the inner handshake of a depth-2 relay.
  */
+@Scenario
 class FailureReasonsObservedTest {
 
     static final Duration PATIENCE = Duration.ofSeconds(20);

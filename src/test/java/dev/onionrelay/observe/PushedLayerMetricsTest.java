@@ -7,6 +7,7 @@ import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.ApiClient.Response;
 import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.RunningService;
+import dev.onionrelay.support.Scenario;
 import java.net.InetAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -24,6 +25,7 @@ import tools.jackson.databind.JsonNode;
  * <p>{@code entry [egress: none] -> exit [ingress: none] -> echo}; a server layer is pushed on the exit's ingress side
  * and a client layer on the entry's egress side, so the two handshake with each other inside the live tunnel.
  */
+@Scenario
 class PushedLayerMetricsTest {
 
     static final Duration PATIENCE = Duration.ofSeconds(10);

@@ -7,6 +7,7 @@ import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.ApiClient.Response;
 import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.RunningService;
+import dev.onionrelay.support.Scenario;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -52,6 +53,7 @@ import tools.jackson.databind.JsonNode;
  * puts on the wire for it: {@code unknown_ca} from OpenSSL, the default, {@code certificate_unknown} from the JDK
  * engine (see HandshakeFailureTest).
  */
+@Scenario
 class RelayChainObservabilityTest {
 
     static final Duration PATIENCE = Duration.ofSeconds(20);

@@ -14,6 +14,7 @@ import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.OpenSsl;
 import dev.onionrelay.support.RunningService;
+import dev.onionrelay.support.Scenario;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
@@ -42,6 +43,7 @@ import tools.jackson.databind.JsonNode;
  * the relay port refused, counted and leaving no tunnel behind. Only the exit learns the destination: the entry
  * only wraps layers, its target is the exit.
  */
+@Scenario
 class ProxyExitTest {
 
     private static RunningService service;

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.RunningService;
+import dev.onionrelay.support.Scenario;
 import java.io.IOException;
 import java.net.Socket;
 import java.time.Duration;
@@ -21,6 +22,7 @@ import tools.jackson.databind.JsonNode;
  * marks it down for {@code onion.limits.target-down-for} and uses it again afterwards; round-robin spreads tunnels
  * evenly; tunnel status and metrics say which target a tunnel reached.
  */
+@Scenario
 class SeveralTargetsTest {
 
     private static RunningService service;

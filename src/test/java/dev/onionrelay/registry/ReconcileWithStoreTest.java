@@ -19,6 +19,7 @@ import dev.onionrelay.relay.Transport;
 import dev.onionrelay.relay.target.FixedTargetSelector;
 import dev.onionrelay.relay.target.TargetSpec;
 import dev.onionrelay.support.Onions;
+import dev.onionrelay.support.Scenario;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -38,6 +39,7 @@ import org.junit.jupiter.api.Test;
  * what another instance created, closes what it deleted, and a relay whose port is taken on one instance is FAILED
  * there only. A delete the store refuses leaves the relay serving: nothing is half-applied.
  */
+@Scenario
 class ReconcileWithStoreTest {
 
     /** A store both registries share, that can be told to refuse changes (a database that is away). */

@@ -9,6 +9,7 @@ import dev.onionrelay.relay.RelayException;
 import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.ApiClient.Response;
 import dev.onionrelay.support.RunningService;
+import dev.onionrelay.support.Scenario;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
@@ -27,6 +28,7 @@ import tools.jackson.databind.JsonNode;
  * pop, asked over the API and through {@link RelayRegistry}'s Java method, is refused for the same reason with the
  * status that reason's kind maps to, and leaves the tunnel as it was.
  */
+@Scenario
 class RefusedLayerChangesTest {
 
     static RunningService service;

@@ -12,6 +12,7 @@ import dev.onionrelay.support.AbortingClient.Point;
 import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.Layers;
 import dev.onionrelay.support.Onions;
+import dev.onionrelay.support.Scenario;
 import java.net.SocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -33,6 +34,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * layer and waits for the inner handshake; when the client leaves, the entry closes the outer layer (close_notify)
  * under the inner handshake.
  */
+@Scenario
 class AbandonedHandshakeTest {
 
     static final Duration PATIENCE = Duration.ofSeconds(10);

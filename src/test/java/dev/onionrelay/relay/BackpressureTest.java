@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.onionrelay.support.Layers;
 import dev.onionrelay.support.Onions;
+import dev.onionrelay.support.Scenario;
 import io.netty.channel.Channel;
 import java.io.OutputStream;
 import java.net.InetAddress;
@@ -21,6 +22,7 @@ import org.junit.jupiter.api.Test;
  * Backpressure: a target that stops reading stops the relay reading from the client, so what a tunnel holds in memory is
  * bounded by its write-buffer marks however much the client pushes.
  */
+@Scenario
 class BackpressureTest {
 
     static final long PUSHED = 256L << 20;

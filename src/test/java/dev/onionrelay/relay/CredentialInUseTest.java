@@ -16,6 +16,7 @@ import dev.onionrelay.registry.RelayStore;
 import dev.onionrelay.registry.StoredRelay;
 import dev.onionrelay.support.Layers;
 import dev.onionrelay.support.Onions;
+import dev.onionrelay.support.Scenario;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -28,6 +29,7 @@ import org.junit.jupiter.api.Test;
  * store before it looks them up, so of a create and a delete that overlap exactly one wins, whatever the timing. The
  * overlap is made certain here by holding the create inside its save until the delete has answered.
  */
+@Scenario
 class CredentialInUseTest {
 
     private final CredentialStore credentials = new CredentialStore(null);

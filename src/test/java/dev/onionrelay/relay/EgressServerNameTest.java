@@ -8,6 +8,7 @@ import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.Layers;
 import dev.onionrelay.support.Onions;
 import dev.onionrelay.support.RecordingProxy;
+import dev.onionrelay.support.Scenario;
 import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.Socket;
@@ -27,6 +28,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * ({@code localhost}, a Kubernetes short service name), and never when it is an IP literal; the server's certificate
  * is still checked against it. The name is read from the ClientHello a recording proxy saw between two relays.
  */
+@Scenario
 class EgressServerNameTest {
 
     /** One case: the configured serverName, the SNI expected on the wire (null: none), whether the check passes. */

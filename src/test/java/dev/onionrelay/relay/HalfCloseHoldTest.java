@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.Onions;
+import dev.onionrelay.support.Scenario;
 import dev.onionrelay.support.Traffic;
 import java.time.Duration;
 import java.util.List;
@@ -15,6 +16,7 @@ import org.junit.jupiter.api.Test;
  * {@code halfClose: hold} against a target that ends its direction only after the client's end reached it (an echo
  * server that answers EOF with EOF): the held end is passed on when the hold times out, and the tunnel ends cleanly.
  */
+@Scenario
 class HalfCloseHoldTest {
 
     Onions onions;

@@ -9,6 +9,7 @@ import dev.onionrelay.layer.TlsProvider;
 import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.Layers;
 import dev.onionrelay.support.Onions;
+import dev.onionrelay.support.Scenario;
 import dev.onionrelay.support.Traffic;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -42,6 +43,7 @@ import org.junit.jupiter.api.Test;
  * that receives an alert reports the alert it received, so that side depends on the peer's engine (see
  * {@link #alertSentFor}).
  */
+@Scenario
 public class HandshakeFailureTest {
 
     static final Duration PATIENCE = Duration.ofSeconds(5);

@@ -11,6 +11,7 @@ import dev.onionrelay.layer.TlsProvider;
 import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.Layers;
 import dev.onionrelay.support.Onions;
+import dev.onionrelay.support.Scenario;
 import dev.onionrelay.support.Traffic;
 import java.net.InetAddress;
 import java.net.Socket;
@@ -30,6 +31,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * last byte and must still get the whole echo back, checked by SHA-256, under TLS 1.3 and under TLS 1.2 (where the
  * JDK engine answers a close_notify at once and stops sending).
  */
+@Scenario
 class LayerProviderTest {
 
     static final long BYTES = 8L << 20;

@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.onionrelay.support.Layers;
 import dev.onionrelay.support.Onions;
+import dev.onionrelay.support.Scenario;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -34,6 +35,7 @@ import org.junit.jupiter.api.Test;
  * while the peer still sends (here the outer close_notify, then FIN) is reset by the kernel, and the reset throws away
  * the part of the answer not yet delivered. The relay reads and drops the rest until the client's FIN, then closes.
  */
+@Scenario
 class LingeringCloseTest {
 
     /**

@@ -6,6 +6,7 @@ import dev.onionrelay.layer.LayerSpec;
 import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.Layers;
 import dev.onionrelay.support.Onions;
+import dev.onionrelay.support.Scenario;
 import dev.onionrelay.support.Traffic;
 import java.util.ArrayList;
 import java.util.List;
@@ -15,6 +16,7 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /** Bytes go through onions of depth 1 to 4 unchanged, both directions, over real loopback sockets. */
+@Scenario
 class NestedRelayTest {
 
     static final long SIXTY_FOUR_MIB = 64L << 20;

@@ -7,6 +7,7 @@ import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.Layers;
 import dev.onionrelay.support.Onions;
 import dev.onionrelay.support.RecordingProxy;
+import dev.onionrelay.support.Scenario;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -32,6 +33,7 @@ import org.junit.jupiter.api.Test;
  *
  * Wire A carries L1 inside L0; wire B carries L1 only, which is what hop1 forwards after peeling L0.
  */
+@Scenario
 class OnionPropertyTest {
 
     /** Distinctive, and long enough that ciphertext cannot contain it by chance. */

@@ -12,6 +12,7 @@ import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.Layers;
 import dev.onionrelay.support.Onions;
 import dev.onionrelay.support.PythonPeer;
+import dev.onionrelay.support.Scenario;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -31,6 +32,7 @@ import org.springframework.beans.factory.support.StaticListableBeanFactory;
  * layer pops it while TCP stays open, and the bytes in the same TCP write continue one layer out; at the minimum
  * depth the same close_notify ends that direction instead, and what follows it is not data.
  */
+@Scenario
 class PeerPopTest {
 
     final List<String> pops = new CopyOnWriteArrayList<>();

@@ -9,6 +9,7 @@ import dev.onionrelay.layer.TlsProvider;
 import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.Layers;
 import dev.onionrelay.support.Onions;
+import dev.onionrelay.support.Scenario;
 import dev.onionrelay.support.Traffic;
 import java.time.Duration;
 import java.util.List;
@@ -27,6 +28,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * close_notify and pops too), under both TLS providers and with TLS 1.3 and 1.2 between the relays. Writes that were queued for the popped layer must leave through it before its
  * close_notify or through the layer outside after it: in order, none lost, none twice, checked by SHA-256.
  */
+@Scenario
 class PopUnderLoadTest {
 
     static final long BYTES = 64L * 1024 * 1024;

@@ -11,6 +11,7 @@ import dev.onionrelay.layer.TlsProvider;
 import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.Layers;
 import dev.onionrelay.support.Onions;
+import dev.onionrelay.support.Scenario;
 import java.io.File;
 import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
@@ -41,6 +42,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * protocol_version or handshake_failure from the relay: the reason is the alert the relay sent, whatever its engine
  * calls the problem (BoringSSL says WRONG_CURVE for a client that offers only AES128-SHA).
  */
+@Scenario
 class RealClientFailureReasonTest {
 
     static final Duration PATIENCE = Duration.ofSeconds(10);

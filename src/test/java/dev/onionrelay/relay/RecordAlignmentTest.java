@@ -3,6 +3,7 @@ package dev.onionrelay.relay;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.onionrelay.support.Scenario;
 import dev.onionrelay.support.Traffic;
 import dev.onionrelay.support.WiredOnion;
 import java.time.Duration;
@@ -26,6 +27,7 @@ import org.junit.jupiter.api.Test;
  * L0 adds to a record, we know where the content of each wire A record ends on wire B, and whether an L1 record ends
  * there too.
  */
+@Scenario
 class RecordAlignmentTest {
 
     static final long PAYLOAD = 4L << 20;

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.onionrelay.support.RecordingProxy;
+import dev.onionrelay.support.Scenario;
 import dev.onionrelay.support.Traffic;
 import dev.onionrelay.support.WiredOnion;
 import java.time.Duration;
@@ -29,6 +30,7 @@ import org.junit.jupiter.api.Test;
  * A server accepts a resumption by putting the pre_shared_key extension in its ServerHello, which TLS 1.3 still sends
  * in the clear: wire A shows L0's ServerHellos, wire B, L0's plaintext, shows L1's.
  */
+@Scenario
 class SessionResumptionTest {
 
     static final int HANDSHAKE = 22;

@@ -12,6 +12,7 @@ import dev.onionrelay.support.AbortingClient.Point;
 import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.Layers;
 import dev.onionrelay.support.Onions;
+import dev.onionrelay.support.Scenario;
 import java.net.SocketAddress;
 import java.time.Duration;
 import java.util.List;
@@ -24,6 +25,7 @@ import org.junit.jupiter.params.provider.EnumSource;
  * A layer whose handshake can never start (its settings name a protocol no engine knows) still counts every
  * connection it drops, so that a misconfigured relay shows in the failure metrics instead of failing in silence.
  */
+@Scenario
 class UnstartableLayerTest {
 
     static final Duration PATIENCE = Duration.ofSeconds(10);

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.RunningService;
+import dev.onionrelay.support.Scenario;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,6 +19,7 @@ import org.springframework.boot.test.system.OutputCaptureExtension;
 
 /** Bearer tokens from a plain secret, a SHA-256 hash and a file; read and admin scopes; an audit line per change. */
 @ExtendWith(OutputCaptureExtension.class)
+@Scenario
 class ApiTokenTest {
 
     @Test

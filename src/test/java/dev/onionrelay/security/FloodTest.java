@@ -6,6 +6,7 @@ import dev.onionrelay.relay.Relay;
 import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.Layers;
 import dev.onionrelay.support.Onions;
+import dev.onionrelay.support.Scenario;
 import dev.onionrelay.support.Traffic;
 import java.net.InetAddress;
 import java.net.Socket;
@@ -20,6 +21,7 @@ import org.junit.jupiter.api.Test;
 /**
  * 500 clients that connect and never speak do not starve a real client, and the handshake timeout closes them all.
  */
+@Scenario
 class FloodTest {
 
     static final int SILENT = 500;

@@ -7,6 +7,7 @@ import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.ApiClient.Response;
 import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.RunningService;
+import dev.onionrelay.support.Scenario;
 import dev.onionrelay.support.Traffic;
 import java.io.InputStream;
 import java.net.InetAddress;
@@ -19,6 +20,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** Each limit, when hit, answers with its status and problem+json, and everything else keeps working. */
+@Scenario
 class LimitsTest {
 
     static RunningService service;

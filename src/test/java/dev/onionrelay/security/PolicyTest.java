@@ -7,6 +7,7 @@ import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.ApiClient.Response;
 import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.RunningService;
+import dev.onionrelay.support.Scenario;
 import java.io.InputStream;
 import java.net.InetAddress;
 import java.net.Socket;
@@ -16,6 +17,7 @@ import org.junit.jupiter.api.Test;
 import tools.jackson.databind.JsonNode;
 
 /** The default policy keeps relays on loopback; targets are checked at creation and again when a client connects. */
+@Scenario
 class PolicyTest {
 
     private static Map<String, Object> relay(String name, String listenHost, String targetHost, int targetPort) {

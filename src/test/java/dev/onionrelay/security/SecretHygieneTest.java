@@ -6,6 +6,7 @@ import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.OpenSsl;
 import dev.onionrelay.support.RunningService;
+import dev.onionrelay.support.Scenario;
 import dev.onionrelay.support.Traffic;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -24,6 +25,7 @@ import org.springframework.boot.test.system.OutputCaptureExtension;
  * the log holds no private key and no token, and key files are readable by their owner only.
  */
 @ExtendWith(OutputCaptureExtension.class)
+@Scenario
 class SecretHygieneTest {
 
     @Test

@@ -11,6 +11,7 @@ import java.sql.Statement;
 import org.junit.jupiter.api.Test;
 
 /** The throwaway server the fleet tests stand on: real password login, data kept across a stop and a start. */
+@Scenario
 class PgClusterTest {
 
     @Test

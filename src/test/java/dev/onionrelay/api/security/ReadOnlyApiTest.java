@@ -7,6 +7,7 @@ import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.ApiClient.Response;
 import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.RunningService;
+import dev.onionrelay.support.Scenario;
 import dev.onionrelay.support.Traffic;
 import java.net.InetAddress;
 import java.net.Socket;
@@ -24,6 +25,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  * with several replicas on the file store): no API call can create or delete a relay or a credential, so every
  * instance keeps exactly what its configuration declares; reads and the live operations on a tunnel still work.
  */
+@Scenario
 class ReadOnlyApiTest {
 
     @TempDir

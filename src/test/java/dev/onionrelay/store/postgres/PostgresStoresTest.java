@@ -20,6 +20,7 @@ import dev.onionrelay.store.StoreConfigurationException;
 import dev.onionrelay.store.StoreUnavailableException;
 import dev.onionrelay.support.Layers;
 import dev.onionrelay.support.PgCluster;
+import dev.onionrelay.support.Scenario;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -47,6 +48,7 @@ import org.junit.jupiter.api.TestInfo;
  * one writes the other reads, names and the credential in-use rule hold across them, no row shows key material, a
  * wrong key-encryption key is refused by name and an unreachable database refuses changes without half-applying them.
  */
+@Scenario
 class PostgresStoresTest {
 
     private static PgCluster cluster;

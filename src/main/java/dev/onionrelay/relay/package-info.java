@@ -1,0 +1,9 @@
+/**
+ * The engine that moves bytes: listeners, tunnels, the splice between a tunnel's two sockets with its backpressure,
+ * the ending of each direction, and the observer events the rest of the service listens to. No registry, policy or
+ * persistence here, so it can be driven and tested with plain sockets. Spring-free.
+ */
+@NullMarked
+package dev.onionrelay.relay;
+
+import org.jspecify.annotations.NullMarked;
