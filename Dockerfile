@@ -3,7 +3,7 @@
 # onion-relay container image: the service built with the Maven wrapper, run from Spring Boot's layered jar on a JRE.
 #
 #   docker build -t onion-relay .
-#   docker run --rm -p 8080:8080 -p 9090:9090 -p 7000-7009:7000-7009 -v onion-state:/app/data onion-relay
+#   docker run --rm -p 127.0.0.1:8080:8080 -p 127.0.0.1:9090:9090 -v onion-state:/app/data onion-relay
 #
 # Layout: the application in /opt/onion-relay; the working directory /app as the repository root is for the jar:
 # /app/application.yml is the repository's, /app/config/application.yml may override it (the Helm chart mounts its
@@ -60,4 +60,6 @@ USER 10001:10001
 # No curl in the JRE image: bash's /dev/tcp asks the liveness group.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/${MANAGEMENT_SERVER_PORT:-9090} && printf 'GET /actuator/health/liveness HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && grep -q '\"status\":\"UP\"' <&3"]
-ENTRYPOINT ["java", "-cp", "/opt/onion-relay", "org.springframework.boot.loader.launch.JarLauncher"]
+# Netty loads its native libraries (BoringSSL, epoll) through JNI: allowed explicitly, so that Java 25 does not print
+# its restricted-method warning at every start (and keeps working when such calls are denied by default).
+ENTRYPOINT ["java", "--enable-native-access=ALL-UNNAMED", "-cp", "/opt/onion-relay", "org.springframework.boot.loader.launch.JarLauncher"]

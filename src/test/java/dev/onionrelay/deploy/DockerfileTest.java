@@ -189,7 +189,12 @@ class DockerfileTest {
         Dockerfile.Stage runtime = dockerfile.runtime();
         assertThat(runtime.last("ENTRYPOINT").execForm())
                 .as("exec form: java is PID 1 and gets SIGTERM")
-                .containsExactly("java", "-cp", APPLICATION, "org.springframework.boot.loader.launch.JarLauncher");
+                .containsExactly(
+                        "java",
+                        "--enable-native-access=ALL-UNNAMED",
+                        "-cp",
+                        APPLICATION,
+                        "org.springframework.boot.loader.launch.JarLauncher");
         // The JVM's class path is the working directory unless -cp says otherwise: there, its application.yml would be
         // found as classpath:application.yml and hide the application's own defaults.
         assertThat(runtime.last("WORKDIR").arguments().trim()).isNotEqualTo(APPLICATION);
