@@ -186,6 +186,36 @@ class FixedTargetSelectorTest {
         assertThat(listenerOnLoop).as("the tunnel continues on its own loop").isTrue();
     }
 
+    /**
+     * A policy that cannot decide (a malformed CIDR entry such as {@code 10.0.0.0/x} makes {@link RelayPolicy} throw
+     * NumberFormatException) refuses the destination: the tunnel must not wait for a selection that never completes,
+     * nor get an exception on its event loop.
+     */
+    @Test
+    void aCheckThatFailsRefusesTheTargetInsteadOfLeavingTheTunnelWaiting() throws Exception {
+        RelayPolicy broken = new RelayPolicy(
+                List.of("loopback"),
+                List.of("0"),
+                List.of("10.0.0.0/x"),
+                List.of("1-65535"),
+                RelayPolicy.DEFAULT_DENIED_TARGETS,
+                false);
+        FixedTargetSelector selector = selector(broken::chooseResolved, broken::allowsDestination);
+        assertThat(refused(selector.select(new Endpoint("localhost", 7000), LOOP))
+                        .reason())
+                .as("a name, checked on the resolver")
+                .isEqualTo("policy");
+        assertThat(refused(selector.selectRequested(new Endpoint("10.0.0.1", 7000), LOOP))
+                        .reason())
+                .as("a requested address, checked on the event loop")
+                .isEqualTo("policy");
+        FixedTargetSelector addressesOnly = selector(broken::chooseResolved, (host, port) -> true);
+        assertThat(refused(addressesOnly.selectRequested(new Endpoint("10.0.0.1", 7000), LOOP))
+                        .reason())
+                .as("a requested address the destination check let through")
+                .isEqualTo("policy");
+    }
+
     @Test
     void withoutACheckANameIsLeftForTheTransportToResolve() throws Exception {
         FixedTargetSelector unchecked = FixedTargetSelector.unchecked();
