@@ -36,6 +36,8 @@ public final class FixedTargetSelector implements TargetSelector, AutoCloseable 
         boolean allows(String host, int port);
     }
 
+    private static final System.Logger LOG = System.getLogger(FixedTargetSelector.class.getName());
+
     private final @Nullable AddressCheck check;
     private final @Nullable DestinationCheck destinations;
     private final @Nullable ExecutorService resolver;
@@ -78,12 +80,12 @@ public final class FixedTargetSelector implements TargetSelector, AutoCloseable 
     @Override
     public Future<InetSocketAddress> selectRequested(Endpoint requested, EventExecutor executor) {
         InetAddress literal = literal(requested.host());
-        if (destinations != null && !destinations.allows(requested.host(), requested.port())) {
+        if (destinations != null && !allows(destinations, requested)) {
             return executor.newFailedFuture(
                     new TargetRefusedException("policy", "policy does not allow the destination " + requested));
         }
         if (literal != null) {
-            if (check != null && check.choose(List.of(literal)).isEmpty()) {
+            if (check != null && choose(check, List.of(literal)).isEmpty()) {
                 return executor.newFailedFuture(
                         new TargetRefusedException("policy", "policy does not allow the address " + requested));
             }
@@ -106,7 +108,7 @@ public final class FixedTargetSelector implements TargetSelector, AutoCloseable 
                     result.tryFailure(new TargetRefusedException("unresolved", target.host() + ": " + e.getMessage()));
                     return;
                 }
-                Optional<InetAddress> allowed = check.choose(addresses);
+                Optional<InetAddress> allowed = choose(check, addresses);
                 if (allowed.isEmpty()) {
                     // The name was allowed; what it resolves to now is not (rebinding, or a name for a denied address).
                     result.tryFailure(new TargetRefusedException(
@@ -119,6 +121,29 @@ public final class FixedTargetSelector implements TargetSelector, AutoCloseable 
             result.tryFailure(new TargetRefusedException("unresolved", "the resolver is closed"));
         }
         return result;
+    }
+
+    /**
+     * The check's choice. A check that throws (a policy entry it cannot read, such as a malformed CIDR block) allows
+     * nothing: the target is refused at once instead of leaving the tunnel waiting for a result that never comes.
+     */
+    private static Optional<InetAddress> choose(AddressCheck check, List<InetAddress> addresses) {
+        try {
+            return check.choose(addresses);
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "the target address check failed on {0}, refusing: {1}", addresses, e);
+            return Optional.empty();
+        }
+    }
+
+    /** As {@link #choose}: a destination check that throws allows nothing. */
+    private static boolean allows(DestinationCheck destinations, Endpoint requested) {
+        try {
+            return destinations.allows(requested.host(), requested.port());
+        } catch (RuntimeException e) {
+            LOG.log(System.Logger.Level.WARNING, "the destination check failed on {0}, refusing: {1}", requested, e);
+            return false;
+        }
     }
 
     /** Parses an IP literal without any DNS lookup; null for host names. */
