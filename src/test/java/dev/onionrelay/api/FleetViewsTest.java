@@ -36,11 +36,12 @@ class FleetViewsTest {
                 null,
                 Instant.EPOCH,
                 ONE,
-                List.of(new InstanceView("a", "LISTENING", null, 1)));
+                List.of(new InstanceView("a", "LISTENING", null, 1, null)),
+                null);
     }
 
     static MemberRelay on(String member, String id, String state, StatsView stats) {
-        return new MemberRelay(id, stats, List.of(new InstanceView(member, state, null, stats.activeTunnels())));
+        return new MemberRelay(id, stats, List.of(new InstanceView(member, state, null, stats.activeTunnels(), null)));
     }
 
     static Stream<Arguments> answers() {
