@@ -97,6 +97,21 @@ class FleetViewsTest {
     }
 
     @Test
+    void aSuspectMemberIsMarkedForEveryRelayAddsNoStatsAndIsNamedWithTheUnreachable() {
+        List<MemberAnswer<List<MemberRelay>>> answers = List.of(
+                new MemberAnswer.Found<>("b", List.of(on("b", "r1", "LISTENING", ONE))),
+                new MemberAnswer.Suspect<List<MemberRelay>>("c", "no heartbeat since 10:00:00Z"));
+
+        RelayView merged = FleetViews.relays(List.of(local("r1")), answers).get(0);
+
+        assertThat(merged.instances().stream().map(i -> i.name() + ":" + i.state()))
+                .containsExactly("a:LISTENING", "b:LISTENING", "c:SUSPECT");
+        assertThat(merged.instances().get(2).error()).contains("no heartbeat since");
+        assertThat(merged.stats().totalTunnels()).isEqualTo(20);
+        assertThat(FleetViews.unreachable(answers)).containsExactly("c");
+    }
+
+    @Test
     void theListTakesOneAnswerPerMemberAndMatchesRelaysById() {
         List<RelayView> merged = FleetViews.relays(
                 List.of(local("r1"), local("r2")),
