@@ -22,7 +22,9 @@ import java.net.URI;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.Set;
 import java.util.function.Function;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.http.HttpStatus;
@@ -70,8 +72,12 @@ public class RelayController {
     @ApiResponse(responseCode = "201", description = "the relay, listening or FAILED with the reason")
     public ResponseEntity<RelayViews.RelayView> create(@RequestBody RelayRequest request) {
         Relay relay = relays.create(request);
-        List<String> warnings = LoopbackTargets.warnings(
-                relay.spec(), relays.engine().settings().bindHost());
+        Set<Integer> relayPorts = relays.list().stream()
+                .filter(other -> !other.id().equals(relay.id()))
+                .map(other -> other.spec().listen().port())
+                .collect(Collectors.toSet());
+        List<String> warnings =
+                LoopbackTargets.warnings(relay.spec(), relays.engine().settings().bindHost(), relayPorts);
         warnings.forEach(warning -> LOG.warn("relay {} ({}): {}", relay.spec().name(), relay.id(), warning));
         return ResponseEntity.created(URI.create("/relays/" + relay.id()))
                 .body(view(relay).withWarnings(warnings));

@@ -5,32 +5,36 @@ import dev.onionrelay.relay.RelaySpec;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.regex.Pattern;
+import java.util.Set;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Warns about a relay whose target is on this host's loopback while the instance's relays listen on another address
+ * Warns about a relay whose target names another relay of this instance at the usual loopback address
+ * ({@code 127.0.0.1}, {@code ::1}, {@code localhost}) while the instance's relays listen on another address
  * ({@code onion.fleet.bind-address}). Chaining relays on one host usually means a target such as {@code 127.0.0.1:9001}
  * naming the next relay; with a bind address that relay listens on, say, {@code 127.0.0.3:9001}, so the target misses
- * it (or reaches something else). The relay is still created: the target may be a service of its own on the loopback.
- * Only address literals and {@code localhost} are judged; nothing is resolved.
+ * it (or reaches something else). Only targets on the port of an existing relay are judged, so a service of its own
+ * on the loopback (an API, a backend) is not warned about, nor is another loopback address named on purpose (another
+ * instance's bind address); the relay is created either way. Only address literals and {@code localhost} are judged;
+ * nothing is resolved.
  */
 public final class LoopbackTargets {
 
-    private static final Pattern IPV4_LOOPBACK = Pattern.compile("127\\.\\d{1,3}\\.\\d{1,3}\\.\\d{1,3}");
-
     private LoopbackTargets() {}
 
-    /** The warnings for a relay of {@code spec} on an instance whose relays listen on {@code bindHost} (null: own). */
-    public static List<String> warnings(RelaySpec spec, @Nullable String bindHost) {
+    /**
+     * The warnings for a relay of {@code spec} on an instance whose relays listen on {@code bindHost} (null: their
+     * own hosts) and on {@code relayPorts} (the listen ports of this instance's other relays).
+     */
+    public static List<String> warnings(RelaySpec spec, @Nullable String bindHost, Set<Integer> relayPorts) {
         if (bindHost == null || wildcard(bindHost) || spec.target().isProxy()) {
             return List.of();
         }
         List<String> warnings = new ArrayList<>();
         for (Endpoint target : spec.target().endpoints()) {
-            if (loopback(target.host()) && !sameHost(target.host(), bindHost)) {
+            if (relayPorts.contains(target.port()) && loopback(target.host()) && !sameHost(target.host(), bindHost)) {
                 warnings.add("target " + target + " is on this host's loopback, but this instance's relays listen on "
-                        + bindHost + " (onion.fleet.bind-address): a relay of this fleet on port " + target.port()
+                        + bindHost + " (onion.fleet.bind-address): the relay on port " + target.port()
                         + " is reached at " + new Endpoint(bindHost, target.port()) + ", not " + target);
             }
         }

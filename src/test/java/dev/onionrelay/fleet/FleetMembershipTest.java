@@ -163,6 +163,18 @@ class FleetMembershipTest {
         Response plain = fleet.admin("a").get("/relays/next");
         assertThat(plain.json().has("warnings")).as("only a create warns").isFalse();
 
+        Response service = fleet.admin("b")
+                .post(
+                        "/relays",
+                        Map.of(
+                                "name", "to-a-service",
+                                "listen", Map.of("host", "127.0.0.1", "port", freePort()),
+                                "target", Map.of("host", "127.0.0.1", "port", echo.port())));
+        assertThat(service.status()).isEqualTo(201);
+        assertThat(service.json().has("warnings"))
+                .as("a loopback service that is no relay: %s", service)
+                .isFalse();
+
         Response fine = fleet.admin("b")
                 .post(
                         "/relays",
