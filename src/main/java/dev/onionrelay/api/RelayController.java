@@ -76,8 +76,8 @@ public class RelayController {
                 .filter(other -> !other.id().equals(relay.id()))
                 .map(other -> other.spec().listen().port())
                 .collect(Collectors.toSet());
-        List<String> warnings =
-                LoopbackTargets.warnings(relay.spec(), relays.engine().settings().bindHost(), relayPorts);
+        List<String> warnings = LoopbackTargets.warnings(
+                relay.spec(), relays.engine().settings().bindHost(), relayPorts);
         warnings.forEach(warning -> LOG.warn("relay {} ({}): {}", relay.spec().name(), relay.id(), warning));
         return ResponseEntity.created(URI.create("/relays/" + relay.id()))
                 .body(view(relay).withWarnings(warnings));

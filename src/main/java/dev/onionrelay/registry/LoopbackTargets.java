@@ -41,11 +41,10 @@ public final class LoopbackTargets {
         return List.copyOf(warnings);
     }
 
+    /** The loopback as people usually name it; other 127.x addresses are chosen on purpose. */
     static boolean loopback(String host) {
         String lower = unbracketed(host).toLowerCase(Locale.ROOT);
-        return lower.equals("localhost")
-                || lower.equals("::1")
-                || IPV4_LOOPBACK.matcher(lower).matches();
+        return lower.equals("localhost") || lower.equals("::1") || lower.equals("127.0.0.1");
     }
 
     /** A wildcard bind address listens on the loopback too. */

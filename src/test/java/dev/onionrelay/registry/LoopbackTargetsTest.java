@@ -37,8 +37,8 @@ class LoopbackTargetsTest {
             })
     void aLoopbackTargetOnAnotherRelaysPortIsWarnedAboutOnlyWhenTheBindAddressMovesThatRelayOffIt(
             String target, int port, String bindHost, boolean warned) {
-        List<String> warnings = LoopbackTargets.warnings(
-                relayTo(TargetSpec.fixed(new Endpoint(target, port))), bindHost, RELAY_PORTS);
+        List<String> warnings =
+                LoopbackTargets.warnings(relayTo(TargetSpec.fixed(new Endpoint(target, port))), bindHost, RELAY_PORTS);
 
         assertThat(warnings).hasSize(warned ? 1 : 0);
         if (warned) {
