@@ -149,7 +149,9 @@ class FleetMembershipTest {
         assertThat(created.json().path("warnings").get(0).asString())
                 .as(created.toString())
                 .contains("127.0.0.1:" + next, "127.0.0.2:" + next, "onion.fleet.bind-address");
-        assertThat(Files.readString(fleet.log("b"))).contains("relay chained", "127.0.0.2:" + next);
+        assertThat(Files.readString(fleet.log("b")))
+                .containsPattern("relay chained \\(.*\\) listening on 127\\.0\\.0\\.2:" + port)
+                .containsPattern("WARN.*relay chained .*127\\.0\\.0\\.2:" + next);
 
         await().atMost(Fleet.PROPAGATION).pollInterval(Duration.ofMillis(100)).untilAsserted(() -> {
             JsonNode relay = fleet.reader("a").get("/relays/chained").json();
@@ -184,6 +186,32 @@ class FleetMembershipTest {
                                 "target", Map.of("host", "127.0.0.2", "port", next)));
         assertThat(fine.status()).isEqualTo(201);
         assertThat(fine.json().has("warnings")).as(fine.toString()).isFalse();
+    }
+
+    @Test
+    void aRelayThatCannotListenOnOneInstanceNamesTheAddressItReallyTried() throws Exception {
+        int port = freePort();
+        try (ServerSocket taken = new ServerSocket(port, 1, InetAddress.getByName(fleet.bindAddress("b")))) {
+            Response created = fleet.admin("a")
+                    .post(
+                            "/relays",
+                            Map.of(
+                                    "name", "clash",
+                                    "listen", Map.of("host", "127.0.0.1", "port", port),
+                                    "target", Map.of("host", "127.0.0.1", "port", echo.port())));
+            assertThat(created.status()).as(created.toString()).isEqualTo(201);
+            await().atMost(Fleet.PROPAGATION)
+                    .pollInterval(Duration.ofMillis(100))
+                    .untilAsserted(() -> {
+                        JsonNode onB =
+                                instance(fleet.reader("a").get("/relays/clash").json(), "b");
+                        assertThat(onB.path("state").asString())
+                                .as(onB.toString())
+                                .isEqualTo("FAILED");
+                        assertThat(onB.path("error").asString()).contains("cannot listen on 127.0.0.2:" + port);
+                        assertThat(onB.path("listen").path("host").asString()).isEqualTo("127.0.0.2");
+                    });
+        }
     }
 
     /**
