@@ -67,6 +67,14 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{/*
+The workload kind: .Values.kind when set; else a StatefulSet for a fleet (each pod keeps, on its own volume, the
+snapshot of the shared store it needs to start while the database is away) and a Deployment for the file store.
+*/}}
+{{- define "onion-relay.kind" -}}
+{{- if .Values.kind }}{{ .Values.kind }}{{ else if include "onion-relay.fleet" . }}StatefulSet{{ else }}Deployment{{ end }}
+{{- end }}
+
+{{/*
 Refuses values that would run a broken service: several pods on the file store with a writable API (each pod would
 keep different relays, and a call through the Service would reach one of them), or a shared store without its
 database or its Secret.

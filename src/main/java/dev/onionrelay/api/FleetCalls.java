@@ -7,6 +7,8 @@ import dev.onionrelay.fleet.Member;
 import dev.onionrelay.fleet.MemberClient;
 import dev.onionrelay.fleet.MemberClient.Reply;
 import dev.onionrelay.fleet.MemberUnreachableException;
+import dev.onionrelay.fleet.TunnelIds;
+import dev.onionrelay.relay.RelayException;
 import jakarta.servlet.http.HttpServletRequest;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,23 +26,32 @@ import tools.jackson.databind.json.JsonMapper;
 /**
  * An API call answered for the whole fleet: the same call to every other live member (with the caller's
  * {@code Authorization}, marked as forwarded), their answers read for merging, or the one member that holds a tunnel
- * found and its answer passed on as it is. A forwarded call is answered from this instance alone and never forwarded
- * again; with a single instance (the file store) nothing is asked.
+ * (named in the tunnel id, see {@link TunnelIds}) asked and its answer passed on as it is. Suspect members (lease run
+ * out, maybe only paused) are not asked: merged views mark them SUSPECT and calls about their tunnels answer 504. A
+ * forwarded call is answered from this instance alone and never forwarded again; with a single instance (the file
+ * store) nothing is asked.
  */
 @Component
 public class FleetCalls {
 
     private final FleetMembers members;
     private final MemberClient client;
+    private final TunnelIds tunnelIds;
     // Members may run a newer version with more fields: read what the merge needs, ignore the rest.
     private final JsonMapper json = JsonMapper.builder()
             .disable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
             .changeDefaultPropertyInclusion(include -> include.withValueInclusion(JsonInclude.Include.NON_NULL))
             .build();
 
-    public FleetCalls(FleetMembers members, MemberClient client) {
+    public FleetCalls(FleetMembers members, MemberClient client, TunnelIds tunnelIds) {
         this.members = members;
         this.client = client;
+        this.tunnelIds = tunnelIds;
+    }
+
+    /** The id the API shows for this instance's tunnel {@code local}. */
+    public String tunnelId(String local) {
+        return tunnelIds.shown(local);
     }
 
     /** This instance's name. */
@@ -53,17 +64,61 @@ public class FleetCalls {
         return request.getHeader(MemberClient.FORWARDED_BY) != null;
     }
 
-    /** The same GET to every other live member; each answer read as {@code type}. */
+    /** The same GET to every other live member, each answer read as {@code type}; then the suspect members. */
     public <T> List<MemberAnswer<T>> ask(HttpServletRequest request, TypeReference<T> type) {
         List<Member> others = others(request);
-        if (others.isEmpty()) {
-            return List.of();
+        List<Member> suspect = forwarded(request) ? List.of() : members.suspect();
+        List<MemberAnswer<T>> answers = new ArrayList<>(others.size() + suspect.size());
+        if (!others.isEmpty()) {
+            for (Reply reply : client.callAll(others, call(request, "GET", null))) {
+                answers.add(read(reply, type));
+            }
         }
-        List<MemberAnswer<T>> answers = new ArrayList<>(others.size());
-        for (Reply reply : client.callAll(others, call(request, "GET", null))) {
-            answers.add(read(reply, type));
+        for (Member member : suspect) {
+            answers.add(new MemberAnswer.Suspect<>(member.name(), silence(member)));
         }
         return answers;
+    }
+
+    /**
+     * The call about tunnel {@code tunnel} (its id as shown), which the id says {@code instance} holds, to that member
+     * alone, its answer passed on as it is (404 included).
+     *
+     * @throws MemberUnreachableException when the member is suspect, or does not answer in time (504 naming it)
+     * @throws RelayException NOT_FOUND when no member of that name is known: it left, with its tunnels
+     */
+    public ResponseEntity<String> toInstance(
+            HttpServletRequest request, @Nullable Object body, String tunnel, String instance) {
+        Optional<Member> live = members.others().stream()
+                .filter(member -> member.name().equals(instance))
+                .findFirst();
+        if (live.isPresent()) {
+            String json = body == null ? null : this.json.writeValueAsString(body);
+            Reply reply = client.call(live.get(), call(request, request.getMethod(), json));
+            if (reply instanceof Reply.Unreachable away) {
+                throw new MemberUnreachableException(
+                        "the tunnel is held by " + instance + ", which did not answer: " + away.reason(),
+                        List.of(instance));
+            }
+            return pass((Reply.Answered) reply);
+        }
+        Optional<Member> suspect = members.suspect().stream()
+                .filter(member -> member.name().equals(instance))
+                .findFirst();
+        if (suspect.isPresent()) {
+            throw new MemberUnreachableException(
+                    "the tunnel is held by " + instance + ", which is SUSPECT: " + silence(suspect.get()),
+                    List.of(instance));
+        }
+        throw new RelayException(
+                RelayException.Kind.NOT_FOUND,
+                null,
+                "no open tunnel '" + tunnel + "': its instance " + instance + " is not a member of the fleet");
+    }
+
+    private static String silence(Member member) {
+        return "no heartbeat since " + member.lastSeen() + " (its lease ran out); it counts as gone after a second"
+                + " lease";
     }
 
     /**

@@ -22,9 +22,15 @@ public final class FleetViews {
     /** A member that did not answer in time. */
     public static final String UNREACHABLE = "UNREACHABLE";
 
+    /** A member whose lease ran out (less than a lease ago): not asked, maybe only paused. */
+    public static final String SUSPECT = "SUSPECT";
+
     private FleetViews() {}
 
-    /** What one other member answered about a thing: found it, does not have it, or did not answer. */
+    /**
+     * What one other member answered about a thing: found it, does not have it, or did not answer; or it was not asked
+     * because it is suspect.
+     */
     public sealed interface MemberAnswer<T> {
         String member();
 
@@ -33,6 +39,9 @@ public final class FleetViews {
         record NotFound<T>(String member) implements MemberAnswer<T> {}
 
         record Unreachable<T>(String member, String reason) implements MemberAnswer<T> {}
+
+        /** Its lease ran out; {@code reason} says since when. */
+        record Suspect<T>(String member, String reason) implements MemberAnswer<T> {}
     }
 
     /** The part of another member's relay view that the merge needs. */
@@ -47,9 +56,11 @@ public final class FleetViews {
                 instances.addAll(found.view().instances());
                 stats = sum(stats, found.view().stats());
             } else if (answer instanceof MemberAnswer.Unreachable<MemberRelay> away) {
-                instances.add(new InstanceView(away.member(), UNREACHABLE, away.reason(), null));
+                instances.add(new InstanceView(away.member(), UNREACHABLE, away.reason(), null, null));
+            } else if (answer instanceof MemberAnswer.Suspect<MemberRelay> suspect) {
+                instances.add(new InstanceView(suspect.member(), SUSPECT, suspect.reason(), null, null));
             } else {
-                instances.add(new InstanceView(answer.member(), ABSENT, "this instance has no such relay", null));
+                instances.add(new InstanceView(answer.member(), ABSENT, "this instance has no such relay", null, null));
             }
         }
         return new RelayView(
@@ -64,7 +75,8 @@ public final class FleetViews {
                 local.options(),
                 local.createdAt(),
                 stats,
-                List.copyOf(instances));
+                List.copyOf(instances),
+                local.warnings());
     }
 
     /**
@@ -91,10 +103,11 @@ public final class FleetViews {
         return List.copyOf(all);
     }
 
-    /** The members that did not answer. */
+    /** The members that did not answer, or were not asked because they are suspect. */
     public static List<String> unreachable(List<? extends MemberAnswer<?>> answers) {
         return answers.stream()
-                .filter(answer -> answer instanceof MemberAnswer.Unreachable<?>)
+                .filter(answer ->
+                        answer instanceof MemberAnswer.Unreachable<?> || answer instanceof MemberAnswer.Suspect<?>)
                 .map(MemberAnswer::member)
                 .toList();
     }
@@ -109,6 +122,9 @@ public final class FleetViews {
         }
         if (answer instanceof MemberAnswer.Unreachable<List<MemberRelay>> away) {
             return new MemberAnswer.Unreachable<>(away.member(), away.reason());
+        }
+        if (answer instanceof MemberAnswer.Suspect<List<MemberRelay>> suspect) {
+            return new MemberAnswer.Suspect<>(suspect.member(), suspect.reason());
         }
         return new MemberAnswer.NotFound<>(answer.member());
     }

@@ -2,9 +2,11 @@ package dev.onionrelay.api;
 
 import dev.onionrelay.api.FleetViews.MemberAnswer;
 import dev.onionrelay.api.FleetViews.MemberRelay;
+import dev.onionrelay.fleet.TunnelIds;
 import dev.onionrelay.layer.LayerStatus;
 import dev.onionrelay.layer.Side;
 import dev.onionrelay.registry.LayerRequest;
+import dev.onionrelay.registry.LoopbackTargets;
 import dev.onionrelay.registry.RelayRegistry;
 import dev.onionrelay.registry.RelayRequest;
 import dev.onionrelay.relay.Relay;
@@ -20,7 +22,11 @@ import java.net.URI;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
-import java.util.function.Supplier;
+import java.util.Set;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import org.springframework.http.HttpStatus;
 import org.springframework.http.MediaType;
 import org.springframework.http.ResponseEntity;
@@ -48,6 +54,7 @@ public class RelayController {
     /** Names the members that did not answer in time when a list could not include their part. */
     public static final String UNREACHABLE_MEMBERS = "Onion-Unreachable-Members";
 
+    private static final Logger LOG = LoggerFactory.getLogger(RelayController.class);
     private static final TypeReference<MemberRelay> MEMBER_RELAY = new TypeReference<>() {};
     private static final TypeReference<List<MemberRelay>> MEMBER_RELAYS = new TypeReference<>() {};
     private static final TypeReference<List<RelayViews.TunnelView>> TUNNELS = new TypeReference<>() {};
@@ -65,7 +72,15 @@ public class RelayController {
     @ApiResponse(responseCode = "201", description = "the relay, listening or FAILED with the reason")
     public ResponseEntity<RelayViews.RelayView> create(@RequestBody RelayRequest request) {
         Relay relay = relays.create(request);
-        return ResponseEntity.created(URI.create("/relays/" + relay.id())).body(view(relay));
+        Set<Integer> relayPorts = relays.list().stream()
+                .filter(other -> !other.id().equals(relay.id()))
+                .map(other -> other.spec().listen().port())
+                .collect(Collectors.toSet());
+        List<String> warnings = LoopbackTargets.warnings(
+                relay.spec(), relays.engine().settings().bindHost(), relayPorts);
+        warnings.forEach(warning -> LOG.warn("relay {} ({}): {}", relay.spec().name(), relay.id(), warning));
+        return ResponseEntity.created(URI.create("/relays/" + relay.id()))
+                .body(view(relay).withWarnings(warnings));
     }
 
     @GetMapping
@@ -94,7 +109,7 @@ public class RelayController {
     @Operation(summary = "Open tunnels of a relay on every live instance, oldest first")
     public ResponseEntity<List<RelayViews.TunnelView>> tunnels(@PathVariable String relay, HttpServletRequest request) {
         List<RelayViews.TunnelView> local = relays.get(relay).tunnels().stream()
-                .map(t -> RelayViews.tunnel(t.status(), fleet.self()))
+                .map(t -> RelayViews.tunnel(t.status(), fleet.tunnelId(t.id()), fleet.self()))
                 .toList();
         List<MemberAnswer<List<RelayViews.TunnelView>>> others = fleet.ask(request, TUNNELS);
         List<String> unreachable = FleetViews.unreachable(others);
@@ -113,10 +128,10 @@ public class RelayController {
             content = @Content(schema = @Schema(implementation = RelayViews.TunnelView.class)))
     public ResponseEntity<?> tunnel(
             @PathVariable String relay, @PathVariable String tunnel, HttpServletRequest request) {
-        return here(
-                request,
-                null,
-                () -> ResponseEntity.ok(RelayViews.tunnel(find(relay, tunnel).status(), fleet.self())));
+        return here(request, null, tunnel, local -> {
+            Tunnel live = find(relay, local);
+            return ResponseEntity.ok(RelayViews.tunnel(live.status(), fleet.tunnelId(live.id()), fleet.self()));
+        });
     }
 
     @DeleteMapping("/{relay}/tunnels/{tunnel}")
@@ -124,8 +139,8 @@ public class RelayController {
     @ApiResponse(responseCode = "204", description = "closed")
     public ResponseEntity<?> closeTunnel(
             @PathVariable String relay, @PathVariable String tunnel, HttpServletRequest request) {
-        return here(request, null, () -> {
-            find(relay, tunnel).close();
+        return here(request, null, tunnel, local -> {
+            find(relay, local).close();
             return ResponseEntity.noContent().build();
         });
     }
@@ -143,10 +158,11 @@ public class RelayController {
             @RequestBody LayerRequest layer,
             HttpServletRequest request) {
         Side pushed = side(side);
-        return here(request, layer, () -> {
-            Tunnel live = relays.tunnel(relay, tunnel);
-            LayerStatus status = relays.push(relay, tunnel, pushed, layer);
-            return ResponseEntity.created(URI.create("/relays/" + live.relay().id() + "/tunnels/" + live.id()))
+        return here(request, layer, tunnel, local -> {
+            Tunnel live = relays.tunnel(relay, local);
+            LayerStatus status = relays.push(relay, local, pushed, layer);
+            return ResponseEntity.created(
+                            URI.create("/relays/" + live.relay().id() + "/tunnels/" + fleet.tunnelId(live.id())))
                     .body(RelayViews.liveLayer(status));
         });
     }
@@ -160,36 +176,44 @@ public class RelayController {
             @PathVariable String side,
             HttpServletRequest request) {
         Side popped = side(side);
-        return here(request, null, () -> {
-            relays.pop(relay, tunnel, popped);
+        return here(request, null, tunnel, local -> {
+            relays.pop(relay, local, popped);
             return ResponseEntity.accepted().build();
         });
     }
 
     /**
-     * A call about one tunnel: answered here when this instance holds it, else by the member that does (its answer
-     * passed on as it is), else the 404 of this instance.
+     * A call about one tunnel ({@code tunnel}, its id as shown): answered here when the id names this instance, by
+     * the member it names otherwise (its answer passed on as it is; 504 when that member is suspect or silent). An id
+     * that names no instance (a single instance's, or an older member's) is looked for here, then on every member.
+     * A forwarded call is always answered here.
      */
     private ResponseEntity<?> here(
             HttpServletRequest request,
             @org.jspecify.annotations.Nullable Object body,
-            Supplier<ResponseEntity<?>> local) {
+            String tunnel,
+            Function<String, ResponseEntity<?>> local) {
+        TunnelIds.Holder holder = TunnelIds.holder(tunnel);
+        String instance = holder.instance();
+        if (instance != null && !instance.equals(fleet.self()) && !FleetCalls.forwarded(request)) {
+            return fleet.toInstance(request, body, tunnel, instance);
+        }
         try {
-            return local.get();
+            return local.apply(holder.local());
         } catch (RelayException e) {
-            if (e.kind() != RelayException.Kind.NOT_FOUND) {
+            if (e.kind() != RelayException.Kind.NOT_FOUND || instance != null) {
                 throw e;
             }
-            Optional<ResponseEntity<String>> holder = fleet.toHolder(request, body);
-            if (holder.isPresent()) {
-                return holder.get();
+            Optional<ResponseEntity<String>> elsewhere = fleet.toHolder(request, body);
+            if (elsewhere.isPresent()) {
+                return elsewhere.get();
             }
             throw e;
         }
     }
 
     private RelayViews.RelayView view(Relay relay) {
-        return RelayViews.relay(relay, fleet.self());
+        return RelayViews.relay(relay, fleet.self(), relays.engine().listenAddress(relay.spec()));
     }
 
     private Tunnel find(String relay, String tunnel) {

@@ -23,6 +23,8 @@ public final class RelayViews {
     /**
      * A relay. {@code error} only when FAILED. {@code state} and {@code error} are this instance's; {@code instances}
      * has the state on every live instance of the fleet and {@code stats} are summed over those that answered.
+     * {@code warnings} only in the answer to a create, when the relay is likely not to work as meant (see {@link
+     * dev.onionrelay.registry.LoopbackTargets}).
      */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record RelayView(
@@ -37,18 +39,41 @@ public final class RelayViews {
             OptionsView options,
             Instant createdAt,
             StatsView stats,
-            List<InstanceView> instances) {}
+            List<InstanceView> instances,
+            @Nullable List<String> warnings) {
+
+        /** This view with the warnings of its create. */
+        public RelayView withWarnings(List<String> warnings) {
+            return new RelayView(
+                    id,
+                    name,
+                    state,
+                    error,
+                    listen,
+                    target,
+                    ingress,
+                    egress,
+                    options,
+                    createdAt,
+                    stats,
+                    instances,
+                    warnings.isEmpty() ? null : List.copyOf(warnings));
+        }
+    }
 
     /**
      * A relay on one instance of the fleet: LISTENING, FAILED (with {@code error}) or STOPPED as there, ABSENT when
-     * that instance does not have it (yet), UNREACHABLE when it did not answer in time.
+     * that instance does not have it (yet), UNREACHABLE when it did not answer in time, SUSPECT when its lease ran
+     * out (not asked; it may only be paused). {@code listen} is where the relay listens (or tries to) on that
+     * instance: with {@code onion.fleet.bind-address} the bind address, not the spec's host.
      */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record InstanceView(
             String name,
             String state,
             @Nullable String error,
-            @Nullable Integer activeTunnels) {}
+            @Nullable Integer activeTunnels,
+            @Nullable Endpoint listen) {}
 
     /**
      * Where the relay's tunnels go, in the form it was given: {@code host} and {@code port} for one target,
@@ -162,8 +187,11 @@ public final class RelayViews {
             @Nullable Long handshakeMillis,
             @Nullable String failureReason) {}
 
-    /** A relay as this instance ({@code instance}) sees it: one element in {@code instances}, its own stats. */
-    public static RelayView relay(Relay relay, String instance) {
+    /**
+     * A relay as this instance ({@code instance}) sees it: one element in {@code instances} (listening on {@code
+     * listen}), its own stats.
+     */
+    public static RelayView relay(Relay relay, String instance, Endpoint listen) {
         RelayOptions options = relay.spec().options();
         RelayStats stats = relay.stats();
         return new RelayView(
@@ -192,7 +220,8 @@ public final class RelayViews {
                         stats.bytesOut(),
                         stats.rejectedTunnels(),
                         stats.connectFailures()),
-                List.of(new InstanceView(instance, relay.state().name(), relay.error(), stats.activeTunnels())));
+                List.of(new InstanceView(instance, relay.state().name(), relay.error(), stats.activeTunnels(), listen)),
+                null);
     }
 
     public static LayerView layer(LayerSpec spec) {
@@ -211,9 +240,10 @@ public final class RelayViews {
                 spec.connect());
     }
 
-    public static TunnelView tunnel(TunnelStatus status, String instance) {
+    /** A tunnel of this instance ({@code instance}), its id as the API shows it ({@code id}). */
+    public static TunnelView tunnel(TunnelStatus status, String id, String instance) {
         return new TunnelView(
-                status.id(),
+                id,
                 status.relay(),
                 status.client(),
                 status.openedAt(),

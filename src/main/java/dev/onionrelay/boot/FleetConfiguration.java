@@ -5,6 +5,7 @@ import dev.onionrelay.fleet.FleetMembers;
 import dev.onionrelay.fleet.JdbcFleetMembers;
 import dev.onionrelay.fleet.MemberClient;
 import dev.onionrelay.fleet.SingleInstance;
+import dev.onionrelay.fleet.TunnelIds;
 import dev.onionrelay.store.StoreConfigurationException;
 import dev.onionrelay.store.postgres.PgStore;
 import io.micrometer.core.instrument.Gauge;
@@ -54,6 +55,12 @@ public class FleetConfiguration {
             members.startHeartbeat();
             return members;
         }
+
+        /** Tunnel ids name their instance, so a call about a tunnel goes to its holder alone. */
+        @Bean
+        TunnelIds tunnelIds(OnionProperties properties) {
+            return TunnelIds.carrying(instanceName(properties));
+        }
     }
 
     /** The file store shares nothing: the fleet is this instance. */
@@ -65,6 +72,12 @@ public class FleetConfiguration {
         SingleInstance fleetMembers(
                 OnionProperties properties, Environment environment, ObjectProvider<BuildProperties> build) {
             return new SingleInstance(instanceName(properties), advertiseUrl(properties, environment), version(build));
+        }
+
+        /** One instance holds every tunnel: ids stay the engine's. */
+        @Bean
+        TunnelIds tunnelIds() {
+            return TunnelIds.plain();
         }
     }
 

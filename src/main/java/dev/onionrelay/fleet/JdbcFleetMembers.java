@@ -22,6 +22,10 @@ import javax.sql.DataSource;
  *
  * <p>The live members are those of the last heartbeat that reached the store: an API call never waits for the
  * database, and while the database is away the last known fleet stays in use.
+ *
+ * <p>A member whose lease ran out less than one more lease ago is {@link #suspect}: it may only be paused (a stopped
+ * JVM, a long GC, a network split) and still hold tunnels, so calls about them say so (504) instead of pretending
+ * they are gone; after the second lease it is gone. When it renews again it is live again at once.
  */
 public final class JdbcFleetMembers implements FleetMembers, AutoCloseable {
 
@@ -39,8 +43,9 @@ public final class JdbcFleetMembers implements FleetMembers, AutoCloseable {
                OR fleet_members.incarnation = EXCLUDED.incarnation
             RETURNING name""";
     private static final String RENEW = "UPDATE fleet_members SET last_seen = now() WHERE name = ? AND incarnation = ?";
-    private static final String LIVE = "SELECT name, url, version, started_at, last_seen FROM fleet_members"
-            + " WHERE last_seen + lease > now() ORDER BY name";
+    private static final String KNOWN =
+            "SELECT name, url, version, started_at, last_seen, last_seen + lease > now() AS live"
+                    + " FROM fleet_members WHERE last_seen + lease * 2 > now() ORDER BY name";
     private static final String HOLDER =
             "SELECT url, last_seen, last_seen + lease - now() AS remaining" + " FROM fleet_members WHERE name = ?";
     private static final String FORGET =
@@ -60,6 +65,7 @@ public final class JdbcFleetMembers implements FleetMembers, AutoCloseable {
         return thread;
     });
     private volatile List<Member> live;
+    private volatile List<Member> suspect = List.of();
 
     public JdbcFleetMembers(DataSource dataSource, String name, String url, String version, Duration lease) {
         this.dataSource = dataSource;
@@ -117,6 +123,11 @@ public final class JdbcFleetMembers implements FleetMembers, AutoCloseable {
     @Override
     public List<Member> live() {
         return live;
+    }
+
+    @Override
+    public List<Member> suspect() {
+        return suspect;
     }
 
     /** One heartbeat: renew (or claim again after the row was lost), forget long-dead members, reread the members. */
@@ -181,9 +192,10 @@ public final class JdbcFleetMembers implements FleetMembers, AutoCloseable {
 
     private void refresh() throws SQLException {
         List<Member> members = new ArrayList<>();
+        List<Member> silent = new ArrayList<>();
         boolean selfListed = false;
         try (Connection connection = dataSource.getConnection();
-                PreparedStatement query = connection.prepareStatement(LIVE);
+                PreparedStatement query = connection.prepareStatement(KNOWN);
                 ResultSet rows = query.executeQuery()) {
             while (rows.next()) {
                 Member member = new Member(
@@ -192,8 +204,14 @@ public final class JdbcFleetMembers implements FleetMembers, AutoCloseable {
                         rows.getString("version"),
                         rows.getTimestamp("started_at").toInstant(),
                         rows.getTimestamp("last_seen").toInstant());
-                selfListed |= member.name().equals(name);
-                members.add(member);
+                if (member.name().equals(name)) {
+                    selfListed = true;
+                    members.add(member); // this instance answers, whatever its row says
+                } else if (rows.getBoolean("live")) {
+                    members.add(member);
+                } else {
+                    silent.add(member);
+                }
             }
         }
         if (!selfListed) {
@@ -201,6 +219,7 @@ public final class JdbcFleetMembers implements FleetMembers, AutoCloseable {
             members.sort((a, b) -> a.name().compareTo(b.name()));
         }
         live = List.copyOf(members);
+        suspect = List.copyOf(silent);
     }
 
     private String holderMessage() {

@@ -176,7 +176,7 @@ public final class RelayRegistry implements AutoCloseable {
                 "relay {0} ({1}) listening on {2}, target {3}, depth {4}/{5}",
                 spec.name(),
                 id,
-                relay.spec().listen(),
+                engine.listenAddress(relay.spec()),
                 spec.target(),
                 spec.ingress().size(),
                 spec.egress().size());
@@ -301,7 +301,7 @@ public final class RelayRegistry implements AutoCloseable {
                     "relay {0} ({1}) listening on {2}, from the store",
                     spec.name(),
                     stored.id(),
-                    relay.spec().listen());
+                    engine.listenAddress(relay.spec()));
         } catch (RelayException e) {
             relay = failed(
                     stored.id(), spec, stored.createdAt(), e.getMessage(), "relay {0} could not be restored: {1}");
@@ -379,7 +379,7 @@ public final class RelayRegistry implements AutoCloseable {
                 throw new RelayException(
                         RelayException.Kind.CONFLICT,
                         "listen.port",
-                        "cannot listen on " + spec.listen() + ": " + e.getMessage());
+                        "cannot listen on " + engine.listenAddress(spec) + ": " + e.getMessage());
             }
         } catch (RelayException e) {
             LOG.log(System.Logger.Level.DEBUG, "relay {0} still cannot open: {1}", spec.name(), e.getMessage());
@@ -391,7 +391,7 @@ public final class RelayRegistry implements AutoCloseable {
                 "relay {0} ({1}) listening on {2} after {3} retries",
                 spec.name(),
                 relay.id(),
-                relay.spec().listen(),
+                engine.listenAddress(relay.spec()),
                 retry);
     }
 
@@ -403,12 +403,12 @@ public final class RelayRegistry implements AutoCloseable {
             throw new RelayException(
                     RelayException.Kind.CONFLICT,
                     "listen.port",
-                    "cannot listen on " + spec.listen() + ": " + e.getMessage());
+                    "cannot listen on " + engine.listenAddress(spec) + ": " + e.getMessage());
         } catch (IOException e) {
             throw new RelayException(
                     RelayException.Kind.INVALID,
                     "listen.host",
-                    "cannot listen on " + spec.listen() + ": " + e.getMessage());
+                    "cannot listen on " + engine.listenAddress(spec) + ": " + e.getMessage());
         }
     }
 

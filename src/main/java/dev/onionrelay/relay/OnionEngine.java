@@ -182,13 +182,11 @@ public final class OnionEngine implements AutoCloseable {
                         relay.accepted(channel, OnionEngine.this);
                     }
                 });
-        String host = settings.bindHost() != null
-                ? settings.bindHost()
-                : spec.listen().host();
-        ChannelFuture bind = bootstrap.bind(host, spec.listen().port());
+        Endpoint address = listenAddress(spec);
+        ChannelFuture bind = bootstrap.bind(address.host(), address.port());
         if (!bind.awaitUninterruptibly(10, TimeUnit.SECONDS)) {
             bind.cancel(false);
-            throw new IOException("binding " + spec.listen() + " timed out");
+            throw new IOException("binding " + address + " timed out");
         }
         if (!bind.isSuccess()) {
             Throwable cause = bind.cause();
@@ -199,6 +197,15 @@ public final class OnionEngine implements AutoCloseable {
         }
         InetSocketAddress bound = (InetSocketAddress) bind.channel().localAddress();
         relay.listening(bind.channel(), bound.getPort());
+    }
+
+    /**
+     * Where this engine listens for a relay of that spec: the spec's own address, or the same port on the engine's
+     * bind host when it has one (one instance of a fleet serving every relay on its own address).
+     */
+    public Endpoint listenAddress(RelaySpec spec) {
+        String bindHost = settings.bindHost();
+        return bindHost != null ? new Endpoint(bindHost, spec.listen().port()) : spec.listen();
     }
 
     /** A relay that could not be opened, kept so that status can say why. */

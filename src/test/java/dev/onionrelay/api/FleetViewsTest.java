@@ -36,11 +36,12 @@ class FleetViewsTest {
                 null,
                 Instant.EPOCH,
                 ONE,
-                List.of(new InstanceView("a", "LISTENING", null, 1)));
+                List.of(new InstanceView("a", "LISTENING", null, 1, null)),
+                null);
     }
 
     static MemberRelay on(String member, String id, String state, StatsView stats) {
-        return new MemberRelay(id, stats, List.of(new InstanceView(member, state, null, stats.activeTunnels())));
+        return new MemberRelay(id, stats, List.of(new InstanceView(member, state, null, stats.activeTunnels(), null)));
     }
 
     static Stream<Arguments> answers() {
@@ -93,6 +94,21 @@ class FleetViewsTest {
 
         assertThat(merged.instances().get(1).error()).isEqualTo("no answer within 2000 ms");
         assertThat(merged.instances().get(1).activeTunnels()).isNull();
+    }
+
+    @Test
+    void aSuspectMemberIsMarkedForEveryRelayAddsNoStatsAndIsNamedWithTheUnreachable() {
+        List<MemberAnswer<List<MemberRelay>>> answers = List.of(
+                new MemberAnswer.Found<>("b", List.of(on("b", "r1", "LISTENING", ONE))),
+                new MemberAnswer.Suspect<List<MemberRelay>>("c", "no heartbeat since 10:00:00Z"));
+
+        RelayView merged = FleetViews.relays(List.of(local("r1")), answers).get(0);
+
+        assertThat(merged.instances().stream().map(i -> i.name() + ":" + i.state()))
+                .containsExactly("a:LISTENING", "b:LISTENING", "c:SUSPECT");
+        assertThat(merged.instances().get(2).error()).contains("no heartbeat since");
+        assertThat(merged.stats().totalTunnels()).isEqualTo(20);
+        assertThat(FleetViews.unreachable(answers)).containsExactly("c");
     }
 
     @Test

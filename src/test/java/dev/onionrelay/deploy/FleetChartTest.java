@@ -145,6 +145,44 @@ class FleetChartTest {
         assertThat(keyPath.getFileName().toString()).isEqualTo("encryption-key");
     }
 
+    /**
+     * Acceptance 24.8: a fleet keeps its state dir (the snapshot of the store a pod needs to start while the database
+     * is away) on a volume per pod by default, lints strict, and can opt out with an explicit Deployment.
+     */
+    @Test
+    void aFleetKeepsEachPodsStateOnItsOwnPersistentVolumeAndLintsStrict() {
+        Path file = work.resolve("values.yaml");
+        Chart.write(file, THREE_REPLICAS_ON_POSTGRES);
+        Chart.Rendered chart = Chart.render(file);
+        String stateDir = (String) get(chart.applicationConfig(), "onion.state-dir");
+
+        assertThat(chart.kinds()).contains("StatefulSet").doesNotContain("Deployment");
+        Map<String, Object> claim = map(get(chart.workload(), "spec.volumeClaimTemplates.0"));
+        assertThat(get(claim, "metadata.name")).isEqualTo("data");
+        assertThat(get(claim, "spec.resources.requests.storage")).isEqualTo("1Gi");
+        assertThat(list(chart.container().get("volumeMounts")))
+                .as("the claim holds %s", stateDir)
+                .anySatisfy(mount -> {
+                    assertThat(get(mount, "name")).isEqualTo("data");
+                    assertThat(get(mount, "mountPath")).isEqualTo(stateDir);
+                });
+        assertThat(list(get(chart.podSpec(), "volumes")))
+                .as("no emptyDir in its place")
+                .noneSatisfy(volume -> assertThat(get(volume, "name")).isEqualTo("data"));
+        assertThat(get(chart.workload(), "spec.serviceName")).isEqualTo("edge-onion-relay-headless");
+        assertThat(get(chart.container(), "readinessProbe.httpGet.path")).isEqualTo("/actuator/health/readiness");
+
+        com.marcnuri.helm.LintResult lint = Chart.lintWith(file, work.resolve("lint"));
+        assertThat(lint.isFailed()).as("%s", lint.getMessages()).isFalse();
+        assertThat(lint.getMessages()).noneMatch(m -> m.contains("[WARNING]") || m.contains("[ERROR]"));
+
+        Chart.write(file, THREE_REPLICAS_ON_POSTGRES + "kind: Deployment\n");
+        Chart.Rendered optedOut = Chart.render(file);
+        assertThat(optedOut.kinds()).contains("Deployment").doesNotContain("StatefulSet");
+        assertThat(list(get(optedOut.podSpec(), "volumes")))
+                .anySatisfy(volume -> assertThat(get(volume, "emptyDir")).isNotNull());
+    }
+
     @Test
     void aRestrictedNetworkLetsAFleetReachItsDatabaseAndItsOwnMembers() {
         Path file = work.resolve("values.yaml");

@@ -122,6 +122,36 @@ class JdbcFleetMembersTest {
     }
 
     @Test
+    void aMemberThatStopsRenewingIsSuspectForOneMoreLeaseLiveAgainWhenItRenewsAndGoneAfterTheSecondLease() {
+        JdbcFleetMembers a = joined("a");
+        JdbcFleetMembers silent = member("b");
+        silent.join(); // no heartbeat: as if paused right after joining
+        await().atMost(Duration.ofSeconds(5))
+                .untilAsserted(() -> assertThat(names(a)).containsExactly("a", "b"));
+
+        await().atMost(LEASE.multipliedBy(3)).untilAsserted(() -> {
+            assertThat(names(a)).containsExactly("a");
+            assertThat(suspectNames(a)).containsExactly("b");
+        });
+        silent.beat(); // the paused process runs again
+        await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+            assertThat(names(a)).containsExactly("a", "b");
+            assertThat(suspectNames(a)).isEmpty();
+        });
+
+        await().atMost(LEASE.multipliedBy(3))
+                .untilAsserted(() -> assertThat(suspectNames(a)).containsExactly("b"));
+        await().atMost(LEASE.multipliedBy(3)).untilAsserted(() -> {
+            assertThat(suspectNames(a)).isEmpty();
+            assertThat(names(a)).containsExactly("a");
+        });
+    }
+
+    static List<String> suspectNames(FleetMembers members) {
+        return members.suspect().stream().map(Member::name).toList();
+    }
+
+    @Test
     void aStoppedMemberLeavesAtOnce() throws Exception {
         JdbcFleetMembers a = joined("a");
         JdbcFleetMembers b = joined("b");
