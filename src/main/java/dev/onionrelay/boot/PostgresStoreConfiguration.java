@@ -17,6 +17,7 @@ import java.util.List;
 import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.context.properties.bind.Bindable;
 import org.springframework.boot.context.properties.bind.Binder;
@@ -95,9 +96,10 @@ public class PostgresStoreConfiguration {
         return new StoreSnapshot(properties.stateDir().resolve(SNAPSHOT_FILE));
     }
 
+    /** Credentials from configured files stay on this instance, so a relay's uses of them are not in the store. */
     @Bean
-    PostgresRelayStore postgresRelayStore(PgStore store) {
-        return new PostgresRelayStore(store);
+    PostgresRelayStore postgresRelayStore(PgStore store, ObjectProvider<PostgresCredentialRepository> credentials) {
+        return new PostgresRelayStore(store, name -> credentials.getObject().keptLocally(name));
     }
 
     @Bean

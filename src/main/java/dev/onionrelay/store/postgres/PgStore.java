@@ -17,6 +17,7 @@ import java.util.function.Supplier;
 import javax.sql.DataSource;
 import org.flywaydb.core.Flyway;
 import org.jspecify.annotations.Nullable;
+import org.postgresql.util.PSQLException;
 
 /**
  * The database of a fleet: its connections, its schema (Flyway, {@code classpath:db/migration}), the key-encryption
@@ -211,6 +212,14 @@ public final class PgStore {
         /** The SQLSTATE, e.g. {@code 23505} for a unique violation. */
         public @Nullable String sqlState() {
             return sqlException().getSQLState();
+        }
+
+        /** The constraint the database names for a violation, if it names one. */
+        public @Nullable String constraint() {
+            if (sqlException() instanceof PSQLException psql && psql.getServerErrorMessage() != null) {
+                return psql.getServerErrorMessage().getConstraint();
+            }
+            return null;
         }
     }
 

@@ -224,6 +224,11 @@ public final class PostgresCredentialRepository implements CredentialRepository 
         local.put(credential.name(), credential);
     }
 
+    /** Whether {@code name} is a credential from a configured file, kept on this instance and not in the store. */
+    public boolean keptLocally(String name) {
+        return local.containsKey(name) && !stored.containsKey(name);
+    }
+
     @Override
     public Optional<Credential> find(String name) {
         if (name == null) {
