@@ -163,6 +163,7 @@ public final class PostgresCredentialRepository implements CredentialRepository 
     public Credential create(NewCredential request) {
         String name = request.name();
         CredentialStore.requireValidName(name);
+        db.requireAdmitted();
         if (find(name).isPresent()) {
             throw CredentialException.conflict(NAME_FIELD, "credential '" + name + "' already exists");
         }
@@ -287,6 +288,7 @@ public final class PostgresCredentialRepository implements CredentialRepository 
             local.remove(name);
             return;
         }
+        db.requireAdmitted();
         boolean deleted;
         try {
             deleted = db.transaction("delete credential " + name, connection -> {

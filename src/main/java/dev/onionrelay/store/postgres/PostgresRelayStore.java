@@ -59,6 +59,7 @@ public final class PostgresRelayStore implements RelayStore {
     @Override
     public void save(StoredRelay relay) {
         String name = relay.spec().name();
+        db.requireAdmitted();
         try {
             db.transaction("save relay " + name, connection -> {
                 boolean updated;
@@ -174,6 +175,7 @@ public final class PostgresRelayStore implements RelayStore {
 
     @Override
     public void delete(String id) {
+        db.requireAdmitted();
         db.transaction("delete relay " + id, connection -> {
             try (PreparedStatement delete =
                     connection.prepareStatement("DELETE FROM relays WHERE id = ? RETURNING name")) {
