@@ -83,7 +83,9 @@ public final class FleetSync implements AutoCloseable {
             if (!db.prepare()) {
                 throw new StoreUnavailableException("the store cannot be reached", db.retryAfter(), null);
             }
-            db.schema().checkTables(); // a table dropped under a running fleet is a damaged schema, not an outage
+            // A table dropped or a newer version migrating under a running fleet is a configuration error, not an
+            // outage.
+            db.schema().check();
             Set<String> changedCredentials = credentials.refresh();
             // Relays whose credentials changed under the same name pick up the new material.
             for (String name : changedCredentials) {
@@ -102,6 +104,7 @@ public final class FleetSync implements AutoCloseable {
             snapshot.write(new StoreSnapshot.State(relays.lastKnown(), credentials.rows()));
             status = new Status(State.UP, Instant.now(), null);
             loggedProblem = null;
+            db.resumeWrites();
             LOG.log(
                     System.Logger.Level.DEBUG,
                     "read the store in {0} ms",
@@ -118,6 +121,7 @@ public final class FleetSync implements AutoCloseable {
                 loggedProblem = e.getMessage();
             }
             status = new Status(State.CONFIGURATION_ERROR, status.lastSync(), e.getMessage());
+            db.suspendWrites(e);
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "applying store changes failed: {0}", e.toString());
             status = new Status(State.UNREACHABLE, status.lastSync(), e.getMessage());

@@ -40,6 +40,7 @@ public final class PgStore {
     private final List<Runnable> admissionChecks = new CopyOnWriteArrayList<>();
     private volatile boolean prepared;
     private volatile @Nullable StoreConfigurationException problem;
+    private volatile @Nullable StoreConfigurationException suspended;
 
     public PgStore(DataSource dataSource, KeyEncryptionKey kek, Duration retryAfter) {
         this(dataSource, kek, retryAfter, StoreMigration.AUTO);
@@ -126,6 +127,10 @@ public final class PgStore {
      * @throws StoreConfigurationException when this instance cannot be admitted (naming why)
      */
     public void requireAdmitted() {
+        StoreConfigurationException writesSuspended = suspended;
+        if (writesSuspended != null) {
+            throw writesSuspended;
+        }
         if (prepared) {
             return;
         }
@@ -136,6 +141,20 @@ public final class PgStore {
                     retryAfter,
                     null);
         }
+    }
+
+    /**
+     * Refuses writes, naming {@code why}, while a running instance finds the store unusable as configured (the
+     * password changed, a table dropped, a newer version migrated it). The instance stays admitted and ready: its
+     * relays serve the last state, as in an outage; an operator must act.
+     */
+    public void suspendWrites(StoreConfigurationException why) {
+        suspended = why;
+    }
+
+    /** Takes writes again after {@link #suspendWrites}: the store was read as configured. */
+    public void resumeWrites() {
+        suspended = null;
     }
 
     /** Brings the schema to the newest migration (instances starting at once take turns: Flyway locks). */

@@ -16,6 +16,7 @@ import org.flywaydb.core.api.MigrationInfo;
 import org.flywaydb.core.api.MigrationInfoService;
 import org.flywaydb.core.api.MigrationState;
 import org.flywaydb.core.api.MigrationVersion;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The store's schema: the migrations in {@code classpath:db/migration} (Flyway), applied at start ({@link
@@ -35,6 +36,7 @@ public final class StoreSchema {
     private final DataSource dataSource;
     private final StoreMigration mode;
     private final Duration retryAfter;
+    private volatile @Nullable MigrationVersion latestKnown;
 
     public StoreSchema(DataSource dataSource, StoreMigration mode, Duration retryAfter) {
         this.dataSource = dataSource;
@@ -80,7 +82,45 @@ public final class StoreSchema {
         checkTables();
     }
 
-    private static void refuseNewer(MigrationInfoService info) {
+    /**
+     * What a running instance checks at every sync: its tables are there and no newer version migrated the schema
+     * since it started (a plain query, not a Flyway scan).
+     *
+     * @throws StoreConfigurationException naming the problem
+     */
+    public void check() {
+        checkTables();
+        MigrationVersion known = latestKnown;
+        if (known == null) {
+            return;
+        }
+        List<String> newer = guarded(() -> {
+            try (Connection connection = dataSource.getConnection();
+                    PreparedStatement select = connection.prepareStatement(
+                            "SELECT version FROM flyway_schema_history WHERE version IS NOT NULL");
+                    ResultSet row = select.executeQuery()) {
+                List<String> found = new ArrayList<>();
+                while (row.next()) {
+                    if (MigrationVersion.fromVersion(row.getString(1)).isNewerThan(known)) {
+                        found.add(row.getString(1));
+                    }
+                }
+                return found;
+            }
+        });
+        if (!newer.isEmpty()) {
+            throw newerThanKnown(newer, known.getVersion());
+        }
+    }
+
+    private static StoreConfigurationException newerThanKnown(List<String> newer, String latest) {
+        return new StoreConfigurationException(
+                "the store's schema has version " + String.join(", ", newer) + ", newer than this version knows ("
+                        + latest + "): a newer onion-relay migrated it",
+                "Run the version that migrated the store (every instance of a fleet runs one version).");
+    }
+
+    private void refuseNewer(MigrationInfoService info) {
         List<String> newer = new ArrayList<>();
         for (MigrationInfo applied : info.applied()) {
             if (applied.getState() == MigrationState.FUTURE_SUCCESS
@@ -88,11 +128,9 @@ public final class StoreSchema {
                 newer.add(applied.getVersion().getVersion());
             }
         }
+        latestKnown = MigrationVersion.fromVersion(latest(info));
         if (!newer.isEmpty()) {
-            throw new StoreConfigurationException(
-                    "the store's schema has version " + String.join(", ", newer) + ", newer than this version knows ("
-                            + latest(info) + "): a newer onion-relay migrated it",
-                    "Run the version that migrated the store (every instance of a fleet runs one version).");
+            throw newerThanKnown(newer, latest(info));
         }
     }
 
