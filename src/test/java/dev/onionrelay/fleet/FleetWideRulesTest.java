@@ -104,12 +104,13 @@ class FleetWideRulesTest {
                 assertThat(create.body()).as("names the credential").contains("'" + credential + "'");
             }
         }
-        System.out.println("create/delete outcomes: " + outcomes);
         int expected = created;
         await().atMost(Fleet.PROPAGATION).untilAsserted(() -> {
             for (String instance : List.of("a", "b", "c")) {
                 List<JsonNode> relays = relaysNamed(instance, "uses-");
-                assertThat(relays).as("instance " + instance).hasSize(expected);
+                assertThat(relays)
+                        .as("instance %s (outcomes %s)", instance, outcomes)
+                        .hasSize(expected);
                 for (JsonNode relay : relays) {
                     assertThat(relay.get("state").asString())
                             .as("on " + instance + ": " + relay)
