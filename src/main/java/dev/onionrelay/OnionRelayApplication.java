@@ -1,5 +1,6 @@
 package dev.onionrelay;
 
+import dev.onionrelay.boot.StoreMigrationCommand;
 import dev.onionrelay.layer.TlsHardening;
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
@@ -9,6 +10,9 @@ import org.springframework.boot.autoconfigure.SpringBootApplication;
 public class OnionRelayApplication {
     public static void main(String[] args) {
         TlsHardening.apply();
+        if (StoreMigrationCommand.requested(args)) {
+            System.exit(StoreMigrationCommand.run(args));
+        }
         try {
             SpringApplication.run(OnionRelayApplication.class, args);
         } catch (RuntimeException e) {

@@ -5,6 +5,7 @@ import dev.onionrelay.fleet.MemberUnreachableException;
 import dev.onionrelay.registry.FieldProblem;
 import dev.onionrelay.registry.InvalidRequestException;
 import dev.onionrelay.relay.RelayException;
+import dev.onionrelay.store.StoreConfigurationException;
 import dev.onionrelay.store.StoreUnavailableException;
 import java.util.ArrayList;
 import java.util.List;
@@ -81,6 +82,21 @@ public class ApiExceptionHandler extends ResponseEntityExceptionHandler {
                                         + " Try again later.",
                                 List.of())
                         .toProblemDetail());
+    }
+
+    /**
+     * The shared store answers but cannot be used as configured (authentication refused, a table missing, a schema
+     * newer than this version, another key): 503 naming the problem, never a 500; an operator must act, so no
+     * Retry-After. One log line, no stack trace: the store's health names it too.
+     */
+    @ExceptionHandler(StoreConfigurationException.class)
+    ResponseEntity<ProblemDetail> storeMisconfigured(StoreConfigurationException e) {
+        LOG.warn("store configuration error: {}", e.getMessage());
+        return problem(
+                HttpStatus.SERVICE_UNAVAILABLE,
+                "store misconfigured",
+                "the shared store cannot be used as configured: " + e.getMessage() + "; nothing was changed",
+                List.of());
     }
 
     /** Only another member can answer, and it did not in time: 504 naming it, never a wait without end. */

@@ -6,7 +6,9 @@ import dev.onionrelay.fleet.JdbcFleetMembers;
 import dev.onionrelay.fleet.MemberClient;
 import dev.onionrelay.fleet.SingleInstance;
 import dev.onionrelay.fleet.TunnelIds;
+import dev.onionrelay.observe.FleetAdmissionHealthIndicator;
 import dev.onionrelay.store.StoreConfigurationException;
+import dev.onionrelay.store.postgres.FleetAdmission;
 import dev.onionrelay.store.postgres.PgStore;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -44,7 +46,8 @@ public class FleetConfiguration {
                     instanceName(properties),
                     advertiseUrl(properties, environment),
                     version(build),
-                    properties.fleet().lease());
+                    properties.fleet().lease(),
+                    store::prepared);
             try {
                 members.join();
             } catch (DuplicateInstanceException e) {
@@ -79,6 +82,18 @@ public class FleetConfiguration {
         TunnelIds tunnelIds() {
             return TunnelIds.plain();
         }
+    }
+
+    /**
+     * The {@code fleetAdmission} health component, part of readiness: DOWN, naming why, until this instance has checked
+     * its key and API tokens against the fleet's store; always UP with the file store (no fleet to be admitted to).
+     */
+    @Bean
+    FleetAdmissionHealthIndicator fleetAdmissionHealthIndicator(ObjectProvider<PgStore> store) {
+        return new FleetAdmissionHealthIndicator(() -> {
+            PgStore shared = store.getIfAvailable();
+            return shared == null ? FleetAdmission.ADMITTED : FleetAdmission.of(shared);
+        });
     }
 
     @Bean

@@ -7,6 +7,7 @@ import dev.onionrelay.registry.RelayPolicy;
 import dev.onionrelay.registry.RelayRequest;
 import dev.onionrelay.registry.RelayRequests;
 import dev.onionrelay.relay.Transport;
+import dev.onionrelay.store.StoreMigration;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -116,13 +117,16 @@ public record OnionProperties(
      * The store. With {@code postgres}, {@code spring.datasource.url}, {@code .username} and {@code .password} name
      * the database, {@code encryptionKeyFile} holds the key-encryption key of the private keys (32 random bytes, raw
      * or base64) and every instance applies a change within {@code notify} of it, and rereads everything every
-     * {@code resync} so that a missed notification heals.
+     * {@code resync} so that a missed notification heals. {@code migrate} says whether an instance applies the
+     * schema's migrations at start ({@code auto}) or only checks them ({@code validate}: the rollout migrates first,
+     * with {@code --onion.store.migrate-only}, which migrates and exits).
      */
     public record Store(
             @DefaultValue("file") StoreType type,
             @Nullable Path encryptionKeyFile,
             @DefaultValue("30s") Duration resync,
-            @DefaultValue("5s") Duration retryAfter) {}
+            @DefaultValue("5s") Duration retryAfter,
+            @DefaultValue("auto") StoreMigration migrate) {}
 
     /**
      * One instance of a fleet.

@@ -3,6 +3,7 @@ package dev.onionrelay.boot;
 import com.zaxxer.hikari.HikariConfig;
 import com.zaxxer.hikari.HikariDataSource;
 import dev.onionrelay.observe.StoreHealthIndicator;
+import dev.onionrelay.observe.StoreMetrics;
 import dev.onionrelay.registry.RelayRegistry;
 import dev.onionrelay.store.KeyEncryptionKey;
 import dev.onionrelay.store.StoreConfigurationException;
@@ -12,11 +13,13 @@ import dev.onionrelay.store.postgres.PgStore;
 import dev.onionrelay.store.postgres.PostgresCredentialRepository;
 import dev.onionrelay.store.postgres.PostgresRelayStore;
 import dev.onionrelay.store.postgres.StoreSnapshot;
+import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnProperty;
 import org.springframework.boot.context.properties.bind.Bindable;
 import org.springframework.boot.context.properties.bind.Binder;
@@ -55,6 +58,11 @@ public class PostgresStoreConfiguration {
 
     @Bean(destroyMethod = "close")
     HikariDataSource storeDataSource(Environment environment) {
+        return dataSource(environment);
+    }
+
+    /** The pool on {@code spring.datasource.*}; also what {@code --onion.store.migrate-only} migrates with. */
+    static HikariDataSource dataSource(Environment environment) {
         String url = environment.getProperty("spring.datasource.url");
         if (url == null || url.isBlank()) {
             throw new StoreConfigurationException(
@@ -78,14 +86,21 @@ public class PostgresStoreConfiguration {
     }
 
     /**
-     * The store, its schema migrated and its key checked before anything uses it, unless the database is away now
-     * (then the sync does both when it returns).
+     * The store, this instance admitted (schema migrated or validated, key checked) before anything uses it, unless
+     * the database is away now: then the sync admits it when the database returns, and until then it takes no writes,
+     * joins no membership and is not ready. A store that answers but cannot be used (another key, authentication
+     * refused, a schema newer than this version or damaged) stops the start with one line.
      */
     @Bean
     PgStore pgStore(HikariDataSource dataSource, KeyEncryptionKey kek, OnionProperties properties) {
-        PgStore store = new PgStore(dataSource, kek, properties.store().retryAfter());
+        PgStore store = new PgStore(
+                dataSource,
+                kek,
+                properties.store().retryAfter(),
+                properties.store().migrate());
         if (!store.prepare()) {
-            LOG.warn("the store cannot be reached at start; serving the snapshot of the last state until it can");
+            LOG.warn("the store cannot be reached at start; serving the snapshot of the last state, not admitted to"
+                    + " the fleet (no writes, not ready) until it can");
         }
         return store;
     }
@@ -95,9 +110,10 @@ public class PostgresStoreConfiguration {
         return new StoreSnapshot(properties.stateDir().resolve(SNAPSHOT_FILE));
     }
 
+    /** Credentials from configured files stay on this instance, so a relay's uses of them are not in the store. */
     @Bean
-    PostgresRelayStore postgresRelayStore(PgStore store) {
-        return new PostgresRelayStore(store);
+    PostgresRelayStore postgresRelayStore(PgStore store, ObjectProvider<PostgresCredentialRepository> credentials) {
+        return new PostgresRelayStore(store, name -> credentials.getObject().keptLocally(name));
     }
 
     @Bean
@@ -183,5 +199,15 @@ public class PostgresStoreConfiguration {
     @Bean
     StoreHealthIndicator storeHealthIndicator(FleetSync sync) {
         return new StoreHealthIndicator(sync::status);
+    }
+
+    /**
+     * {@code onion_store_up} (1 while the last read of the store succeeded) and {@code onion_store_sync_age_seconds}
+     * (since the last successful full read; since the start while there was none), for alerting on a fleet whose
+     * instances drift from the store.
+     */
+    @Bean
+    StoreMetrics storeMetrics(FleetSync sync, MeterRegistry registry) {
+        return StoreMetrics.register(sync::status, registry);
     }
 }

@@ -12,6 +12,7 @@ import java.util.UUID;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import javax.sql.DataSource;
 
 /**
@@ -64,10 +65,21 @@ public final class JdbcFleetMembers implements FleetMembers, AutoCloseable {
         thread.setDaemon(true);
         return thread;
     });
+    private final BooleanSupplier admitted;
     private volatile List<Member> live;
     private volatile List<Member> suspect = List.of();
 
     public JdbcFleetMembers(DataSource dataSource, String name, String url, String version, Duration lease) {
+        this(dataSource, name, url, version, lease, () -> true);
+    }
+
+    /**
+     * @param admitted whether this instance has been admitted to the fleet (its key and tokens checked against the
+     *     store): until then it neither claims its name nor renews it, so it is never a member
+     */
+    public JdbcFleetMembers(
+            DataSource dataSource, String name, String url, String version, Duration lease, BooleanSupplier admitted) {
+        this.admitted = admitted;
         this.dataSource = dataSource;
         this.name = name;
         this.url = url;
@@ -84,6 +96,10 @@ public final class JdbcFleetMembers implements FleetMembers, AutoCloseable {
      * @throws DuplicateInstanceException when a live instance keeps the name for a whole lease
      */
     public void join() {
+        if (!admitted.getAsBoolean()) {
+            LOG.log(System.Logger.Level.WARNING, "not joining the fleet until this instance is admitted to it");
+            return;
+        }
         long deadline = System.nanoTime() + lease.toNanos();
         while (true) {
             try {
@@ -132,6 +148,9 @@ public final class JdbcFleetMembers implements FleetMembers, AutoCloseable {
 
     /** One heartbeat: renew (or claim again after the row was lost), forget long-dead members, reread the members. */
     void beat() {
+        if (!admitted.getAsBoolean()) {
+            return;
+        }
         try {
             if (!renew() && !claim()) {
                 LOG.log(System.Logger.Level.ERROR, "{0}; retrying", holderMessage());

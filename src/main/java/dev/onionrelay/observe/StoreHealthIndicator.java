@@ -6,9 +6,10 @@ import org.springframework.boot.health.contributor.Health;
 import org.springframework.boot.health.contributor.HealthIndicator;
 
 /**
- * The {@code store} health component of an instance of a fleet: UP while the shared store is reachable and this
- * instance applies its changes, DOWN while it cannot be read (relays keep serving the last state, so readiness does
- * not include it). Details: the last successful read and why the store is down.
+ * The {@code store} health component of an instance of a fleet: UP while the shared store is read and applied, DOWN
+ * while it is not (relays keep serving the last state, so readiness does not include it). Details: {@code state}
+ * ({@code UP}, {@code UNREACHABLE}: an outage that may end by itself, {@code CONFIGURATION_ERROR}: the store answers
+ * but cannot be used as configured), {@code reason}, and {@code lastSync} (the last successful full read).
  */
 public class StoreHealthIndicator implements HealthIndicator {
 
@@ -23,9 +24,12 @@ public class StoreHealthIndicator implements HealthIndicator {
         FleetSync.Status now = status.get();
         Health.Builder health = now.up() ? Health.up() : Health.down();
         health.withDetail("type", "postgres");
+        health.withDetail("state", now.state().name());
         health.withDetail(
                 "lastSync", now.lastSync() == null ? "never" : now.lastSync().toString());
         if (now.error() != null) {
+            health.withDetail("reason", now.error());
+            // the name of this detail before it was called reason, kept for existing probes and dashboards
             health.withDetail("error", now.error());
         }
         return health.build();

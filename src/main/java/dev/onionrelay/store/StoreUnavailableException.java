@@ -1,6 +1,7 @@
 package dev.onionrelay.store;
 
 import java.time.Duration;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The shared store cannot be reached, so a change cannot be made now (nothing of it was applied). Relays keep
@@ -12,7 +13,7 @@ public final class StoreUnavailableException extends RuntimeException {
 
     private final Duration retryAfter;
 
-    public StoreUnavailableException(String message, Duration retryAfter, Throwable cause) {
+    public StoreUnavailableException(String message, Duration retryAfter, @Nullable Throwable cause) {
         super(message, cause);
         this.retryAfter = retryAfter;
     }

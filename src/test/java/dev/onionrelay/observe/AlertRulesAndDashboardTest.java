@@ -28,7 +28,7 @@ class AlertRulesAndDashboardTest {
         assertThat(check.exitCode())
                 .as("promtool check rules:\n%s", check.output())
                 .isZero();
-        assertThat(check.output()).contains("SUCCESS: 4 rules found");
+        assertThat(check.output()).contains("SUCCESS: 6 rules found");
     }
 
     @Test

@@ -102,6 +102,11 @@ public final class ServiceProcess implements AutoCloseable {
         return apiPort;
     }
 
+    /** The port of the management server (actuator, Prometheus scrape). */
+    public int managementPort() {
+        return managementPort;
+    }
+
     /** The process id of the running JVM. */
     public long pid() {
         return process.pid();

@@ -17,18 +17,18 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
-import java.util.function.UnaryOperator;
-import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The API's bearer tokens, kept only as SHA-256 digests. When none is configured, an admin token is generated once
- * into {@code <state-dir>/admin.token} (0600) and reused at later starts; its path is logged, never its value.
+ * into {@code <state-dir>/admin.token} (0600) and reused at later starts; its path is logged, never its value. An
+ * instance of a fleet never generates one itself: it takes the fleet's from the store ({@link #loadForFleet}).
  */
 public final class ApiTokens {
 
     private static final Logger LOG = LoggerFactory.getLogger(ApiTokens.class);
+    private static final String ADMIN = "admin";
     private static final boolean POSIX =
             FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
 
@@ -41,52 +41,79 @@ public final class ApiTokens {
     /** A known token: its name for audit lines, its scope, and the digest of its secret. */
     public record Token(String name, Scope scope, byte[] sha256) {}
 
-    private final List<Token> tokens;
+    private volatile List<Token> tokens;
+    private final boolean fleetAdmin;
+    private final Path stateDir;
 
-    private ApiTokens(List<Token> tokens) {
+    private ApiTokens(List<Token> tokens, boolean fleetAdmin, Path stateDir) {
         this.tokens = List.copyOf(tokens);
+        this.fleetAdmin = fleetAdmin;
+        this.stateDir = stateDir;
     }
 
     /** Loads the configured tokens, or generates the admin token file when there are none. */
     public static ApiTokens load(ApiProperties properties, Path stateDir) {
-        return load(properties, stateDir, null);
+        List<Token> tokens = configured(properties);
+        if (tokens.isEmpty()) {
+            tokens.add(new Token(ADMIN, Scope.ADMIN, sha256(generatedAdminToken(stateDir))));
+        }
+        return new ApiTokens(tokens, false, stateDir);
     }
 
     /**
-     * Loads the configured tokens or, when there are none, the admin token. With {@code shared} (a fleet's store) the
-     * admin token is the fleet's: {@code shared} is given a freshly generated token and answers the one every
-     * instance uses (the first one stored), which is then written to this instance's {@code <state-dir>/admin.token}.
-     * A store that cannot be reached leaves the token file of an earlier start in use.
+     * Loads the tokens of an instance of a fleet: the configured ones or, when there are none, the fleet's admin
+     * token, which lives in the store (sealed) and is never minted here. Until {@link #adoptFleetAdmin} gives it, the
+     * {@code <state-dir>/admin.token} an earlier admission wrote is used; without one no call is accepted (an instance
+     * that joins during an outage must not make a token of its own, which the fleet would not know).
      */
-    public static ApiTokens load(ApiProperties properties, Path stateDir, @Nullable UnaryOperator<String> shared) {
+    public static ApiTokens loadForFleet(ApiProperties properties, Path stateDir) {
+        List<Token> tokens = configured(properties);
+        if (!tokens.isEmpty()) {
+            return new ApiTokens(tokens, false, stateDir);
+        }
+        Path file = stateDir.resolve("admin.token");
+        try {
+            if (Files.exists(file)) {
+                LOG.info("API admin token: the fleet's as of an earlier start, {}", file.toAbsolutePath());
+                tokens.add(new Token(
+                        ADMIN, Scope.ADMIN, sha256(Files.readString(file).trim())));
+            } else {
+                LOG.warn("API admin token: none until the fleet's is read from the store (no onion.api.tokens"
+                        + " configured); every API call answers 401 meanwhile");
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the admin token file " + file, e);
+        }
+        return new ApiTokens(tokens, true, stateDir);
+    }
+
+    /** Whether this instance takes its admin token from the fleet's store ({@link #adoptFleetAdmin}). */
+    public boolean awaitsFleetAdmin() {
+        return fleetAdmin;
+    }
+
+    /**
+     * Takes the fleet's admin token (read from the store at admission) as this instance's only admin token, and
+     * writes it to {@code <state-dir>/admin.token} (0600) for the operator and for a start during an outage.
+     */
+    public void adoptFleetAdmin(String token) {
+        writeTokenFile(stateDir, token);
+        tokens = List.of(new Token(ADMIN, Scope.ADMIN, sha256(token)));
+        LOG.info(
+                "API admin token: the fleet's, written to {}",
+                stateDir.resolve("admin.token").toAbsolutePath());
+    }
+
+    private static List<Token> configured(ApiProperties properties) {
         List<Token> tokens = new ArrayList<>();
         for (ApiProperties.Token configured : properties.tokens()) {
             tokens.add(fromConfiguration(configured));
         }
-        if (tokens.isEmpty()) {
-            String admin = null;
-            if (shared != null) {
-                try {
-                    admin = shared.apply(newToken());
-                    writeTokenFile(stateDir, admin);
-                    LOG.info(
-                            "API admin token: the fleet's, written to {}",
-                            stateDir.resolve("admin.token").toAbsolutePath());
-                } catch (RuntimeException e) {
-                    LOG.warn(
-                            "the fleet's admin token cannot be read now ({}); using this instance's token file",
-                            e.getMessage());
-                }
-            }
-            if (admin == null) {
-                admin = generatedAdminToken(stateDir);
-            }
-            tokens.add(new Token("admin", Scope.ADMIN, sha256(admin)));
-        }
-        return new ApiTokens(tokens);
+        return tokens;
     }
 
-    private static String newToken() {
+    /** A new random admin token (256 bits, base64url). */
+    public static String newToken() {
         byte[] random = new byte[32];
         new SecureRandom().nextBytes(random);
         return Base64.getUrlEncoder().withoutPadding().encodeToString(random);

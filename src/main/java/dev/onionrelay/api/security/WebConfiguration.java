@@ -1,8 +1,10 @@
 package dev.onionrelay.api.security;
 
+import dev.onionrelay.api.FleetAdmissionFilter;
 import dev.onionrelay.api.StoreStalenessFilter;
 import dev.onionrelay.api.StrictJson;
 import dev.onionrelay.boot.OnionProperties;
+import dev.onionrelay.store.postgres.FleetAdmission;
 import dev.onionrelay.store.postgres.FleetSync;
 import dev.onionrelay.store.postgres.PgStore;
 import org.springframework.beans.factory.ObjectProvider;
@@ -22,11 +24,34 @@ import org.springframework.core.Ordered;
 @EnableConfigurationProperties(ApiProperties.class)
 public class WebConfiguration {
 
+    /**
+     * With a fleet's store and no configured tokens, the admin token is the fleet's: read (or, for the fleet's very
+     * first instance, generated and stored) as part of admission, never made here alone.
+     */
     @Bean
     ApiTokens apiTokens(ApiProperties api, OnionProperties properties, ObjectProvider<PgStore> fleetStore) {
         PgStore store = fleetStore.getIfAvailable();
-        return ApiTokens.load(
-                api, properties.stateDir(), store == null ? null : generated -> store.adminToken(() -> generated));
+        if (store == null) {
+            return ApiTokens.load(api, properties.stateDir());
+        }
+        ApiTokens tokens = ApiTokens.loadForFleet(api, properties.stateDir());
+        if (tokens.awaitsFleetAdmin()) {
+            store.whenAdmitted(() -> tokens.adoptFleetAdmin(store.adminToken(ApiTokens::newToken)));
+        }
+        return tokens;
+    }
+
+    /** With a fleet's store: every write is refused (503, naming why) until this instance is admitted to the fleet. */
+    @Bean
+    FilterRegistrationBean<FleetAdmissionFilter> fleetAdmissionFilter(ObjectProvider<PgStore> fleetStore) {
+        FilterRegistrationBean<FleetAdmissionFilter> registration =
+                new FilterRegistrationBean<>(new FleetAdmissionFilter(() -> {
+                    PgStore store = fleetStore.getIfAvailable();
+                    return store == null ? FleetAdmission.ADMITTED : FleetAdmission.of(store);
+                }));
+        // After the token check: an unauthenticated caller learns nothing about the instance.
+        registration.setOrder(Ordered.HIGHEST_PRECEDENCE + 25);
+        return registration;
     }
 
     /** Request bodies are read strictly: unknown fields, coerced values and duplicate keys are 400s. */

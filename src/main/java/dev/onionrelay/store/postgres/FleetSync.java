@@ -19,11 +19,26 @@ public final class FleetSync implements AutoCloseable {
 
     private static final System.Logger LOG = System.getLogger(FleetSync.class.getName());
 
-    /** Whether the store was reachable at the last read, when this instance last read it, and why not. */
+    /** How the store answered the last read. */
+    public enum State {
+        /** Read and applied. */
+        UP,
+        /** Not reached: an outage, which may end by itself (writes 503 with Retry-After). */
+        UNREACHABLE,
+        /** Reached but unusable as configured: authentication, the schema, the key (an operator must act). */
+        CONFIGURATION_ERROR
+    }
+
+    /** How the store answered the last read, when this instance last read it fully, and why it is not UP. */
     public record Status(
-            boolean up,
+            State state,
             @Nullable Instant lastSync,
-            @Nullable String error) {}
+            @Nullable String error) {
+
+        public boolean up() {
+            return state == State.UP;
+        }
+    }
 
     private final PgStore db;
     private final PostgresCredentialRepository credentials;
@@ -31,7 +46,8 @@ public final class FleetSync implements AutoCloseable {
     private final RelayRegistry registry;
     private final StoreSnapshot snapshot;
     private final ChangeFeed feed;
-    private volatile Status status = new Status(false, null, "not read yet");
+    private volatile Status status = new Status(State.UNREACHABLE, null, "not read yet");
+    private volatile @Nullable String loggedProblem;
 
     public FleetSync(
             PgStore db,
@@ -55,7 +71,7 @@ public final class FleetSync implements AutoCloseable {
     public Status status() {
         Status now = status;
         if (now.up() && !feed.connected()) {
-            return new Status(false, now.lastSync(), "not listening to store changes");
+            return new Status(State.UNREACHABLE, now.lastSync(), "not listening to store changes");
         }
         return now;
     }
@@ -67,6 +83,9 @@ public final class FleetSync implements AutoCloseable {
             if (!db.prepare()) {
                 throw new StoreUnavailableException("the store cannot be reached", db.retryAfter(), null);
             }
+            // A table dropped or a newer version migrating under a running fleet is a configuration error, not an
+            // outage.
+            db.schema().check();
             Set<String> changedCredentials = credentials.refresh();
             // Relays whose credentials changed under the same name pick up the new material.
             for (String name : changedCredentials) {
@@ -83,7 +102,9 @@ public final class FleetSync implements AutoCloseable {
                         done.replace().size());
             }
             snapshot.write(new StoreSnapshot.State(relays.lastKnown(), credentials.rows()));
-            status = new Status(true, Instant.now(), null);
+            status = new Status(State.UP, Instant.now(), null);
+            loggedProblem = null;
+            db.resumeWrites();
             LOG.log(
                     System.Logger.Level.DEBUG,
                     "read the store in {0} ms",
@@ -92,13 +113,18 @@ public final class FleetSync implements AutoCloseable {
             if (status.up() || status.lastSync() == null) {
                 LOG.log(System.Logger.Level.WARNING, "{0}; serving the last state", e.getMessage());
             }
-            status = new Status(false, status.lastSync(), "the store cannot be reached");
+            status = new Status(State.UNREACHABLE, status.lastSync(), "unreachable: the store cannot be reached");
         } catch (StoreConfigurationException e) {
-            LOG.log(System.Logger.Level.ERROR, "{0} {1}", e.getMessage(), e.action());
-            status = new Status(false, status.lastSync(), e.getMessage());
+            // One line per problem, not one per resync: the same problem stays until an operator fixes it.
+            if (!e.getMessage().equals(loggedProblem)) {
+                LOG.log(System.Logger.Level.ERROR, "store configuration error: {0} {1}", e.getMessage(), e.action());
+                loggedProblem = e.getMessage();
+            }
+            status = new Status(State.CONFIGURATION_ERROR, status.lastSync(), e.getMessage());
+            db.suspendWrites(e);
         } catch (RuntimeException e) {
             LOG.log(System.Logger.Level.WARNING, "applying store changes failed: {0}", e.toString());
-            status = new Status(false, status.lastSync(), e.getMessage());
+            status = new Status(State.UNREACHABLE, status.lastSync(), e.getMessage());
         }
     }
 

@@ -2,6 +2,7 @@ package dev.onionrelay.store.postgres;
 
 import dev.onionrelay.store.KeyEncryptionKey;
 import dev.onionrelay.store.StoreConfigurationException;
+import dev.onionrelay.store.StoreMigration;
 import dev.onionrelay.store.StoreUnavailableException;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
@@ -9,14 +10,15 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.sql.SQLRecoverableException;
-import java.sql.SQLTransientConnectionException;
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Supplier;
 import javax.sql.DataSource;
-import org.flywaydb.core.Flyway;
 import org.jspecify.annotations.Nullable;
+import org.postgresql.util.PSQLException;
 
 /**
  * The database of a fleet: its connections, its schema (Flyway, {@code classpath:db/migration}), the key-encryption
@@ -34,12 +36,21 @@ public final class PgStore {
     private final DataSource dataSource;
     private final KeyEncryptionKey kek;
     private final Duration retryAfter;
+    private final StoreSchema schema;
+    private final List<Runnable> admissionChecks = new CopyOnWriteArrayList<>();
     private volatile boolean prepared;
+    private volatile @Nullable StoreConfigurationException problem;
+    private volatile @Nullable StoreConfigurationException suspended;
 
     public PgStore(DataSource dataSource, KeyEncryptionKey kek, Duration retryAfter) {
+        this(dataSource, kek, retryAfter, StoreMigration.AUTO);
+    }
+
+    public PgStore(DataSource dataSource, KeyEncryptionKey kek, Duration retryAfter, StoreMigration migration) {
         this.dataSource = dataSource;
         this.kek = kek;
         this.retryAfter = retryAfter;
+        this.schema = new StoreSchema(dataSource, migration, retryAfter);
     }
 
     public DataSource dataSource() {
@@ -54,48 +65,101 @@ public final class PgStore {
         return retryAfter;
     }
 
+    public StoreSchema schema() {
+        return schema;
+    }
+
     /**
-     * Migrates the schema and checks the key, as an instance does when it starts.
+     * Admits this instance to the fleet: the schema migrated (or validated), the key-encryption key checked against
+     * what the store holds, then every {@link #whenAdmitted} check run (the fleet's API token read). Until this
+     * succeeds the instance takes no writes ({@link #requireAdmitted}), joins no membership, and is not ready.
      *
      * @return false when the database cannot be reached now (the caller serves its snapshot and tries again later)
-     * @throws StoreConfigurationException when the key is not the fleet's
+     * @throws StoreConfigurationException when the store cannot be used as configured (the key is not the fleet's,
+     *     authentication refused, the schema newer than this version or damaged); also kept as {@link #problem()}
      */
-    public boolean prepare() {
+    public synchronized boolean prepare() {
         if (prepared) {
             return true;
         }
         try {
-            migrate();
+            schema.apply();
             checkKey();
+            for (Runnable check : admissionChecks) {
+                check.run();
+            }
             prepared = true;
+            problem = null;
             return true;
         } catch (StoreUnavailableException e) {
             return false;
+        } catch (StoreConfigurationException e) {
+            problem = e;
+            throw e;
         }
     }
 
-    /** Whether {@link #prepare} succeeded. */
+    /** Whether {@link #prepare} succeeded: this instance is admitted to the fleet. */
     public boolean prepared() {
         return prepared;
     }
 
+    /** Why this instance is not admitted although the store answered; null when it is, or it was not reached yet. */
+    public @Nullable StoreConfigurationException problem() {
+        return problem;
+    }
+
+    /**
+     * Runs {@code check} as part of admission: now, if this instance is admitted already, else at every admission
+     * attempt until one succeeds. A check that throws keeps the instance out.
+     */
+    public synchronized void whenAdmitted(Runnable check) {
+        if (prepared) {
+            check.run();
+        }
+        admissionChecks.add(check);
+    }
+
+    /**
+     * What every write calls first: an instance not admitted yet tries now, and refuses the write when it cannot be.
+     *
+     * @throws StoreUnavailableException when the store cannot be reached to admit this instance
+     * @throws StoreConfigurationException when this instance cannot be admitted (naming why)
+     */
+    public void requireAdmitted() {
+        StoreConfigurationException writesSuspended = suspended;
+        if (writesSuspended != null) {
+            throw writesSuspended;
+        }
+        if (prepared) {
+            return;
+        }
+        if (!prepare()) {
+            throw new StoreUnavailableException(
+                    "this instance has not been admitted to the fleet yet (the store cannot be reached to check its"
+                            + " encryption key and API tokens), so the change was not made",
+                    retryAfter,
+                    null);
+        }
+    }
+
+    /**
+     * Refuses writes, naming {@code why}, while a running instance finds the store unusable as configured (the
+     * password changed, a table dropped, a newer version migrated it). The instance stays admitted and ready: its
+     * relays serve the last state, as in an outage; an operator must act.
+     */
+    public void suspendWrites(StoreConfigurationException why) {
+        suspended = why;
+    }
+
+    /** Takes writes again after {@link #suspendWrites}: the store was read as configured. */
+    public void resumeWrites() {
+        suspended = null;
+    }
+
     /** Brings the schema to the newest migration (instances starting at once take turns: Flyway locks). */
     public void migrate() {
-        try {
-            Flyway.configure()
-                    .dataSource(dataSource)
-                    .locations("classpath:db/migration")
-                    .load()
-                    .migrate();
-        } catch (RuntimeException e) {
-            for (Throwable cause = e; cause != null; cause = cause.getCause()) {
-                if (cause instanceof SQLException sql && isUnavailable(sql)) {
-                    throw new StoreUnavailableException(
-                            "the store cannot be reached to migrate its schema: " + sql.getMessage(), retryAfter, e);
-                }
-            }
-            throw e;
-        }
+        schema.migrate();
     }
 
     /**
@@ -212,6 +276,14 @@ public final class PgStore {
         public @Nullable String sqlState() {
             return sqlException().getSQLState();
         }
+
+        /** The constraint the database names for a violation, if it names one. */
+        public @Nullable String constraint() {
+            if (sqlException() instanceof PSQLException psql && psql.getServerErrorMessage() != null) {
+                return psql.getServerErrorMessage().getConstraint();
+            }
+            return null;
+        }
     }
 
     /**
@@ -236,25 +308,11 @@ public final class PgStore {
                 throw e;
             }
         } catch (SQLException e) {
-            if (isUnavailable(e)) {
-                throw new StoreUnavailableException(
-                        "the store cannot be reached, so the change was not made (" + what + "): " + e.getMessage(),
-                        retryAfter,
-                        e);
+            Optional<RuntimeException> known = StoreErrors.classify(what, e, retryAfter);
+            if (known.isPresent()) {
+                throw known.get();
             }
             throw new StatementException(what + ": " + e.getMessage(), e);
         }
-    }
-
-    /** Whether a failure means the database cannot be reached now, rather than a refused statement. */
-    public static boolean isUnavailable(SQLException e) {
-        if (e instanceof SQLTransientConnectionException || e instanceof SQLRecoverableException) {
-            return true;
-        }
-        String state = e.getSQLState();
-        return state == null
-                || state.startsWith("08") // connection exception
-                || state.startsWith("57P") // server shutting down, cannot connect now
-                || state.equals("53300"); // too many connections
     }
 }

@@ -163,6 +163,7 @@ public final class PostgresCredentialRepository implements CredentialRepository 
     public Credential create(NewCredential request) {
         String name = request.name();
         CredentialStore.requireValidName(name);
+        db.requireAdmitted();
         if (find(name).isPresent()) {
             throw CredentialException.conflict(NAME_FIELD, "credential '" + name + "' already exists");
         }
@@ -224,6 +225,11 @@ public final class PostgresCredentialRepository implements CredentialRepository 
         local.put(credential.name(), credential);
     }
 
+    /** Whether {@code name} is a credential from a configured file, kept on this instance and not in the store. */
+    public boolean keptLocally(String name) {
+        return local.containsKey(name) && !stored.containsKey(name);
+    }
+
     @Override
     public Optional<Credential> find(String name) {
         if (name == null) {
@@ -282,6 +288,7 @@ public final class PostgresCredentialRepository implements CredentialRepository 
             local.remove(name);
             return;
         }
+        db.requireAdmitted();
         boolean deleted;
         try {
             deleted = db.transaction("delete credential " + name, connection -> {

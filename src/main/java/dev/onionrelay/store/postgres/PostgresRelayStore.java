@@ -8,31 +8,48 @@ import dev.onionrelay.relay.RelayException;
 import dev.onionrelay.store.StoreUnavailableException;
 import java.nio.charset.StandardCharsets;
 import java.sql.Array;
+import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
+import java.sql.SQLException;
 import java.sql.Timestamp;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.function.Predicate;
 import org.jspecify.annotations.Nullable;
 
 /**
  * API-created relays in the fleet's database, in the same JSON form as the file store. The name is unique in the
- * database, so of two instances creating one name at once only one succeeds; the other gets CONFLICT. A relay's row
- * also names the stored credentials its layers use, which keeps them from being deleted by any instance.
+ * database, so of two instances creating one name at once only one succeeds; the other gets CONFLICT; so is the listen
+ * port (see {@code V11__one_relay_per_listen_port.sql} for why the port alone). A relay's row also names the stored
+ * credentials its layers use, which keeps them from being deleted by any instance, and a relay naming a credential
+ * deleted a moment earlier is refused.
  */
 public final class PostgresRelayStore implements RelayStore {
 
     private static final System.Logger LOG = System.getLogger(PostgresRelayStore.class.getName());
     private static final String UNIQUE_VIOLATION = "23505";
+    private static final String FOREIGN_KEY_VIOLATION = "23503";
+    private static final String LISTEN_PORT_KEY = "relays_listen_port_key";
 
     private final PgStore db;
     private final StoredRelayJson json = new StoredRelayJson();
+    private final Predicate<String> keptLocally;
     private volatile @Nullable List<StoredRelay> lastKnown;
 
     public PostgresRelayStore(PgStore db) {
+        this(db, name -> false);
+    }
+
+    /**
+     * @param keptLocally whether a credential name is one this instance keeps only locally (from configured files),
+     *     so not in the store
+     */
+    public PostgresRelayStore(PgStore db, Predicate<String> keptLocally) {
         this.db = db;
+        this.keptLocally = keptLocally;
     }
 
     /**
@@ -42,6 +59,7 @@ public final class PostgresRelayStore implements RelayStore {
     @Override
     public void save(StoredRelay relay) {
         String name = relay.spec().name();
+        db.requireAdmitted();
         try {
             db.transaction("save relay " + name, connection -> {
                 boolean updated;
@@ -63,29 +81,101 @@ public final class PostgresRelayStore implements RelayStore {
                     clear.setString(1, relay.id());
                     clear.executeUpdate();
                 }
-                Array names =
-                        connection.createArrayOf("text", credentialNames(relay).toArray());
-                try (PreparedStatement uses =
-                        connection.prepareStatement("INSERT INTO relay_credentials (relay_id, credential_name)"
-                                + " SELECT ?, name FROM credentials WHERE name = ANY (?)")) {
-                    uses.setString(1, relay.id());
-                    uses.setArray(2, names);
-                    uses.executeUpdate();
-                }
+                recordCredentialUses(connection, relay);
                 db.recordChange(connection, "relay", name, updated ? "updated" : "created");
                 return null;
             });
         } catch (PgStore.StatementException e) {
+            if (UNIQUE_VIOLATION.equals(e.sqlState()) && LISTEN_PORT_KEY.equals(e.constraint())) {
+                int port = relay.spec().listen().port();
+                throw new RelayException(
+                        RelayException.Kind.CONFLICT,
+                        "listen.port",
+                        "port " + port + " is the listen port of relay '" + holderOfPort(port)
+                                + "' in this fleet (a listen port belongs to one relay fleet-wide)");
+            }
             if (UNIQUE_VIOLATION.equals(e.sqlState())) {
                 throw new RelayException(
                         RelayException.Kind.CONFLICT, "name", "a relay named '" + name + "' exists already");
+            }
+            if (FOREIGN_KEY_VIOLATION.equals(e.sqlState())) {
+                // A credential named by the relay was deleted by another instance while this transaction waited.
+                throw credentialGone(relay, credentialNames(relay));
             }
             throw e;
         }
     }
 
+    /**
+     * Writes which stored credentials the relay uses, and refuses the relay when one of them is gone from the store
+     * (deleted by another instance a moment ago): the rows are locked ({@code FOR KEY SHARE}) so that a concurrent
+     * delete either commits first (the name is missing here: CONFLICT) or waits and then fails on the foreign key.
+     * Names this instance keeps only locally (credentials from configured files) are not in the store.
+     */
+    private void recordCredentialUses(Connection connection, StoredRelay relay) throws SQLException {
+        try (PreparedStatement clear =
+                connection.prepareStatement("DELETE FROM relay_credentials WHERE relay_id = ?")) {
+            clear.setString(1, relay.id());
+            clear.executeUpdate();
+        }
+        Set<String> shared = new LinkedHashSet<>(credentialNames(relay));
+        shared.removeIf(keptLocally);
+        if (shared.isEmpty()) {
+            return;
+        }
+        Array names = connection.createArrayOf("text", shared.toArray());
+        Set<String> present = new LinkedHashSet<>();
+        try (PreparedStatement lock = connection.prepareStatement(
+                "SELECT name FROM credentials WHERE name = ANY (?) ORDER BY name FOR KEY SHARE")) {
+            lock.setArray(1, names);
+            try (ResultSet row = lock.executeQuery()) {
+                while (row.next()) {
+                    present.add(row.getString(1));
+                }
+            }
+        }
+        Set<String> missing = new LinkedHashSet<>(shared);
+        missing.removeAll(present);
+        if (!missing.isEmpty()) {
+            throw credentialGone(relay, missing);
+        }
+        try (PreparedStatement uses = connection.prepareStatement(
+                "INSERT INTO relay_credentials (relay_id, credential_name) SELECT ?, unnest(?::text[])")) {
+            uses.setString(1, relay.id());
+            uses.setArray(2, names);
+            uses.executeUpdate();
+        }
+    }
+
+    private static RelayException credentialGone(StoredRelay relay, Set<String> names) {
+        return new RelayException(
+                RelayException.Kind.CONFLICT,
+                "credential",
+                "credential " + names.stream().map(n -> "'" + n + "'").toList()
+                        + " was deleted from the store while relay '"
+                        + relay.spec().name()
+                        + "' was being created; nothing was created");
+    }
+
+    private String holderOfPort(int port) {
+        try {
+            return db.transaction("name the holder of port " + port, connection -> {
+                try (PreparedStatement select =
+                        connection.prepareStatement("SELECT name FROM relays WHERE listen_port = ?")) {
+                    select.setInt(1, port);
+                    try (ResultSet row = select.executeQuery()) {
+                        return row.next() ? row.getString(1) : "(deleted since)";
+                    }
+                }
+            });
+        } catch (RuntimeException e) {
+            return "(unknown)";
+        }
+    }
+
     @Override
     public void delete(String id) {
+        db.requireAdmitted();
         db.transaction("delete relay " + id, connection -> {
             try (PreparedStatement delete =
                     connection.prepareStatement("DELETE FROM relays WHERE id = ? RETURNING name")) {

@@ -37,6 +37,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -82,8 +83,7 @@ class PostgresStoresTest {
         HikariDataSource pool = new HikariDataSource(config);
         pools.add(pool);
         PgStore db = new PgStore(pool, kek, Duration.ofSeconds(5));
-        db.migrate();
-        db.checkKey();
+        assertThat(db.prepare()).as("admitted").isTrue();
         return new Instance(db, new PostgresCredentialRepository(db), new PostgresRelayStore(db));
     }
 
@@ -175,6 +175,64 @@ class PostgresStoresTest {
         assertThatThrownBy(() -> b.credentials().delete("hop"))
                 .isInstanceOfSatisfying(CredentialException.class, e -> assertThat(e.kind())
                         .isEqualTo(CredentialException.Kind.NOT_FOUND));
+    }
+
+    @Test
+    void aRelayNamingACredentialAnotherInstanceDeletedAMomentAgoIsRefusedNamingIt() {
+        Instance a = instance(key(1));
+        Instance b = instance(key(1));
+        a.credentials().create(new NewCredential.GenerateCa("ca", "fleet CA", null));
+        a.credentials().create(new NewCredential.GenerateIssued("hop", "ca", "localhost", List.of(), List.of(), null));
+        b.credentials().refresh();
+        a.credentials().delete("hop");
+        assertThat(b.credentials().find("hop"))
+                .as("b has not read the delete yet")
+                .isPresent();
+
+        StoredRelay relay = stored("uses-gone", "hop");
+        assertThatThrownBy(() -> b.relays().save(relay))
+                .isInstanceOfSatisfying(
+                        RelayException.class, e -> assertThat(e.kind()).isEqualTo(RelayException.Kind.CONFLICT))
+                .hasMessageContaining("'hop'");
+        assertThat(a.relays().load()).as("nothing half-created").isEmpty();
+    }
+
+    @Test
+    void aListenPortBelongsToOneRelayOfTheFleetWhateverTheHost() {
+        Instance a = instance(key(1));
+        Instance b = instance(key(1));
+        StoredRelay holder = stored("holder", null);
+        a.relays().save(holder);
+        int port = holder.spec().listen().port();
+        StoredRelay sameHost = withListen(stored("same-host", null), "127.0.0.1", port);
+        StoredRelay wildcard = withListen(stored("wildcard", null), "0.0.0.0", port);
+
+        for (StoredRelay clash : List.of(sameHost, wildcard)) {
+            assertThatThrownBy(() -> b.relays().save(clash))
+                    .isInstanceOfSatisfying(RelayException.class, e -> {
+                        assertThat(e.kind()).isEqualTo(RelayException.Kind.CONFLICT);
+                        assertThat(e.field()).isEqualTo("listen.port");
+                    })
+                    .hasMessageContaining("'holder'");
+        }
+        a.relays().delete(holder.id());
+        b.relays().save(wildcard);
+        assertThat(a.relays().load()).containsExactly(wildcard);
+    }
+
+    private static StoredRelay withListen(StoredRelay relay, String host, int port) {
+        RelaySpec spec = relay.spec();
+        return new StoredRelay(
+                relay.id(),
+                relay.createdAt(),
+                new RelaySpec(
+                        spec.name(),
+                        new Endpoint(host, port),
+                        spec.target(),
+                        spec.ingress(),
+                        spec.egress(),
+                        spec.options(),
+                        spec.upstream()));
     }
 
     @Test
@@ -281,10 +339,13 @@ class PostgresStoresTest {
         }
     }
 
+    /** Each relay on a port of its own: a listen port belongs to one relay of the fleet. */
+    private static final AtomicInteger NEXT_PORT = new AtomicInteger(7000);
+
     private static StoredRelay stored(String name, String credential) {
         RelaySpec spec = new RelaySpec(
                 name,
-                new Endpoint("127.0.0.1", 7000),
+                new Endpoint("127.0.0.1", NEXT_PORT.getAndIncrement()),
                 TargetSpec.fixed(new Endpoint("127.0.0.1", 9)),
                 credential == null ? List.of() : List.of(Layers.server("outer", credential)),
                 List.of(),
