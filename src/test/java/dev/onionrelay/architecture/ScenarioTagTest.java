@@ -37,6 +37,9 @@ class ScenarioTagTest {
 
     private static final Set<String> REAL = Set.of(REAL_PEERS);
 
+    /** The one call on those classes that starts nothing: relay options with the tests' timeouts. */
+    private static final String PURE_HELPER = "dev.onionrelay.support.Onions.options(";
+
     /** A top-level test class that refers to a real peer. */
     private static final DescribedPredicate<JavaClass> TEST_WITH_A_REAL_PEER = DescribedPredicate.describe(
             "test classes that use a real peer, server or process of support/",
@@ -45,6 +48,7 @@ class ScenarioTagTest {
     private static boolean usesRealPeer(JavaClass test) {
         // Lambdas compile into the class itself, so their dependencies count here too.
         return test.getDirectDependenciesFromSelf().stream()
+                .filter(d -> !d.getDescription().contains(PURE_HELPER))
                 .anyMatch(d -> REAL.contains(d.getTargetClass().getFullName()));
     }
 

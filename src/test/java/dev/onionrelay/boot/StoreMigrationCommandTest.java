@@ -6,6 +6,7 @@ import dev.onionrelay.store.KeyEncryptionKey;
 import dev.onionrelay.store.StoreMigration;
 import dev.onionrelay.store.postgres.PgStore;
 import dev.onionrelay.support.PgCluster;
+import dev.onionrelay.support.Scenario;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.postgresql.ds.PGSimpleDataSource;
@@ -14,6 +15,7 @@ import org.postgresql.ds.PGSimpleDataSource;
  * {@code --onion.store.migrate-only}: the separate migration step migrates the store and says so with exit code 0, so
  * that instances with {@code onion.store.migrate=validate} start on it; a database that refuses it is exit code 1.
  */
+@Scenario
 class StoreMigrationCommandTest {
 
     @Test

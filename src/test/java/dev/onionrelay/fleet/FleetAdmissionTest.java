@@ -7,6 +7,7 @@ import static org.awaitility.Awaitility.await;
 import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.PgCluster;
+import dev.onionrelay.support.Scenario;
 import dev.onionrelay.support.ServiceProcess;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -39,6 +40,7 @@ import tools.jackson.databind.JsonNode;
  * for the class; the scenarios run in order, the last one damages the schema.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@Scenario
 class FleetAdmissionTest {
 
     static final String KEY_MISMATCH = "onion.store.encryption-key-file does not decrypt the stored credentials";

@@ -8,6 +8,7 @@ import dev.onionrelay.support.ApiClient.Response;
 import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.Fleet;
 import dev.onionrelay.support.PgCluster;
+import dev.onionrelay.support.Scenario;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -38,6 +39,7 @@ import tools.jackson.databind.JsonNode;
  * 404; tunnel ids name their instance; relay views say where each instance really listens; a loopback target that
  * the bind address makes miss is warned about at create; and how fast a create on one instance listens on the other.
  */
+@Scenario
 class FleetMembershipTest {
 
     static final Duration LEASE = Duration.ofSeconds(2);

@@ -7,6 +7,7 @@ import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.Fleet;
 import dev.onionrelay.support.PgCluster;
+import dev.onionrelay.support.Scenario;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
@@ -29,6 +30,7 @@ import tools.jackson.databind.JsonNode;
  * Rules that span instances, kept by the database: calls that reach different instances at the same moment never
  * break them. Three service processes (a, b, c on 127.0.0.1, .2, .3) on one PostgreSQL, reused by both scenarios.
  */
+@Scenario
 class FleetWideRulesTest {
 
     static final int CREDENTIAL_ROUNDS = 40;

@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.onionrelay.support.Fleet;
 import dev.onionrelay.support.PgCluster;
+import dev.onionrelay.support.Scenario;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -18,6 +19,7 @@ import org.junit.jupiter.api.io.TempDir;
  * 1 and {@code onion_store_sync_age_seconds} grows while the store is away and drops once it is read again; the
  * shipped store alert rules load and evaluate against the real series.
  */
+@Scenario
 class StoreMetricsPrometheusTest {
 
     static final Duration OUTAGE = Duration.ofSeconds(30);

@@ -9,6 +9,7 @@ import dev.onionrelay.store.StoreConfigurationException;
 import dev.onionrelay.store.StoreMigration;
 import dev.onionrelay.store.StoreUnavailableException;
 import dev.onionrelay.support.PgCluster;
+import dev.onionrelay.support.Scenario;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -28,6 +29,7 @@ import org.postgresql.ds.PGSimpleDataSource;
  * misconfiguration is a {@link StoreConfigurationException} naming it (what health, logs and 503s show), an outage a
  * {@link StoreUnavailableException}; admission keeps the reason.
  */
+@Scenario
 class StoreErrorsTest {
 
     static PgCluster cluster;
