@@ -628,6 +628,9 @@ public final class Tunnel {
     private void setAutoRead(Side side, boolean autoRead) {
         Channel channel = side == Side.INGRESS ? ingress : egress;
         boolean ended = side == Side.INGRESS ? ingressInputEnded : egressInputEnded;
+        if (!autoRead && PopAnswerReads.keepReading(stack(side), side == Side.INGRESS ? egress : ingress)) {
+            return;
+        }
         if (channel != null && !ended && channel.isActive()) {
             channel.config().setAutoRead(autoRead);
         }
@@ -783,6 +786,8 @@ public final class Tunnel {
             }
             try {
                 stack.popLocal();
+                // The peer's answer must be read whatever the other side's backpressure (see PopAnswerReads).
+                setAutoRead(side, true);
                 result.setSuccess(null);
             } catch (BelowMinimumDepthException e) {
                 result.setFailure(e);
