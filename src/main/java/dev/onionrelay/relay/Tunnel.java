@@ -815,6 +815,14 @@ public final class Tunnel {
      * @return fails with {@link IllegalStateException} (the {@link #pushRefusal} reason) when the tunnel is not open
      */
     public Future<LayerStatus> push(Side side, PreparedLayer layer) {
+        return push(side, layer, PushRules.NONE);
+    }
+
+    /**
+     * As {@link #push(Side, PreparedLayer)}, and refused with a {@link RelayException} when {@code rules} refuse it
+     * on the event loop, against the stack as it is then (see {@link PushRules}).
+     */
+    public Future<LayerStatus> push(Side side, PreparedLayer layer, PushRules rules) {
         io.netty.util.concurrent.Promise<LayerStatus> result =
                 ingress.eventLoop().newPromise();
         ingress.eventLoop().execute(() -> {
@@ -824,6 +832,11 @@ public final class Tunnel {
                 return;
             }
             LayerStack stack = stack(side);
+            RelayException broken = rules.refusal(id, stack, layer.spec().name());
+            if (broken != null) {
+                result.setFailure(broken);
+                return;
+            }
             try {
                 stack.push(layer);
                 List<LayerStatus> layers = stack.status();

@@ -80,6 +80,17 @@ class PopUnderLoadLivenessTest {
                 .toString();
     }
 
+    /** The kernel's view of every loopback TCP socket (queues both ways), when ss is there. */
+    private static String sockets() {
+        try {
+            Process ss =
+                    new ProcessBuilder("ss", "-tnpi").redirectErrorStream(true).start();
+            return new String(ss.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        } catch (java.io.IOException noSs) {
+            return "(ss not available: " + noSs.getMessage() + ")";
+        }
+    }
+
     private static String describe(io.netty.channel.Channel channel) {
         if (channel == null) {
             return "[none]";
@@ -128,7 +139,7 @@ class PopUnderLoadLivenessTest {
                     } catch (java.net.SocketTimeoutException stalled) {
                         throw new AssertionError(
                                 "the echo stalled; pops " + pops + "; entry " + describe(entry) + "; exit "
-                                        + describe(exit),
+                                        + describe(exit) + "; sockets\n" + sockets(),
                                 stalled);
                     }
                 },

@@ -18,7 +18,12 @@ public final class EchoTarget implements AutoCloseable {
 
     /** How the target reads and writes. */
     public enum Kind {
-        /** socat with a pipe: one process; while its write to the socket blocks, it reads nothing. */
+        /**
+         * socat with a pipe: one process; while its write to the socket blocks, it reads nothing. With 4 KiB transfers:
+         * with its default 8 KiB, socat deadlocks by itself (no relay involved) once a slow reader fills the pipe, since
+         * select reports a pipe writable with one free page and the 8 KiB write then blocks the only process that
+         * empties it (seen with a plain client that pauses while reading).
+         */
         SOCAT,
         /** Python asyncio streams with drain(): reading pauses while its write buffer is full. */
         PYTHON_ASYNCIO,
@@ -60,7 +65,7 @@ public final class EchoTarget implements AutoCloseable {
         Path socat = LocalServers.require("socat", "socat", Path.of("/usr/bin/socat"), Path.of("/bin/socat"));
         int port = LocalServers.freePort();
         Process process = new ProcessBuilder(
-                        socat.toString(), "TCP-LISTEN:" + port + ",bind=127.0.0.1,reuseaddr,fork", "PIPE")
+                        socat.toString(), "-b4096", "TCP-LISTEN:" + port + ",bind=127.0.0.1,reuseaddr,fork", "PIPE")
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.DISCARD)
                 .start();
