@@ -18,7 +18,8 @@ import org.jspecify.annotations.Nullable;
  * <p>What is read meanwhile is what the peer sent before its answer, bounded by what it had in flight (kernel buffers
  * both ways and its own write buffer, a few MiB on loopback). A peer that floods without ever answering is held to
  * {@link #ALLOWANCE} beyond the other side's write buffer mark; then backpressure applies again and only that tunnel
- * waits, until its idle timeout.
+ * waits, until its idle timeout. Only while bytes are spliced (the tunnel open or half-closed): during set-up the
+ * tunnel holds back what the client sends and reads no more, pop or not.
  */
 final class PopAnswerReads {
 
@@ -33,9 +34,9 @@ final class PopAnswerReads {
      * {@link #ALLOWANCE} beyond its mark. Event loop only.
      */
     static boolean keepReading(@Nullable LayerStack popping, @Nullable Channel other) {
-        if (popping == null || popping.pendingPop() == null) {
+        if (popping == null || other == null || popping.pendingPop() == null) {
             return false;
         }
-        return other == null || other.bytesBeforeWritable() < ALLOWANCE;
+        return other.bytesBeforeWritable() < ALLOWANCE;
     }
 }

@@ -628,7 +628,9 @@ public final class Tunnel {
     private void setAutoRead(Side side, boolean autoRead) {
         Channel channel = side == Side.INGRESS ? ingress : egress;
         boolean ended = side == Side.INGRESS ? ingressInputEnded : egressInputEnded;
-        if (!autoRead && PopAnswerReads.keepReading(stack(side), side == Side.INGRESS ? egress : ingress)) {
+        if (!autoRead
+                && (state == TunnelState.OPEN || state == TunnelState.HALF_CLOSED)
+                && PopAnswerReads.keepReading(stack(side), side == Side.INGRESS ? egress : ingress)) {
             return;
         }
         if (channel != null && !ended && channel.isActive()) {

@@ -80,12 +80,14 @@ class PopUnderLoadLivenessTest {
                 .toString();
     }
 
-    /** The kernel's view of every loopback TCP socket (queues both ways), when ss is there. */
-    private static String sockets() {
+    /** The kernel's view (queues both ways) of the TCP sockets on the tunnel's ports, when ss is there. */
+    private static String sockets(int... ports) {
         try {
-            Process ss =
-                    new ProcessBuilder("ss", "-tnpi").redirectErrorStream(true).start();
-            return new String(ss.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            Process ss = new ProcessBuilder("ss", "-tnp").redirectErrorStream(true).start();
+            String all = new String(ss.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            return all.lines()
+                    .filter(line -> java.util.Arrays.stream(ports).anyMatch(port -> line.contains(":" + port + " ")))
+                    .collect(java.util.stream.Collectors.joining("\n"));
         } catch (java.io.IOException noSs) {
             return "(ss not available: " + noSs.getMessage() + ")";
         }
@@ -139,7 +141,8 @@ class PopUnderLoadLivenessTest {
                     } catch (java.net.SocketTimeoutException stalled) {
                         throw new AssertionError(
                                 "the echo stalled; pops " + pops + "; entry " + describe(entry) + "; exit "
-                                        + describe(exit) + "; sockets\n" + sockets(),
+                                        + describe(exit) + "; sockets\n"
+                                        + sockets(Onions.port(entry), Onions.port(exit), target.port()),
                                 stalled);
                     }
                 },
