@@ -83,7 +83,8 @@ class PopUnderLoadLivenessTest {
     /** The kernel's view (queues both ways) of the TCP sockets on the tunnel's ports, when ss is there. */
     private static String sockets(int... ports) {
         try {
-            Process ss = new ProcessBuilder("ss", "-tnp").redirectErrorStream(true).start();
+            Process ss =
+                    new ProcessBuilder("ss", "-tnp").redirectErrorStream(true).start();
             String all = new String(ss.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
             return all.lines()
                     .filter(line -> java.util.Arrays.stream(ports).anyMatch(port -> line.contains(":" + port + " ")))
