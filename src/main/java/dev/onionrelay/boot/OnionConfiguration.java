@@ -95,12 +95,8 @@ public class OnionConfiguration {
             // The strict profile's P-384-only key exchange is a JDK-wide setting: OpenSSL layers would not keep it.
             provider = ProviderChoice.JDK;
         }
-        if (provider == ProviderChoice.AUTO && !OpenSslHalfClose.available()) {
-            LOG.warn(
-                    "onion.tls.provider=auto cannot keep half-close on OpenSSL here ({}): layers below the minimum"
-                            + " depth run on the slower JDK engine",
-                    String.valueOf(OpenSslHalfClose.unavailabilityCause()));
-        }
+        provider.halfCloseWarning(OpenSslHalfClose.available(), OpenSslHalfClose.unavailabilityCause())
+                .ifPresent(LOG::warn);
         OnionProperties.Limits limits = properties.limits();
         OnionEngine engine = new OnionEngine(
                 Transport.of(properties.engine().transport()),

@@ -8,6 +8,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
 import io.netty.handler.ssl.SslCloseCompletionEvent;
 import io.netty.handler.ssl.SslHandler;
+import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ImmediateExecutor;
 import io.netty.util.concurrent.Promise;
 import java.util.List;
@@ -31,14 +32,37 @@ import javax.net.ssl.SSLException;
  */
 final class HalfCloseSslHandler extends SslHandler {
 
+    private final Promise<Channel> closePromise;
     private ChannelHandlerContext context;
     private boolean inboundClosed;
     private boolean outboundClosed;
 
-    /** @param engine Netty's OpenSSL engine, already set up by {@link OpenSslHalfClose#keepSendingAfterCloseNotify} */
+    /**
+     * @param engine Netty's OpenSSL engine, already set up by {@link OpenSslHalfClose#keepSendingAfterCloseNotify}
+     * @throws IllegalStateException when this Netty's {@code SslHandler} no longer keeps its close future as a promise
+     *     this handler can complete (see {@link #closePromise})
+     */
     HalfCloseSslHandler(SSLEngine engine) {
         // As the OpenSSL context's own handlers: tasks (certificate checks) run at once on the event loop.
         super(engine, false, ImmediateExecutor.INSTANCE);
+        this.closePromise = closePromise(sslCloseFuture());
+    }
+
+    /**
+     * The promise behind {@code SslHandler}'s close future, which this handler completes when the peer's close_notify
+     * arrives (the engine itself never reports it). Netty keeps it as a promise today; if a Netty upgrade changed that,
+     * a handler that went on would never report a close_notify and every pop would hang until the idle timeout, so
+     * the layer fails to start instead, loudly (counted and logged as a handshake that cannot start).
+     */
+    @SuppressWarnings("unchecked")
+    static Promise<Channel> closePromise(Future<Channel> closeFuture) {
+        if (closeFuture instanceof Promise<?> promise) {
+            return (Promise<Channel>) promise;
+        }
+        throw new IllegalStateException("SslHandler.sslCloseFuture() is a "
+                + closeFuture.getClass().getName()
+                + ", not a promise: OpenSSL half-close cannot report the peer's close_notify with this Netty"
+                + " (docs/STACK.md); run with onion.tls.provider=jdk");
     }
 
     /** Whether the peer's close_notify has arrived on this layer. Event loop only. */
@@ -66,10 +90,9 @@ final class HalfCloseSslHandler extends SslHandler {
         }
     }
 
-    @SuppressWarnings("unchecked")
     private void closed(ChannelHandlerContext ctx) {
         // SslHandler's close future is its promise; it is completed here exactly where SslHandler would complete it.
-        if (sslCloseFuture() instanceof Promise<?> promise && ((Promise<Channel>) promise).trySuccess(ctx.channel())) {
+        if (closePromise.trySuccess(ctx.channel())) {
             ctx.fireUserEventTriggered(SslCloseCompletionEvent.SUCCESS);
         }
     }

@@ -736,6 +736,15 @@ public final class LayerStack {
         return last != null ? last : channel.writeAndFlush(Unpooled.EMPTY_BUFFER);
     }
 
+    /**
+     * The name of the layer we are popping from our side while the peer's close_notify answer is still on its way, or
+     * null when no such pop is pending. Event loop only.
+     */
+    public @Nullable String pendingPop() {
+        PopHold held = hold;
+        return held != null ? held.layer.name() : null;
+    }
+
     /** The tunnel is being torn down by us: later handshake failures are consequences, not failures to count. */
     public void abandon() {
         abandoned = true;

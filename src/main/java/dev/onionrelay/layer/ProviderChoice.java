@@ -1,6 +1,7 @@
 package dev.onionrelay.layer;
 
 import io.netty.handler.ssl.OpenSsl;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Which TLS engine each layer runs on ({@code onion.tls.provider}): {@code auto}, the default, chooses per layer; {@code
@@ -62,6 +63,30 @@ public enum ProviderChoice {
     public TlsProvider forLayer(int index, int minDepth, boolean openSslCarries) {
         TlsProvider chosen = forLayer(index, minDepth);
         return this == AUTO && chosen == TlsProvider.OPENSSL && !openSslCarries ? TlsProvider.JDK : chosen;
+    }
+
+    /**
+     * What to warn about at start when this choice loses something because OpenSSL half-close cannot be set up here
+     * ({@code halfCloseAvailable} false, for the reason {@code why}), or empty. {@code auto} falls back to the JDK
+     * engine below the minimum depth and only runs slower; a forced {@code openssl} keeps every layer on OpenSSL, so
+     * layers below the minimum depth lose half-close: after a peer ends its direction there, the answer can no longer
+     * travel out through them (a server's response after the client's end of request is lost).
+     */
+    public java.util.Optional<String> halfCloseWarning(boolean halfCloseAvailable, @Nullable Throwable why) {
+        if (halfCloseAvailable) {
+            return java.util.Optional.empty();
+        }
+        return switch (this) {
+            case JDK -> java.util.Optional.empty();
+            case AUTO ->
+                java.util.Optional.of("onion.tls.provider=auto cannot keep half-close on OpenSSL here (" + why
+                        + "): layers below the minimum depth run on the slower JDK engine");
+            case OPENSSL ->
+                java.util.Optional.of("onion.tls.provider=openssl is forced but OpenSSL half-close cannot be set up"
+                        + " here (" + why + "): layers below the minimum depth LOSE HALF-CLOSE; when a peer ends its"
+                        + " direction, the other direction stops too and what it still carried is lost. Use"
+                        + " onion.tls.provider=auto (or jdk) to keep half-close");
+        };
     }
 
     /** The choice for tests and tools: {@code -Donion.tls.provider=auto|openssl|jdk}, else {@link #AUTO}. */

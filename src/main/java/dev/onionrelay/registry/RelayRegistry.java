@@ -11,6 +11,7 @@ import dev.onionrelay.layer.TlsContexts;
 import dev.onionrelay.layer.Verification;
 import dev.onionrelay.relay.Endpoint;
 import dev.onionrelay.relay.OnionEngine;
+import dev.onionrelay.relay.PushRules;
 import dev.onionrelay.relay.Relay;
 import dev.onionrelay.relay.RelayException;
 import dev.onionrelay.relay.RelaySpec;
@@ -596,7 +597,9 @@ public final class RelayRegistry implements AutoCloseable {
         // Pushed at the live depth, at or above the minimum depth: a close_notify can only pop it.
         PreparedLayer prepared =
                 prepare(side, List.of(spec), index, stack.minDepth()).get(0);
-        return await(live.push(side, prepared));
+        // Checked again on the tunnel's event loop, where the push happens: a concurrent push or pop may have
+        // changed the stack since the checks above.
+        return await(live.push(side, prepared, new PushRules(limits.maxDepth(), index)));
     }
 
     /**
@@ -617,6 +620,15 @@ public final class RelayRegistry implements AutoCloseable {
             throw new RelayException(
                     RelayException.Kind.UNAVAILABLE, null, "the tunnel's event loop did not answer in time");
         } catch (ExecutionException e) {
+            if (e.getCause() instanceof RelayException refused
+                    && refused.kind() == RelayException.Kind.INVALID
+                    && refused.field() != null) {
+                // Answered as the same refusal found before the event loop is.
+                throw InvalidRequestException.of(refused.field(), refused.getMessage());
+            }
+            if (e.getCause() instanceof RelayException refused) {
+                throw refused;
+            }
             if (e.getCause() instanceof BelowMinimumDepthException below) {
                 throw new RelayException(RelayException.Kind.CONFLICT, "side", below.getMessage());
             }

@@ -628,6 +628,11 @@ public final class Tunnel {
     private void setAutoRead(Side side, boolean autoRead) {
         Channel channel = side == Side.INGRESS ? ingress : egress;
         boolean ended = side == Side.INGRESS ? ingressInputEnded : egressInputEnded;
+        if (!autoRead
+                && (state == TunnelState.OPEN || state == TunnelState.HALF_CLOSED)
+                && PopAnswerReads.keepReading(stack(side), side == Side.INGRESS ? egress : ingress)) {
+            return;
+        }
         if (channel != null && !ended && channel.isActive()) {
             channel.config().setAutoRead(autoRead);
         }
@@ -783,6 +788,8 @@ public final class Tunnel {
             }
             try {
                 stack.popLocal();
+                // The peer's answer must be read whatever the other side's backpressure (see PopAnswerReads).
+                setAutoRead(side, true);
                 result.setSuccess(null);
             } catch (BelowMinimumDepthException e) {
                 result.setFailure(e);
@@ -810,6 +817,14 @@ public final class Tunnel {
      * @return fails with {@link IllegalStateException} (the {@link #pushRefusal} reason) when the tunnel is not open
      */
     public Future<LayerStatus> push(Side side, PreparedLayer layer) {
+        return push(side, layer, PushRules.NONE);
+    }
+
+    /**
+     * As {@link #push(Side, PreparedLayer)}, and refused with a {@link RelayException} when {@code rules} refuse it
+     * on the event loop, against the stack as it is then (see {@link PushRules}).
+     */
+    public Future<LayerStatus> push(Side side, PreparedLayer layer, PushRules rules) {
         io.netty.util.concurrent.Promise<LayerStatus> result =
                 ingress.eventLoop().newPromise();
         ingress.eventLoop().execute(() -> {
@@ -819,6 +834,11 @@ public final class Tunnel {
                 return;
             }
             LayerStack stack = stack(side);
+            RelayException broken = rules.refusal(id, stack, layer.spec().name());
+            if (broken != null) {
+                result.setFailure(broken);
+                return;
+            }
             try {
                 stack.push(layer);
                 List<LayerStatus> layers = stack.status();

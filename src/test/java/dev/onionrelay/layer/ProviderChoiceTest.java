@@ -27,6 +27,24 @@ class ProviderChoiceTest {
     }
 
     @Test
+    void withoutOpenSslHalfCloseAForcedOpenSslWarnsThatLayersLoseHalfCloseAndAutoThatItRunsSlower() {
+        Throwable why = new NoSuchFieldException("receivedShutdown");
+        assertThat(ProviderChoice.OPENSSL.halfCloseWarning(false, why))
+                .hasValueSatisfying(warning -> assertThat(warning)
+                        .contains("onion.tls.provider=openssl", "LOSE HALF-CLOSE", "receivedShutdown"));
+        assertThat(ProviderChoice.AUTO.halfCloseWarning(false, why))
+                .hasValueSatisfying(warning -> assertThat(warning).contains("slower JDK engine"));
+        assertThat(ProviderChoice.JDK.halfCloseWarning(false, why))
+                .as("the JDK engine loses nothing")
+                .isEmpty();
+        for (ProviderChoice choice : ProviderChoice.values()) {
+            assertThat(choice.halfCloseWarning(true, null))
+                    .as("%s with half-close available", choice)
+                    .isEmpty();
+        }
+    }
+
+    @Test
     void autoKeepsALayerOpenSslCannotCarryOnTheJdkEngine() {
         assertThat(ProviderChoice.AUTO.forLayer(0, 2, false)).isEqualTo(TlsProvider.JDK);
         assertThat(ProviderChoice.OPENSSL.forLayer(0, 2, false))

@@ -15,7 +15,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Assumptions;
 
 /**
- * What every real server a test starts on loopback needs (Squid, haproxy, PostgreSQL): its binary from a Debian
+ * What every real server a test starts on loopback needs (Squid, haproxy, PostgreSQL, socat): its binary from a Debian
  * package, a free port, a check that it accepts connections, and a clean stop that leaves no files behind. In CI a
  * missing binary fails the test; elsewhere the test is skipped with the package to install.
  */
