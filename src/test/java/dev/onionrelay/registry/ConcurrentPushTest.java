@@ -12,6 +12,7 @@ import dev.onionrelay.relay.TunnelState;
 import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.ApiClient.Response;
 import dev.onionrelay.support.RunningService;
+import dev.onionrelay.support.Scenario;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
@@ -35,6 +36,7 @@ import org.junit.jupiter.api.Test;
  * stack as it is: they never both pass {@code onion.limits.max-depth} nor both take one name (issue 23, risk 2). Before,
  * both read the stack off the loop, both passed, and both went on.
  */
+@Scenario
 class ConcurrentPushTest {
 
     static final int ROUNDS = 200;

@@ -9,6 +9,7 @@ import dev.onionrelay.layer.Side;
 import dev.onionrelay.support.EchoTarget;
 import dev.onionrelay.support.Layers;
 import dev.onionrelay.support.Onions;
+import dev.onionrelay.support.Scenario;
 import dev.onionrelay.support.Traffic;
 import java.time.Duration;
 import java.util.List;
@@ -32,6 +33,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * <p>{@code -Dpop.rounds=N} runs every case N times (default: 3 for the exit's pop in front of socat and asyncio, 1
  * for the others): {@code ./mvnw -o test -Dtest=PopUnderLoadLivenessTest -Dpop.rounds=50} is the loop of issue 22.
  */
+@Scenario
 class PopUnderLoadLivenessTest {
 
     static final long BYTES = 64L * 1024 * 1024;

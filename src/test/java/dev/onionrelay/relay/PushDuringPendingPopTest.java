@@ -9,6 +9,7 @@ import dev.onionrelay.layer.Side;
 import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.Layers;
 import dev.onionrelay.support.Onions;
+import dev.onionrelay.support.Scenario;
 import io.netty.channel.Channel;
 import io.netty.util.concurrent.Future;
 import java.io.InputStream;
@@ -31,6 +32,7 @@ import org.junit.jupiter.api.Test;
  * violation that closed the tunnel every time (issue 22). The entry relay stops reading for a while, so that the exit's
  * pop waits as long as the test needs.
  */
+@Scenario
 class PushDuringPendingPopTest {
 
     final List<String> pops = new CopyOnWriteArrayList<>();
