@@ -94,7 +94,7 @@ public final class RelayRequests {
         HalfClose halfClose = RelayOptions.DEFAULT_HALF_CLOSE;
         if (options != null && options.halfClose() != null) {
             halfClose = HalfClose.named(options.halfClose());
-            if (halfClose == null) {
+            if (halfClose == null || !halfClose.label().equals(options.halfClose())) {
                 errors.add(new FieldProblem("options.halfClose", "must be 'propagate' or 'hold'"));
             }
         }
@@ -258,7 +258,8 @@ public final class RelayRequests {
         }
         ProxyProtocol proxyProtocol = ProxyProtocol.OFF;
         if (target.proxyProtocol() != null) {
-            ProxyProtocol named = ProxyProtocol.named(target.proxyProtocol());
+            ProxyProtocol named =
+                    exact(target.proxyProtocol(), "v1", "v2") ? ProxyProtocol.named(target.proxyProtocol()) : null;
             if (named == null) {
                 errors.add(new FieldProblem("target.proxyProtocol", "must be 'v1' or 'v2'"));
             } else {
@@ -329,13 +330,15 @@ public final class RelayRequests {
             Duration relayHandshakeTimeout,
             TlsProfile defaultProfile) {
         int before = errors.size();
-        TlsProfile profile = request.profile() != null ? TlsProfile.named(request.profile()) : defaultProfile;
+        TlsProfile profile = request.profile() == null
+                ? defaultProfile
+                : exact(request.profile(), TlsProfile.DEFAULT.label(), TlsProfile.STRICT.label())
+                        ? TlsProfile.named(request.profile())
+                        : null;
         List<String> protocols = request.protocols();
         List<String> ciphers = request.ciphers();
         if (profile == null) {
-            errors.add(new FieldProblem(
-                    prefix + "profile",
-                    "'" + request.profile().trim().toLowerCase(Locale.ROOT) + "' is not one of [default, strict]"));
+            errors.add(new FieldProblem(prefix + "profile", "must be one of [default, strict], exactly"));
         } else if (profile == TlsProfile.STRICT) {
             // Strict: TLS 1.3 only, AES-256-GCM only. Explicit lists may narrow it, never widen it.
             if (protocols != null && protocols.stream().anyMatch(v -> !"TLSv1.3".equals(v))) {
@@ -381,9 +384,7 @@ public final class RelayRequests {
                 && (request.credential() == null || request.credential().isBlank())) {
             errors.add(new FieldProblem(prefix + "credential", "a server layer needs an identity credential"));
         }
-        if (effectiveRole == Role.CLIENT && clientAuth != null && clientAuth != ClientAuthMode.NONE) {
-            errors.add(new FieldProblem(prefix + "clientAuth", "only server layers ask for client certificates"));
-        }
+        RoleFields.check(errors, prefix, effectiveRole, request, verify, clientAuth);
         LayerSpec spec;
         try {
             spec = LayerDefaults.layer(side, index, relayHandshakeTimeout)
@@ -424,16 +425,21 @@ public final class RelayRequests {
         if (value == null) {
             return null;
         }
-        try {
-            return Enum.valueOf(type, value.trim().toUpperCase(Locale.ROOT));
-        } catch (IllegalArgumentException e) {
-            List<String> allowed = new ArrayList<>();
-            for (E constant : type.getEnumConstants()) {
-                allowed.add(constant.name().toLowerCase(Locale.ROOT));
+        List<String> allowed = new ArrayList<>();
+        for (E constant : type.getEnumConstants()) {
+            String label = constant.name().toLowerCase(Locale.ROOT);
+            if (label.equals(value)) {
+                return constant;
             }
-            errors.add(new FieldProblem(field, "'" + value + "' is not one of " + allowed));
-            return null;
+            allowed.add(label);
         }
+        errors.add(new FieldProblem(field, "must be one of " + allowed + ", exactly"));
+        return null;
+    }
+
+    /** Values are matched exactly: {@code "Strict"} or {@code " v1"} is a mistake to point out, not to repair. */
+    private static boolean exact(String value, String... allowed) {
+        return List.of(allowed).contains(value);
     }
 
     private static Duration duration(
