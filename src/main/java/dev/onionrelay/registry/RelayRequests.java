@@ -21,7 +21,6 @@ import dev.onionrelay.relay.upstream.Upstream;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -258,8 +257,9 @@ public final class RelayRequests {
         }
         ProxyProtocol proxyProtocol = ProxyProtocol.OFF;
         if (target.proxyProtocol() != null) {
-            ProxyProtocol named =
-                    exact(target.proxyProtocol(), "v1", "v2") ? ProxyProtocol.named(target.proxyProtocol()) : null;
+            ProxyProtocol named = ExactValues.oneOf(target.proxyProtocol(), "v1", "v2")
+                    ? ProxyProtocol.named(target.proxyProtocol())
+                    : null;
             if (named == null) {
                 errors.add(new FieldProblem("target.proxyProtocol", "must be 'v1' or 'v2'"));
             } else {
@@ -332,7 +332,7 @@ public final class RelayRequests {
         int before = errors.size();
         TlsProfile profile = request.profile() == null
                 ? defaultProfile
-                : exact(request.profile(), TlsProfile.DEFAULT.label(), TlsProfile.STRICT.label())
+                : ExactValues.oneOf(request.profile(), TlsProfile.DEFAULT.label(), TlsProfile.STRICT.label())
                         ? TlsProfile.named(request.profile())
                         : null;
         List<String> protocols = request.protocols();
@@ -351,10 +351,10 @@ public final class RelayRequests {
             protocols = TlsProfile.STRICT_PROTOCOLS;
             ciphers = TlsProfile.STRICT_CIPHERS;
         }
-        Role role = enumValue(errors, prefix + "role", request.role(), Role.class);
-        Verification verify = enumValue(errors, prefix + "verify", request.verify(), Verification.class);
+        Role role = ExactValues.of(errors, prefix + "role", request.role(), Role.class);
+        Verification verify = ExactValues.of(errors, prefix + "verify", request.verify(), Verification.class);
         ClientAuthMode clientAuth =
-                enumValue(errors, prefix + "clientAuth", request.clientAuth(), ClientAuthMode.class);
+                ExactValues.of(errors, prefix + "clientAuth", request.clientAuth(), ClientAuthMode.class);
         Duration timeout = duration(
                 errors,
                 prefix + "handshakeTimeout",
@@ -418,28 +418,6 @@ public final class RelayRequests {
                 .map(problem -> problem.under(under))
                 .map(problem -> new FieldProblem(problem.field(), problem.message()))
                 .toList();
-    }
-
-    private static <E extends Enum<E>> @Nullable E enumValue(
-            List<FieldProblem> errors, String field, @Nullable String value, Class<E> type) {
-        if (value == null) {
-            return null;
-        }
-        List<String> allowed = new ArrayList<>();
-        for (E constant : type.getEnumConstants()) {
-            String label = constant.name().toLowerCase(Locale.ROOT);
-            if (label.equals(value)) {
-                return constant;
-            }
-            allowed.add(label);
-        }
-        errors.add(new FieldProblem(field, "must be one of " + allowed + ", exactly"));
-        return null;
-    }
-
-    /** Values are matched exactly: {@code "Strict"} or {@code " v1"} is a mistake to point out, not to repair. */
-    private static boolean exact(String value, String... allowed) {
-        return List.of(allowed).contains(value);
     }
 
     private static Duration duration(
