@@ -45,6 +45,9 @@ public final class JsonProblems {
             String name = shorten(duplicate.group(1));
             return problem(at.isEmpty() ? name : at + "." + name, "duplicate key");
         }
+        if (jackson instanceof WellFormedText.NotUnicodeException && !at.isEmpty()) {
+            return problem(at, "not valid Unicode text (a lone surrogate such as \\ud800)");
+        }
         if (jackson instanceof MismatchedInputException mismatch && !at.isEmpty()) {
             return problem(at, "wrong type: expected " + expected(mismatch.getTargetType()));
         }
@@ -113,7 +116,7 @@ public final class JsonProblems {
         return names.toString();
     }
 
-    private static String shorten(@Nullable String name) {
+    static String shorten(@Nullable String name) {
         if (name == null) {
             return "";
         }

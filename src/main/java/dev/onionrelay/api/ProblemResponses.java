@@ -11,13 +11,16 @@ import org.springframework.boot.actuate.autoconfigure.web.ManagementContextConfi
 import org.springframework.boot.actuate.autoconfigure.web.ManagementContextType;
 import org.springframework.boot.tomcat.servlet.TomcatServletWebServerFactory;
 import org.springframework.boot.web.server.WebServerFactoryCustomizer;
+import org.springframework.boot.web.servlet.FilterRegistrationBean;
 import org.springframework.context.annotation.Bean;
+import org.springframework.core.Ordered;
 
 /**
  * Makes every error answer of a port {@code application/problem+json}, including the ones no controller sees: the
  * servlet container's error pages are dropped, so that its rejections and every {@code sendError} reach {@link
  * ProblemErrorReportValve}. Serves the API port (found by component scan) and the management port (listed in
- * {@code META-INF/spring/...ManagementContextConfiguration.imports}), which is a separate Tomcat.
+ * {@code META-INF/spring/...ManagementContextConfiguration.imports}), which is a separate Tomcat. {@code /error} itself
+ * is nothing on either port ({@link ErrorPathFilter}).
  */
 @ManagementContextConfiguration(value = ManagementContextType.CHILD, proxyBeanMethods = false)
 public class ProblemResponses {
@@ -25,6 +28,14 @@ public class ProblemResponses {
     @Bean
     WebServerFactoryCustomizer<TomcatServletWebServerFactory> problemErrorReports() {
         return factory -> factory.addContextCustomizers(ProblemResponses::reportProblems);
+    }
+
+    /** After the API port's token check: without a token, {@code /error} is a 401 like every other path there. */
+    @Bean
+    FilterRegistrationBean<ErrorPathFilter> errorPathFilter() {
+        FilterRegistrationBean<ErrorPathFilter> registration = new FilterRegistrationBean<>(new ErrorPathFilter());
+        registration.setOrder(Ordered.HIGHEST_PRECEDENCE + 25);
+        return registration;
     }
 
     private static void reportProblems(Context context) {

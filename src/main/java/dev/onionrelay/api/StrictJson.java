@@ -6,13 +6,15 @@ import tools.jackson.databind.MapperFeature;
 import tools.jackson.databind.cfg.CoercionAction;
 import tools.jackson.databind.cfg.CoercionInputShape;
 import tools.jackson.databind.json.JsonMapper;
+import tools.jackson.databind.module.SimpleModule;
 import tools.jackson.databind.type.LogicalType;
 
 /**
  * How request bodies are read: strictly. A misspelt field ({@code "egres"}, {@code "trsut"}) would otherwise be
  * ignored and quietly drop a layer or a check, a coerced value ({@code "ca": 5}, {@code "port": 2.5}, {@code
  * "port": ""}) would mean something the sender did not write, and of two values for one key one would silently win.
- * Each of these is a 400 naming the field instead.
+ * A string that is not Unicode text (a lone surrogate) is refused as well ({@link WellFormedText}), and so is {@code
+ * null} anywhere ({@link NoNullsInRequestBodies}). Each of these is a 400 naming the field instead.
  */
 public final class StrictJson {
 
@@ -31,6 +33,7 @@ public final class StrictJson {
                 .disable(DeserializationFeature.UNWRAP_SINGLE_VALUE_ARRAYS)
                 .disable(MapperFeature.ALLOW_COERCION_OF_SCALARS)
                 .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+                .addModule(new SimpleModule("well-formed-text").addDeserializer(String.class, new WellFormedText()))
                 .withCoercionConfigDefaults(config -> {
                     config.setAcceptBlankAsEmpty(false);
                     for (CoercionInputShape shape : CoercionInputShape.values()) {

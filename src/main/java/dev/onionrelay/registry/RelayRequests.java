@@ -21,7 +21,6 @@ import dev.onionrelay.relay.upstream.Upstream;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -94,7 +93,7 @@ public final class RelayRequests {
         HalfClose halfClose = RelayOptions.DEFAULT_HALF_CLOSE;
         if (options != null && options.halfClose() != null) {
             halfClose = HalfClose.named(options.halfClose());
-            if (halfClose == null) {
+            if (halfClose == null || !halfClose.label().equals(options.halfClose())) {
                 errors.add(new FieldProblem("options.halfClose", "must be 'propagate' or 'hold'"));
             }
         }
@@ -258,7 +257,9 @@ public final class RelayRequests {
         }
         ProxyProtocol proxyProtocol = ProxyProtocol.OFF;
         if (target.proxyProtocol() != null) {
-            ProxyProtocol named = ProxyProtocol.named(target.proxyProtocol());
+            ProxyProtocol named = ExactValues.oneOf(target.proxyProtocol(), "v1", "v2")
+                    ? ProxyProtocol.named(target.proxyProtocol())
+                    : null;
             if (named == null) {
                 errors.add(new FieldProblem("target.proxyProtocol", "must be 'v1' or 'v2'"));
             } else {
@@ -329,13 +330,15 @@ public final class RelayRequests {
             Duration relayHandshakeTimeout,
             TlsProfile defaultProfile) {
         int before = errors.size();
-        TlsProfile profile = request.profile() != null ? TlsProfile.named(request.profile()) : defaultProfile;
+        TlsProfile profile = request.profile() == null
+                ? defaultProfile
+                : ExactValues.oneOf(request.profile(), TlsProfile.DEFAULT.label(), TlsProfile.STRICT.label())
+                        ? TlsProfile.named(request.profile())
+                        : null;
         List<String> protocols = request.protocols();
         List<String> ciphers = request.ciphers();
         if (profile == null) {
-            errors.add(new FieldProblem(
-                    prefix + "profile",
-                    "'" + request.profile().trim().toLowerCase(Locale.ROOT) + "' is not one of [default, strict]"));
+            errors.add(new FieldProblem(prefix + "profile", "must be one of [default, strict], exactly"));
         } else if (profile == TlsProfile.STRICT) {
             // Strict: TLS 1.3 only, AES-256-GCM only. Explicit lists may narrow it, never widen it.
             if (protocols != null && protocols.stream().anyMatch(v -> !"TLSv1.3".equals(v))) {
@@ -348,10 +351,10 @@ public final class RelayRequests {
             protocols = TlsProfile.STRICT_PROTOCOLS;
             ciphers = TlsProfile.STRICT_CIPHERS;
         }
-        Role role = enumValue(errors, prefix + "role", request.role(), Role.class);
-        Verification verify = enumValue(errors, prefix + "verify", request.verify(), Verification.class);
+        Role role = ExactValues.of(errors, prefix + "role", request.role(), Role.class);
+        Verification verify = ExactValues.of(errors, prefix + "verify", request.verify(), Verification.class);
         ClientAuthMode clientAuth =
-                enumValue(errors, prefix + "clientAuth", request.clientAuth(), ClientAuthMode.class);
+                ExactValues.of(errors, prefix + "clientAuth", request.clientAuth(), ClientAuthMode.class);
         Duration timeout = duration(
                 errors,
                 prefix + "handshakeTimeout",
@@ -381,9 +384,7 @@ public final class RelayRequests {
                 && (request.credential() == null || request.credential().isBlank())) {
             errors.add(new FieldProblem(prefix + "credential", "a server layer needs an identity credential"));
         }
-        if (effectiveRole == Role.CLIENT && clientAuth != null && clientAuth != ClientAuthMode.NONE) {
-            errors.add(new FieldProblem(prefix + "clientAuth", "only server layers ask for client certificates"));
-        }
+        RoleFields.check(errors, prefix, effectiveRole, request, verify, clientAuth);
         LayerSpec spec;
         try {
             spec = LayerDefaults.layer(side, index, relayHandshakeTimeout)
@@ -417,23 +418,6 @@ public final class RelayRequests {
                 .map(problem -> problem.under(under))
                 .map(problem -> new FieldProblem(problem.field(), problem.message()))
                 .toList();
-    }
-
-    private static <E extends Enum<E>> @Nullable E enumValue(
-            List<FieldProblem> errors, String field, @Nullable String value, Class<E> type) {
-        if (value == null) {
-            return null;
-        }
-        try {
-            return Enum.valueOf(type, value.trim().toUpperCase(Locale.ROOT));
-        } catch (IllegalArgumentException e) {
-            List<String> allowed = new ArrayList<>();
-            for (E constant : type.getEnumConstants()) {
-                allowed.add(constant.name().toLowerCase(Locale.ROOT));
-            }
-            errors.add(new FieldProblem(field, "'" + value + "' is not one of " + allowed));
-            return null;
-        }
     }
 
     private static Duration duration(

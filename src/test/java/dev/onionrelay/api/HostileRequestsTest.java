@@ -130,6 +130,7 @@ class HostileRequestsTest {
         impossibleTlsSettings(cases);
         absurdValues(cases);
         malformedJson(cases);
+        strictValues(cases);
         return cases.stream();
     }
 
@@ -165,6 +166,105 @@ class HostileRequestsTest {
                     "unknown generate field " + typo, "/credentials", CREDENTIAL_OK + "," + typo + "}}", 400));
             cases.add(Case.json("unknown pushed-layer field " + typo, "PUSH", LAYER_OK + "," + typo + "}", 400));
         }
+    }
+
+    /**
+     * Values that would otherwise be guessed at: {@code null} (counted as absent: {@code "listen": null} gave a random
+     * port), enum values in another case, fields the layer's role has no use for, client certificates checked against
+     * public CAs by default, and text that is not Unicode (a lone surrogate in a common name was a 500).
+     */
+    private static void strictValues(List<Case> cases) {
+        Map<String, String> nulls = new LinkedHashMap<>();
+        nulls.put("name", "{\"name\":null,\"target\":{\"host\":\"127.0.0.1\",\"port\":9}}");
+        nulls.put("listen", RELAY_OK + ",\"listen\":null}");
+        nulls.put("listen.port", RELAY_OK + ",\"listen\":{\"port\":null}}");
+        nulls.put("target.mode", "{\"name\":\"hostile\",\"target\":{\"host\":\"127.0.0.1\",\"port\":9,\"mode\":null}}");
+        nulls.put("ingress", RELAY_OK + ",\"ingress\":null}");
+        nulls.put("egress[0]", RELAY_OK + ",\"egress\":[null]}");
+        nulls.put("egress[0].verify", RELAY_OK + ",\"egress\":[{\"trust\":\"ca\",\"verify\":null}]}");
+        nulls.put("egress[0].alpn[0]", RELAY_OK + ",\"egress\":[{\"trust\":\"ca\",\"alpn\":[null]}]}");
+        nulls.put("options.maxTunnels", RELAY_OK + ",\"options\":{\"maxTunnels\":null}}");
+        nulls.put("options.minDepth.egress", RELAY_OK + ",\"options\":{\"minDepth\":{\"egress\":null}}}");
+        nulls.forEach((field, body) -> cases.add(Case.json("null " + field, "/relays", body, 400)));
+        cases.add(Case.json("null generate.commonName", "/credentials", CREDENTIAL_OK + ",\"commonName\":null}}", 400));
+        cases.add(Case.json("null certificate", "/credentials", "{\"name\":\"hostile\",\"certificate\":null}", 400));
+        cases.add(Case.json("null pushed credential", "PUSH", "{\"name\":\"pushed\",\"credential\":null}", 400));
+
+        List<String> otherCase = List.of(
+                "\"ingress\":[{\"credential\":\"leaf\",\"role\":\"SERVER\"}]",
+                "\"ingress\":[{\"credential\":\"leaf\",\"role\":\"Server\"}]",
+                "\"egress\":[{\"trust\":\"ca\",\"verify\":\"FULL\"}]",
+                "\"egress\":[{\"trust\":\"ca\",\"verify\":\" full\"}]",
+                "\"egress\":[{\"trust\":\"ca\",\"profile\":\"Strict\"}]",
+                "\"ingress\":[{\"credential\":\"leaf\",\"trust\":\"ca\",\"clientAuth\":\"REQUIRE\"}]",
+                "\"options\":{\"halfClose\":\"Hold\"}");
+        for (String body : otherCase) {
+            cases.add(Case.json("enum in another case " + body, "/relays", RELAY_OK + "," + body + "}", 400));
+        }
+        cases.add(Case.json(
+                "enum in another case: proxyProtocol V1",
+                "/relays",
+                "{\"name\":\"hostile\",\"target\":{\"host\":\"127.0.0.1\",\"port\":9,\"proxyProtocol\":\"V1\"}}",
+                400));
+        cases.add(Case.json(
+                "enum in another case: mode CONNECT",
+                "/relays",
+                "{\"name\":\"hostile\",\"target\":{\"mode\":\"CONNECT\"}}",
+                400));
+        cases.add(Case.json("enum in another case: pushed role", "PUSH", LAYER_OK + ",\"role\":\"SERVER\"}", 400));
+
+        List<String> meaningless = List.of(
+                "\"ingress\":[{\"credential\":\"leaf\",\"serverName\":\"localhost\"}]",
+                "\"ingress\":[{\"credential\":\"leaf\",\"verify\":\"full\"}]",
+                "\"ingress\":[{\"credential\":\"leaf\",\"verify\":\"chain\"}]",
+                "\"ingress\":[{\"credential\":\"leaf\",\"clientAuth\":\"require\",\"trust\":\"ca\","
+                        + "\"verify\":\"full\"}]",
+                "\"egress\":[{\"trust\":\"ca\",\"clientAuth\":\"none\"}]",
+                "\"egress\":[{\"trust\":\"ca\",\"clientAuth\":\"require\"}]",
+                "\"ingress\":[{\"credential\":\"leaf\",\"clientAuth\":\"require\"}]",
+                "\"ingress\":[{\"credential\":\"leaf\",\"clientAuth\":\"optional\"}]");
+        for (String body : meaningless) {
+            cases.add(Case.json("meaningless for the role " + body, "/relays", RELAY_OK + "," + body + "}", 400));
+        }
+        cases.add(Case.json(
+                "pushed server layer with a serverName", "PUSH", LAYER_OK + ",\"serverName\":\"localhost\"}", 400));
+
+        Map<String, String> loneSurrogates = new LinkedHashMap<>();
+        loneSurrogates.put("generate.commonName high", CREDENTIAL_OK + ",\"commonName\":\"\\ud800\"}}");
+        loneSurrogates.put("generate.commonName low", CREDENTIAL_OK + ",\"commonName\":\"a\\udc00\"}}");
+        loneSurrogates.put(
+                "generate.dnsNames[0]",
+                "{\"name\":\"hostile\",\"generate\":{\"issuer\":\"ca\"," + "\"dnsNames\":[\"\\ud800.example\"]}}");
+        loneSurrogates.put("credential name", "{\"name\":\"x\\ud800\",\"generate\":{\"ca\":true}}");
+        loneSurrogates.forEach(
+                (field, body) -> cases.add(Case.json("lone surrogate in " + field, "/credentials", body, 400)));
+        cases.add(Case.json(
+                "lone surrogate in a relay name",
+                "/relays",
+                "{\"name\":\"\\udfff\",\"target\":{\"host\":\"127.0.0.1\",\"port\":9}}",
+                400));
+        cases.add(Case.json(
+                "lone surrogate in an egress serverName",
+                "/relays",
+                RELAY_OK + ",\"egress\":[{\"trust\":\"ca\",\"serverName\":\"\\ud800\"}]}",
+                400));
+        cases.add(Case.json(
+                "lone surrogate in a pushed layer name",
+                "PUSH",
+                "{\"name\":\"\\ud800\",\"credential\":\"leaf\"}",
+                400));
+        byte[] encodedSurrogate = {
+            '{', '"', 'n', 'a', 'm', 'e', '"', ':', '"', (byte) 0xED, (byte) 0xA0, (byte) 0x80, '"', '}'
+        };
+        cases.add(new Case(
+                "a surrogate encoded in UTF-8 bytes",
+                "POST",
+                "/credentials",
+                "application/json",
+                encodedSurrogate,
+                400));
+        byte[] truncated = {'{', '"', 'n', 'a', 'm', 'e', '"', ':', '"', (byte) 0xE2, (byte) 0x82, '"', '}'};
+        cases.add(new Case("a truncated UTF-8 sequence", "POST", "/relays", "application/json", truncated, 400));
     }
 
     /** Coercions would turn what was sent into something else: {@code "ca": 5} into true, 2.5 into 2. */
@@ -507,6 +607,23 @@ class HostileRequestsTest {
 
     /** Paths, methods and headers the servlet container itself refuses, and unknown places. */
     private static void pathsAndMethods(List<Case> cases) {
+        cases.add(new Case("GET /error", "GET", "/error", null, new byte[0], 404));
+        // Answered at once and closed: Tomcat does not wait for (swallow) a body that is never sent.
+        cases.add(new Case(
+                "RAW 100 MB announced, nothing sent, no token",
+                "RAW",
+                "POST /relays HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n",
+                null,
+                new byte[0],
+                401));
+        cases.add(new Case(
+                "RAW 100 MB announced, nothing sent",
+                "RAW",
+                "POST /relays HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %TOKEN%\r\nContent-Type: application/json"
+                        + "\r\nContent-Length: 100000000\r\n\r\n",
+                null,
+                new byte[0],
+                413));
         for (String path : List.of(
                 "/relays/%2F",
                 "/relays/a%2Fb/tunnels",
@@ -693,6 +810,7 @@ class HostileRequestsTest {
             TRACE /actuator/health                                   | 405
             CONNECT /actuator/health                                 | 405
             POST /actuator/health                                    | 405
+            GET /error                                               | 404
             """)
     void theManagementPortAnswersErrorsInTheSameScheme(String request, int status) {
         String[] parts = request.split(" ");

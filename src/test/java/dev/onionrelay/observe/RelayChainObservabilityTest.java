@@ -356,7 +356,15 @@ class RelayChainObservabilityTest {
                 "initiator", Set.of("local", "peer"),
                 "state", Set.of("LISTENING", "FAILED", "STOPPED"),
                 "provider", Set.of("JDK", "OPENSSL"),
-                "reason", new HashSet<>(List.of(UNTRUSTED_HERE, ALERT_RECEIVED, "max_tunnels", "refused")));
+                // per_address_limit and head_timeout: onion_api_connections_closed_total, the API port's guards.
+                "reason",
+                        new HashSet<>(List.of(
+                                UNTRUSTED_HERE,
+                                ALERT_RECEIVED,
+                                "max_tunnels",
+                                "refused",
+                                "per_address_limit",
+                                "head_timeout")));
         Set<String> tunnelIds = new HashSet<>();
         for (String relay : List.of("entry", "exit")) {
             api.get("/relays/" + relay + "/tunnels")

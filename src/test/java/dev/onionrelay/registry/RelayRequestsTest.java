@@ -78,7 +78,7 @@ class RelayRequestsTest {
     void aProxyChainIsMappedWithTheHostBehindEachHopAsTheNextLayersServerName() {
         RelaySpec spec = spec("""
                 {"name":"r","target":{"host":"proxy.internal","port":443,"via":{"host":"squid.internal","port":3128},
-                  "proxyProtocol":"V2"},
+                  "proxyProtocol":"v2"},
                  "egress":[{"trust":"ca","connect":"exit.internal:8443"},{"trust":"ca","connect":"[::1]:9443"},
                   {"trust":"ca","serverName":"named"}]}""", DEFAULTS);
         assertThat(spec.upstream().via()).isEqualTo(new Endpoint("squid.internal", 3128));
@@ -102,11 +102,20 @@ class RelayRequestsTest {
                 100, Duration.ofSeconds(10), Duration.ofSeconds(5), Duration.ofMinutes(5), TlsProfile.STRICT);
         RelaySpec spec = spec("""
                 {"name":"r","target":{"host":"127.0.0.1","port":1},
-                 "egress":[{"trust":"ca"},{"trust":"ca","profile":"DEFAULT"}]}""", strict);
+                 "egress":[{"trust":"ca"},{"trust":"ca","profile":"default"}]}""", strict);
         assertThat(spec.egress().get(0).ciphers()).isEqualTo(TlsProfile.STRICT_CIPHERS);
         assertThat(spec.egress().get(0).protocols()).containsExactly("TLSv1.3");
         assertThat(spec.egress().get(1).ciphers()).isEmpty();
         assertThat(spec.egress().get(1).protocols()).containsExactly("TLSv1.3", "TLSv1.2");
+    }
+
+    @Test
+    void clientCertificatesCheckedAgainstPublicCasWhenTheSystemTrustIsWrittenOut() {
+        LayerSpec layer = spec("""
+                        {"name":"r","target":{"host":"127.0.0.1","port":1},
+                         "ingress":[{"credential":"hop","clientAuth":"optional","trust":"system"}]}""", DEFAULTS).ingress().get(0);
+        assertThat(layer.trust()).isEqualTo("system");
+        assertThat(layer.clientAuth()).isEqualTo(ClientAuthMode.OPTIONAL);
     }
 
     @Test
@@ -204,6 +213,41 @@ class RelayRequestsTest {
                         "a client layer asking for client certificates",
                         "{\"name\":\"r\"," + target + ",\"egress\":[{\"clientAuth\":\"require\"}]}",
                         List.of("egress[0].clientAuth")),
+                Arguments.of(
+                        "a client layer saying clientAuth none",
+                        "{\"name\":\"r\"," + target + ",\"egress\":[{\"clientAuth\":\"none\"}]}",
+                        List.of("egress[0].clientAuth")),
+                Arguments.of(
+                        "a server layer with a serverName and verify full",
+                        "{\"name\":\"r\"," + target + ",\"ingress\":[{\"credential\":\"hop\","
+                                + "\"serverName\":\"localhost\",\"verify\":\"full\"}]}",
+                        List.of("ingress[0].serverName", "ingress[0].verify")),
+                Arguments.of(
+                        "a server layer verifying without asking for certificates",
+                        "{\"name\":\"r\"," + target + ",\"ingress\":[{\"credential\":\"hop\","
+                                + "\"verify\":\"chain\"}]}",
+                        List.of("ingress[0].verify")),
+                Arguments.of(
+                        "client certificates required with the default trust",
+                        "{\"name\":\"r\"," + target + ",\"ingress\":[{\"credential\":\"hop\","
+                                + "\"clientAuth\":\"require\"},{\"credential\":\"hop\","
+                                + "\"clientAuth\":\"optional\"}]}",
+                        List.of("ingress[0].trust", "ingress[1].trust")),
+                Arguments.of(
+                        "enum values in another case or with spaces",
+                        "{\"name\":\"r\"," + target + ",\"ingress\":[{\"role\":\"SERVER\",\"credential\":\"hop\","
+                                + "\"clientAuth\":\"Require\",\"trust\":\"ca\"}],\"egress\":[{\"verify\":\" full\","
+                                + "\"profile\":\"Strict\"}],\"options\":{\"halfClose\":\"HOLD\"}}",
+                        List.of(
+                                "ingress[0].role",
+                                "ingress[0].clientAuth",
+                                "egress[0].verify",
+                                "egress[0].profile",
+                                "options.halfClose")),
+                Arguments.of(
+                        "a proxy protocol and a target mode in capitals",
+                        "{\"name\":\"r\",\"target\":{\"host\":\"a\",\"port\":1,\"proxyProtocol\":\"V1\"}}",
+                        List.of("target.proxyProtocol")),
                 Arguments.of(
                         "unknown enum values",
                         "{\"name\":\"r\"," + target + ",\"egress\":[{\"role\":\"x\",\"verify\":\"y\"}]}",

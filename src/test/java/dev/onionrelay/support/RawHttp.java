@@ -79,6 +79,51 @@ public final class RawHttp {
         out.write("\r\n".getBytes(StandardCharsets.US_ASCII));
     }
 
+    /**
+     * A connection to the loopback port from {@code local}, any address of 127.0.0.0/8 on Linux: one machine plays many
+     * clients, each with its own address.
+     */
+    public static Socket connectFrom(InetAddress local, int port) {
+        try {
+            Socket socket = new Socket();
+            socket.bind(new java.net.InetSocketAddress(local, 0));
+            socket.connect(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), port), 5_000);
+            return socket;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * Reads what the server sends until it closes the connection, for at most {@code timeoutMillis}: the answer (empty
+     * when it closed without one), or null when the connection is still open at the end.
+     */
+    public static @org.jspecify.annotations.Nullable String readUntilClosed(Socket socket, long timeoutMillis) {
+        long deadline = System.nanoTime() + timeoutMillis * 1_000_000;
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        byte[] buffer = new byte[8192];
+        try {
+            InputStream in = socket.getInputStream();
+            while (true) {
+                long left = (deadline - System.nanoTime()) / 1_000_000;
+                if (left <= 0) {
+                    return null;
+                }
+                socket.setSoTimeout((int) Math.max(1, left));
+                int read = in.read(buffer);
+                if (read < 0) {
+                    return bytes.toString(StandardCharsets.UTF_8);
+                }
+                bytes.write(buffer, 0, read);
+            }
+        } catch (java.net.SocketTimeoutException e) {
+            return null;
+        } catch (IOException e) {
+            // Reset by the server: closed as well.
+            return bytes.toString(StandardCharsets.UTF_8);
+        }
+    }
+
     private static byte[] readAll(InputStream in) throws IOException {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         byte[] buffer = new byte[8192];

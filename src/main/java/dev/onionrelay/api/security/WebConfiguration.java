@@ -17,8 +17,9 @@ import org.springframework.context.annotation.Configuration;
 import org.springframework.core.Ordered;
 
 /**
- * Input wiring: request bodies read strictly, and the API port's filters (body size first, then
- * bearer tokens; the management port has neither).
+ * Input wiring: request bodies read strictly, and the API port's filters (bearer tokens first, so that nothing of an
+ * unauthenticated request's body is read, then the read-only mode, then body size and time; the management port has
+ * none of them).
  */
 @Configuration(proxyBeanMethods = false)
 @EnableConfigurationProperties(ApiProperties.class)
@@ -61,10 +62,10 @@ public class WebConfiguration {
     }
 
     @Bean
-    FilterRegistrationBean<RequestSizeFilter> requestSizeFilter(OnionProperties properties) {
+    FilterRegistrationBean<RequestSizeFilter> requestSizeFilter(OnionProperties properties, ApiProperties api) {
         FilterRegistrationBean<RequestSizeFilter> registration = new FilterRegistrationBean<>(
-                new RequestSizeFilter(properties.limits().maxRequestSize().toBytes()));
-        registration.setOrder(Ordered.HIGHEST_PRECEDENCE + 10);
+                new RequestSizeFilter(properties.limits().maxRequestSize().toBytes(), api.requestBodyTimeout()));
+        registration.setOrder(Ordered.HIGHEST_PRECEDENCE + 40);
         return registration;
     }
 
