@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.RawHttp;
 import dev.onionrelay.support.RunningService;
+import dev.onionrelay.support.Scenario;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
@@ -34,6 +35,7 @@ import org.junit.jupiter.api.Timeout;
  * the hostile clients come from other loopback addresses (127.0.0.x) than the admin, as they would from other hosts.
  */
 @Timeout(value = 90, unit = TimeUnit.SECONDS)
+@Scenario
 class ApiPortStarvationTest {
 
     static final int HOSTILE = 250;
