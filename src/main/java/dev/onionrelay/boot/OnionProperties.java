@@ -119,14 +119,17 @@ public record OnionProperties(
      * or base64) and every instance applies a change within {@code notify} of it, and rereads everything every
      * {@code resync} so that a missed notification heals. {@code migrate} says whether an instance applies the
      * schema's migrations at start ({@code auto}) or only checks them ({@code validate}: the rollout migrates first,
-     * with {@code --onion.store.migrate-only}, which migrates and exits).
+     * with {@code --onion.store.migrate-only}, which migrates and exits). {@code timeout} bounds every wait on the
+     * database's answer (the JDBC socket timeout): a database that stops answering makes the call that waits on it
+     * fail as unavailable (503) after it, rather than hold it indefinitely.
      */
     public record Store(
             @DefaultValue("file") StoreType type,
             @Nullable Path encryptionKeyFile,
             @DefaultValue("30s") Duration resync,
             @DefaultValue("5s") Duration retryAfter,
-            @DefaultValue("auto") StoreMigration migrate) {}
+            @DefaultValue("auto") StoreMigration migrate,
+            @DefaultValue("5s") Duration timeout) {}
 
     /**
      * One instance of a fleet.

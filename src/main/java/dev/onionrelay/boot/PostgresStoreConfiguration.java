@@ -15,6 +15,7 @@ import dev.onionrelay.store.postgres.PostgresRelayStore;
 import dev.onionrelay.store.postgres.StoreSnapshot;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import org.slf4j.Logger;
@@ -81,7 +82,12 @@ public class PostgresStoreConfiguration {
         config.setJdbcUrl(url);
         config.setUsername(environment.getProperty("spring.datasource.username"));
         config.setPassword(environment.getProperty("spring.datasource.password"));
-        config.addDataSourceProperty("socketTimeout", "30");
+        // A database that stops answering (a stalled network, a hung server) fails the call waiting on it after
+        // onion.store.timeout, as unavailable (503), instead of holding it and the API thread indefinitely.
+        Duration timeout = Binder.get(environment)
+                .bind("onion.store.timeout", Duration.class)
+                .orElse(Duration.ofSeconds(5));
+        config.addDataSourceProperty("socketTimeout", String.valueOf(Math.max(1, (timeout.toMillis() + 999) / 1000)));
         return new HikariDataSource(config);
     }
 

@@ -27,6 +27,7 @@ import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -74,6 +75,19 @@ public final class RelayRegistry implements AutoCloseable {
     private final ListenRetry listenRetry;
     private final RelayRequests.Defaults defaults;
     private final Map<String, Relay> relays = new ConcurrentHashMap<>();
+    /**
+     * Guards changes of {@link #relays}, {@link #creating} and {@link #writes}: short sections only, never store I/O
+     * or a bind, so that a slow database or a slow listener stalls no other API call (issue 23). Creates and deletes
+     * check and reserve under it, do their I/O outside it, and finish under it again.
+     */
+    private final Object lock = new Object();
+    /** Serializes the store sync, restore and listen retries, which read the store and bind; API calls never take it. */
+    private final Object syncLock = new Object();
+    /** Creates under way, name to id: validated and reserved, not yet in {@link #relays}. Guarded by {@link #lock}. */
+    private final Map<String, String> creating = new HashMap<>();
+    /** This instance's acknowledged store writes, for the sync's re-check. Guarded by {@link #lock}. */
+    private final LocalWrites writes = new LocalWrites();
+
     private final Set<String> declared = ConcurrentHashMap.newKeySet();
     private final List<SkippedRelay> skipped = new CopyOnWriteArrayList<>();
     private final ScheduledExecutorService retries =
@@ -144,19 +158,25 @@ public final class RelayRegistry implements AutoCloseable {
         return create(RelayRequests.toSpec(request, defaults));
     }
 
-    /** Creates, opens and persists a relay. */
-    public synchronized Relay create(RelaySpec spec) {
-        if (relays.size() >= limits.maxRelays()) {
-            throw new RelayException(
-                    RelayException.Kind.LIMIT,
-                    null,
-                    "at most " + limits.maxRelays() + " relays may exist (onion.limits.max-relays)");
-        }
-        validate(spec);
+    /**
+     * Creates, opens and persists a relay. The checks and the name's reservation happen under the registry's lock; the
+     * bind and the store write outside it, so that a slow database delays this create only.
+     */
+    public Relay create(RelaySpec spec) {
         String id = UUID.randomUUID().toString();
-        hold(id, spec);
+        synchronized (lock) {
+            if (relays.size() + creating.size() >= limits.maxRelays()) {
+                throw new RelayException(
+                        RelayException.Kind.LIMIT,
+                        null,
+                        "at most " + limits.maxRelays() + " relays may exist (onion.limits.max-relays)");
+            }
+            validate(spec);
+            creating.put(spec.name(), id);
+        }
         Relay relay;
         try {
+            hold(id, spec);
             List<PreparedLayer> ingress = prepare(Side.INGRESS, spec);
             List<PreparedLayer> egress = prepare(Side.EGRESS, spec);
             Instant createdAt = Instant.now();
@@ -169,9 +189,16 @@ public final class RelayRegistry implements AutoCloseable {
             }
         } catch (RuntimeException e) {
             contexts.keyMaterial().release(id);
+            synchronized (lock) {
+                creating.remove(spec.name());
+            }
             throw e;
         }
-        relays.put(id, relay);
+        synchronized (lock) {
+            creating.remove(spec.name());
+            relays.put(id, relay);
+            writes.wrote(id);
+        }
         LOG.log(
                 System.Logger.Level.INFO,
                 "relay {0} ({1}) listening on {2}, target {3}, depth {4}/{5}",
@@ -192,12 +219,20 @@ public final class RelayRegistry implements AutoCloseable {
      *
      * @throws RelayException CONFLICT on {@code name} when another declared relay has the name
      */
-    public synchronized Relay openDeclared(RelaySpec spec) {
+    public Relay openDeclared(RelaySpec spec) {
+        synchronized (syncLock) {
+            return openDeclared0(spec);
+        }
+    }
+
+    private Relay openDeclared0(RelaySpec spec) {
         String id = "config-" + spec.name();
         Instant createdAt = Instant.now();
         Relay relay;
         try {
-            validate(spec);
+            synchronized (lock) {
+                validate(spec);
+            }
         } catch (RelayException e) {
             if (e.kind() == RelayException.Kind.CONFLICT && "name".equals(e.field())) {
                 throw e;
@@ -210,7 +245,7 @@ public final class RelayRegistry implements AutoCloseable {
                     e.getMessage());
             relay = engine.failed(id, spec, createdAt, e.getMessage());
             declared.add(id);
-            relays.put(id, relay);
+            put(relay);
             return relay;
         }
         hold(id, spec);
@@ -220,8 +255,14 @@ public final class RelayRegistry implements AutoCloseable {
             relay = failed(id, spec, createdAt, e.getMessage(), "declared relay {0} could not be opened: {1}");
         }
         declared.add(id);
-        relays.put(id, relay);
+        put(relay);
         return relay;
+    }
+
+    private void put(Relay relay) {
+        synchronized (lock) {
+            relays.put(relay.id(), relay);
+        }
     }
 
     /**
@@ -230,10 +271,12 @@ public final class RelayRegistry implements AutoCloseable {
      * relay has (call {@link #openDeclared} first) is not loaded: the declared relay wins, the stored one is logged,
      * kept on disk and listed by {@link #skipped()}.
      */
-    public synchronized void restore() {
-        for (StoredRelay stored : store.load()) {
-            if (!declaredNameClash(stored)) {
-                openStored(stored);
+    public void restore() {
+        synchronized (syncLock) {
+            for (StoredRelay stored : store.load()) {
+                if (!declaredNameClash(stored)) {
+                    openStored(stored);
+                }
             }
         }
     }
@@ -242,37 +285,49 @@ public final class RelayRegistry implements AutoCloseable {
      * Makes the relays of this registry match its store, which other instances of a fleet change too: opens the
      * stored relays it does not run, closes those no longer stored and opens again those whose stored spec changed.
      * Declared relays are left alone, and a stored relay with a declared relay's name is skipped. The store is read
-     * under the registry's lock, so a relay being created here is never closed as "not stored".
+     * outside the registry's lock; a relay this instance created or deleted after that read began is left for the next
+     * sync (see {@link LocalWrites}), so a relay being created here is never closed as "not stored".
      *
      * @return what was done
      * @throws RuntimeException whatever the store throws when it cannot be read; then nothing is changed
      */
-    public synchronized StoreSync reconcile() {
-        List<StoredRelay> stored = store.load();
-        Set<String> skip = new LinkedHashSet<>();
-        for (StoredRelay relay : stored) {
-            if (relays.get(relay.id()) == null && skipped.stream().anyMatch(s -> s.id().equals(relay.id()))) {
-                skip.add(relay.id());
-            } else if (declaredNameClash(relay)) {
-                skip.add(relay.id());
+    public StoreSync reconcile() {
+        synchronized (syncLock) {
+            long mark;
+            synchronized (lock) {
+                mark = writes.mark();
             }
+            List<StoredRelay> stored = store.load();
+            StoreSync plan;
+            synchronized (lock) {
+                Set<String> unsettled = writes.since(mark);
+                Set<String> skip = new LinkedHashSet<>(unsettled);
+                for (StoredRelay relay : stored) {
+                    if (relays.get(relay.id()) == null && skipped.stream().anyMatch(s -> s.id().equals(relay.id()))) {
+                        skip.add(relay.id());
+                    } else if (declaredNameClash(relay)) {
+                        skip.add(relay.id());
+                    }
+                }
+                Map<String, RelaySpec> running = new LinkedHashMap<>();
+                relays.values().stream()
+                        .filter(relay -> !declared.contains(relay.id()) && !unsettled.contains(relay.id()))
+                        .forEach(relay -> running.put(relay.id(), relay.spec()));
+                plan = StoreSync.diff(running, stored, skip);
+                writes.settledUpTo(mark);
+            }
+            for (String id : plan.close()) {
+                closeLocally(id, "it was deleted from the store");
+            }
+            for (StoredRelay relay : plan.replace()) {
+                closeLocally(relay.id(), "its stored spec changed");
+                openStored(relay);
+            }
+            for (StoredRelay relay : plan.open()) {
+                openStored(relay);
+            }
+            return plan;
         }
-        Map<String, RelaySpec> running = new LinkedHashMap<>();
-        relays.values().stream()
-                .filter(relay -> !declared.contains(relay.id()))
-                .forEach(relay -> running.put(relay.id(), relay.spec()));
-        StoreSync plan = StoreSync.diff(running, stored, skip);
-        for (String id : plan.close()) {
-            closeLocally(id, "it was deleted from the store");
-        }
-        for (StoredRelay relay : plan.replace()) {
-            closeLocally(relay.id(), "its stored spec changed");
-            openStored(relay);
-        }
-        for (StoredRelay relay : plan.open()) {
-            openStored(relay);
-        }
-        return plan;
     }
 
     private boolean declaredNameClash(StoredRelay stored) {
@@ -307,15 +362,18 @@ public final class RelayRegistry implements AutoCloseable {
             relay = failed(
                     stored.id(), spec, stored.createdAt(), e.getMessage(), "relay {0} could not be restored: {1}");
         }
-        relays.put(relay.id(), relay);
+        put(relay);
     }
 
     private void closeLocally(String id, String why) {
-        Relay relay = relays.remove(id);
+        Relay relay;
+        synchronized (lock) {
+            relay = relays.remove(id);
+        }
         if (relay == null) {
             return;
         }
-        relay.stop();
+        stop(relay);
         contexts.keyMaterial().release(id);
         LOG.log(
                 System.Logger.Level.INFO,
@@ -366,9 +424,25 @@ public final class RelayRegistry implements AutoCloseable {
         }
     }
 
-    private synchronized void retry(Relay relay, int retry) {
+    /**
+     * Stops a relay taken out of {@link #relays}. Under the relay's own monitor, as a retry's reopen is: a retry that
+     * found the relay still registered finishes its bind first and the stop then closes that listener too.
+     */
+    private static void stop(Relay relay) {
+        synchronized (relay) {
+            relay.stop();
+        }
+    }
+
+    private void retry(Relay relay, int retry) {
+        synchronized (relay) {
+            retryLocked(relay, retry);
+        }
+    }
+
+    private void retryLocked(Relay relay, int retry) {
         if (relays.get(relay.id()) != relay || relay.state() != RelayState.FAILED) {
-            return; // deleted meanwhile
+            return; // deleted or replaced meanwhile
         }
         RelaySpec spec = relay.spec();
         try {
@@ -419,6 +493,10 @@ public final class RelayRegistry implements AutoCloseable {
                     RelayException.Kind.INVALID,
                     "name",
                     "a relay name is 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit");
+        }
+        if (creating.containsKey(spec.name())) {
+            throw new RelayException(
+                    RelayException.Kind.CONFLICT, "name", "a relay named '" + spec.name() + "' is being created");
         }
         Optional<Relay> sameName = find(spec.name());
         if (sameName.isPresent()) {
@@ -692,7 +770,7 @@ public final class RelayRegistry implements AutoCloseable {
      * @throws RelayException NOT_FOUND for an unknown relay, CONFLICT for one declared in configuration (configuration
      *     would bring it back at the next start; it is removed by removing it there)
      */
-    public synchronized void delete(String idOrName) {
+    public void delete(String idOrName) {
         Relay relay = get(idOrName);
         if (isDeclared(relay)) {
             throw new RelayException(
@@ -702,10 +780,16 @@ public final class RelayRegistry implements AutoCloseable {
                             + "' is declared in configuration (onion.relays) and cannot be deleted over the API;"
                             + " remove it from the configuration instead");
         }
-        // The store first: if it refuses (unreachable), the relay keeps serving and nothing is half-done.
+        // The store first, outside the registry's lock: if it refuses (unreachable), the relay keeps serving and
+        // nothing is half-done, and while it is slow no other call waits.
         store.delete(relay.id());
-        relay.stop();
-        relays.remove(relay.id());
+        synchronized (lock) {
+            if (!relays.remove(relay.id(), relay)) {
+                return; // a concurrent delete or store sync took it out and stops it
+            }
+            writes.wrote(relay.id());
+        }
+        stop(relay);
         contexts.keyMaterial().release(relay.id());
         LOG.log(
                 System.Logger.Level.INFO,
@@ -722,7 +806,13 @@ public final class RelayRegistry implements AutoCloseable {
      *
      * @return the relays refreshed, and those that kept their old contexts with the reason
      */
-    public synchronized Refresh refresh(String credentialName) {
+    public Refresh refresh(String credentialName) {
+        synchronized (syncLock) {
+            return refresh0(credentialName);
+        }
+    }
+
+    private Refresh refresh0(String credentialName) {
         List<String> refreshed = new ArrayList<>();
         Map<String, String> failed = new LinkedHashMap<>();
         for (Relay relay : list()) {

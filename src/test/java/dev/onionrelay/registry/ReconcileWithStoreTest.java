@@ -3,6 +3,7 @@ package dev.onionrelay.registry;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import dev.onionrelay.credential.CredentialStore;
 import dev.onionrelay.credential.StoreKeyMaterial;
@@ -28,7 +29,10 @@ import java.net.Socket;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.jspecify.annotations.Nullable;
 import org.junit.jupiter.api.AfterEach;
@@ -46,10 +50,20 @@ class ReconcileWithStoreTest {
     static final class SharedStore implements RelayStore {
         final List<StoredRelay> relays = new CopyOnWriteArrayList<>();
         final AtomicBoolean away = new AtomicBoolean();
+        /** While set, a save of the relay of that name waits for {@link #release} (a database that stalls). */
+        volatile @Nullable String stallSavesOf;
+        /** While true, a load takes its snapshot at once and returns it only after {@link #release}. */
+        volatile boolean stallLoads;
+
+        final CountDownLatch stalled = new CountDownLatch(1);
+        final CountDownLatch release = new CountDownLatch(1);
 
         @Override
         public void save(StoredRelay relay) {
             refuseWhileAway();
+            if (relay.spec().name().equals(stallSavesOf)) {
+                stall();
+            }
             relays.removeIf(r -> r.id().equals(relay.id()));
             relays.add(relay);
         }
@@ -62,7 +76,20 @@ class ReconcileWithStoreTest {
 
         @Override
         public List<StoredRelay> load() {
-            return List.copyOf(relays);
+            List<StoredRelay> snapshot = List.copyOf(relays);
+            if (stallLoads) {
+                stall();
+            }
+            return snapshot;
+        }
+
+        private void stall() {
+            stalled.countDown();
+            try {
+                release.await(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
 
         private void refuseWhileAway() {
@@ -160,6 +187,59 @@ class ReconcileWithStoreTest {
         // Asked until refused: a probe of a just-freed loopback port can rarely meet a socket that took the port (or,
         // with a source port equal to it, connect to itself), which a single probe would call "still listening".
         await().atMost(Duration.ofSeconds(5)).until(() -> !accepts("127.0.0.1", port));
+    }
+
+    @Test
+    void aStalledStoreWriteHoldsUpOnlyTheCreateWaitingOnIt() throws Exception {
+        RelayRegistry a = instance("127.0.0.1");
+        a.create(plain("existing"));
+        store.stallSavesOf = "slow";
+        CompletableFuture<Relay> slow = CompletableFuture.supplyAsync(() -> a.create(plain("slow")));
+        assertThat(store.stalled.await(10, TimeUnit.SECONDS)).isTrue();
+
+        // The registry's lock is not held across the stalled write: everything else answers at once.
+        assertTimeoutPreemptively(Duration.ofSeconds(1), () -> {
+            Relay fast = a.create(plain("fast"));
+            assertThat(accepts("127.0.0.1", fast.spec().listen().port())).isTrue();
+            a.delete("existing");
+            assertThat(a.list()).extracting(r -> r.spec().name()).containsExactly("fast");
+            assertThatThrownBy(() -> a.create(plain("slow"))).hasMessageContaining("is being created");
+            a.reconcile();
+        });
+        assertThat(a.find("fast"))
+                .as("a sync during the stall keeps what was created")
+                .isPresent();
+
+        store.release.countDown();
+        assertThat(slow.get(10, TimeUnit.SECONDS).state()).isEqualTo(RelayState.LISTENING);
+        assertThat(a.reconcile().isEmpty()).as("store and instance agree").isTrue();
+        assertThat(a.list()).extracting(r -> r.spec().name()).containsExactlyInAnyOrder("fast", "slow");
+    }
+
+    @Test
+    void aSyncWhoseReadBeganBeforeACreateAndADeleteLeavesBothAlone() throws Exception {
+        RelayRegistry a = instance("127.0.0.1");
+        Relay doomed = a.create(plain("doomed"));
+        store.stallLoads = true;
+        CompletableFuture<StoreSync> sync = CompletableFuture.supplyAsync(a::reconcile);
+        assertThat(store.stalled.await(10, TimeUnit.SECONDS)).isTrue();
+
+        // The sync's snapshot has "doomed" and not "born": without the re-check it would close "born" as not stored
+        // and open "doomed" again.
+        Relay born = a.create(plain("born"));
+        a.delete("doomed");
+        store.release.countDown();
+        StoreSync done = sync.get(10, TimeUnit.SECONDS);
+        store.stallLoads = false;
+
+        assertThat(done.isEmpty())
+                .as("the sync left both writes for the next one: " + done)
+                .isTrue();
+        assertThat(a.list()).containsExactly(born);
+        assertThat(a.find(doomed.id())).isEmpty();
+        assertThat(a.reconcile().isEmpty())
+                .as("the next sync finds store and instance agreeing")
+                .isTrue();
     }
 
     private static RelaySpec plain(String name) {
