@@ -5,6 +5,7 @@ import io.swagger.v3.oas.models.OpenAPI;
 import io.swagger.v3.oas.models.Operation;
 import io.swagger.v3.oas.models.PathItem;
 import io.swagger.v3.oas.models.info.Info;
+import io.swagger.v3.oas.models.headers.Header;
 import io.swagger.v3.oas.models.media.ArraySchema;
 import io.swagger.v3.oas.models.media.Content;
 import io.swagger.v3.oas.models.media.IntegerSchema;
@@ -17,6 +18,7 @@ import io.swagger.v3.oas.models.responses.ApiResponses;
 import io.swagger.v3.oas.models.security.SecurityRequirement;
 import io.swagger.v3.oas.models.security.SecurityScheme;
 import org.springdoc.core.customizers.OpenApiCustomizer;
+import org.springframework.http.HttpHeaders;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
 
@@ -82,9 +84,33 @@ public class OpenApiConfiguration {
                     "409",
                     "conflict: name taken, port in use, credential in use, tunnel not open, minimum depth");
         }
+        if (method != PathItem.HttpMethod.GET) {
+            // Every write is refused while the fleet's shared store cannot be reached or before the instance is
+            // admitted to its fleet; a push or pop also when the tunnel's event loop does not answer in time.
+            problem(
+                            responses,
+                            "503",
+                            "temporarily unavailable, nothing was changed: the shared store cannot be reached or this"
+                                    + " instance is not ready to take writes (Retry-After), or the tunnel's event loop"
+                                    + " did not answer in time")
+                    .addHeaderObject(
+                            HttpHeaders.RETRY_AFTER,
+                            new Header()
+                                    .description("seconds to wait before trying again (store unavailable, not ready)")
+                                    .schema(new IntegerSchema()));
+        }
+        if (path.contains("{tunnel}")) {
+            // Calls about one tunnel are answered by the fleet member that holds it, wherever they arrive.
+            problem(
+                    responses,
+                    "504",
+                    "the call is about a tunnel no answering fleet member holds, and a member that may hold it did not"
+                            + " answer within onion.fleet.call-timeout");
+        }
     }
 
-    private static void problem(ApiResponses responses, String status, String description) {
+    /** Adds the problem answer unless the operation documents that status itself; returns the answer documented. */
+    private static ApiResponse problem(ApiResponses responses, String status, String description) {
         if (!responses.containsKey(status)) {
             responses.addApiResponse(
                     status,
@@ -96,6 +122,7 @@ public class OpenApiConfiguration {
                                             new MediaType()
                                                     .schema(new Schema<>().$ref("#/components/schemas/" + PROBLEM)))));
         }
+        return responses.get(status);
     }
 
     private static Schema<?> problemSchema() {

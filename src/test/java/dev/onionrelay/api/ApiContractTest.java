@@ -136,6 +136,40 @@ class ApiContractTest {
         }
         assertThat(paths.get("/relays/{relay}").get("get").get("responses").has("404"))
                 .isTrue();
+        // Every write can meet an unreachable store or an instance not yet ready (503 with Retry-After); reads never
+        // get it, they answer from the last known state.
+        for (String[] write : List.of(
+                new String[] {"/relays", "post"},
+                new String[] {"/relays/{relay}", "delete"},
+                new String[] {"/credentials", "post"},
+                new String[] {"/credentials/{name}", "delete"},
+                new String[] {"/relays/{relay}/tunnels/{tunnel}/{side}/layers", "post"},
+                new String[] {"/relays/{relay}/tunnels/{tunnel}/{side}/layers/innermost", "delete"})) {
+            JsonNode unavailable =
+                    paths.get(write[0]).get(write[1]).get("responses").get("503");
+            assertThat(unavailable).as("%s %s documents 503", write[1], write[0]).isNotNull();
+            assertThat(unavailable.get("content").has("application/problem+json"))
+                    .as("%s %s 503 is problem+json", write[1], write[0])
+                    .isTrue();
+            assertThat(unavailable.get("headers").has("Retry-After"))
+                    .as("%s %s 503 names Retry-After", write[1], write[0])
+                    .isTrue();
+        }
+        assertThat(paths.get("/relays").get("get").get("responses").has("503")).isFalse();
+        // Calls about one tunnel go to the member that holds it: 504 when it may exist on one that did not answer.
+        for (String[] forwarded : List.of(
+                new String[] {"/relays/{relay}/tunnels/{tunnel}", "get"},
+                new String[] {"/relays/{relay}/tunnels/{tunnel}", "delete"},
+                new String[] {"/relays/{relay}/tunnels/{tunnel}/{side}/layers", "post"},
+                new String[] {"/relays/{relay}/tunnels/{tunnel}/{side}/layers/innermost", "delete"})) {
+            JsonNode timeout =
+                    paths.get(forwarded[0]).get(forwarded[1]).get("responses").get("504");
+            assertThat(timeout).as("%s %s documents 504", forwarded[1], forwarded[0]).isNotNull();
+            assertThat(timeout.get("content").has("application/problem+json")).isTrue();
+        }
+        assertThat(paths.get("/relays/{relay}").get("get").get("responses").has("504"))
+                .as("a relay view reports an unreachable member in 'instances', never as 504")
+                .isFalse();
         Response ui = api.withToken(null).get("/swagger-ui/index.html");
         assertThat(ui.status()).as(ui.toString()).isEqualTo(200);
         assertThat(ui.contentType()).startsWith("text/html");
