@@ -4,8 +4,8 @@ import io.swagger.v3.oas.models.Components;
 import io.swagger.v3.oas.models.OpenAPI;
 import io.swagger.v3.oas.models.Operation;
 import io.swagger.v3.oas.models.PathItem;
-import io.swagger.v3.oas.models.info.Info;
 import io.swagger.v3.oas.models.headers.Header;
+import io.swagger.v3.oas.models.info.Info;
 import io.swagger.v3.oas.models.media.ArraySchema;
 import io.swagger.v3.oas.models.media.Content;
 import io.swagger.v3.oas.models.media.IntegerSchema;
@@ -18,9 +18,9 @@ import io.swagger.v3.oas.models.responses.ApiResponses;
 import io.swagger.v3.oas.models.security.SecurityRequirement;
 import io.swagger.v3.oas.models.security.SecurityScheme;
 import org.springdoc.core.customizers.OpenApiCustomizer;
-import org.springframework.http.HttpHeaders;
 import org.springframework.context.annotation.Bean;
 import org.springframework.context.annotation.Configuration;
+import org.springframework.http.HttpHeaders;
 
 /**
  * Title, version and the bearer scheme of the OpenAPI document at {@code /v3/api-docs} (and the Swagger UI at
@@ -105,7 +105,7 @@ public class OpenApiConfiguration {
                     responses,
                     "504",
                     "the call is about a tunnel no answering fleet member holds, and a member that may hold it did not"
-                            + " answer within onion.fleet.call-timeout");
+                            + " answer within onion.fleet.call-timeout or is SUSPECT (its lease ran out)");
         }
     }
 

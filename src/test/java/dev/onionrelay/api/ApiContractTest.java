@@ -147,7 +147,9 @@ class ApiContractTest {
                 new String[] {"/relays/{relay}/tunnels/{tunnel}/{side}/layers/innermost", "delete"})) {
             JsonNode unavailable =
                     paths.get(write[0]).get(write[1]).get("responses").get("503");
-            assertThat(unavailable).as("%s %s documents 503", write[1], write[0]).isNotNull();
+            assertThat(unavailable)
+                    .as("%s %s documents 503", write[1], write[0])
+                    .isNotNull();
             assertThat(unavailable.get("content").has("application/problem+json"))
                     .as("%s %s 503 is problem+json", write[1], write[0])
                     .isTrue();
@@ -164,7 +166,9 @@ class ApiContractTest {
                 new String[] {"/relays/{relay}/tunnels/{tunnel}/{side}/layers/innermost", "delete"})) {
             JsonNode timeout =
                     paths.get(forwarded[0]).get(forwarded[1]).get("responses").get("504");
-            assertThat(timeout).as("%s %s documents 504", forwarded[1], forwarded[0]).isNotNull();
+            assertThat(timeout)
+                    .as("%s %s documents 504", forwarded[1], forwarded[0])
+                    .isNotNull();
             assertThat(timeout.get("content").has("application/problem+json")).isTrue();
         }
         assertThat(paths.get("/relays/{relay}").get("get").get("responses").has("504"))
