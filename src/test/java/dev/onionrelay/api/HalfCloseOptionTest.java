@@ -38,7 +38,7 @@ class HalfCloseOptionTest {
                 "none, none, PROPAGATE, PT30S",
                 "propagate, none, PROPAGATE, PT30S",
                 "hold, none, HOLD, PT30S",
-                "HOLD, 5s, HOLD, PT5S",
+                "hold, 5s, HOLD, PT5S",
                 "hold, PT2M, HOLD, PT2M"
             })
     void validChoicesAndTheirDefaults(String halfClose, String timeout, HalfClose mode, Duration expectedTimeout) {
@@ -51,6 +51,7 @@ class HalfCloseOptionTest {
     @ParameterizedTest(name = "{0} {1} -> {2}")
     @CsvSource({
         "sometimes, 5s, options.halfClose",
+        "HOLD, 5s, options.halfClose",
         "hold, soon, options.halfCloseTimeout",
         "hold, 0s, options.halfCloseTimeout"
     })

@@ -23,7 +23,7 @@ class StoredRelayJsonTest {
 
     static StoredRelay relay() {
         LayerRequest server = new LayerRequest(
-                "outer", null, "hop", null, null, null, "require", null, null, List.of("h2"), "3s", null, null);
+                "outer", null, "hop", "system", null, null, "require", null, null, List.of("h2"), "3s", null, null);
         LayerRequest client = new LayerRequest(
                 null, null, null, "ca", "localhost", null, null, null, null, null, null, null, "strict");
         RelayRequest request = new RelayRequest(

@@ -61,7 +61,7 @@ class StoreSnapshotTest {
                         "outer",
                         null,
                         "hop",
-                        null,
+                        "system",
                         null,
                         null,
                         "require",
