@@ -41,13 +41,19 @@ final class Admission {
 
     /** One connection's place. Its stage changes under the admission's lock. */
     static final class Ticket {
-        private final Channel channel;
         private final Object client;
         private Stage stage = Stage.PENDING;
+        /** How to close the connection when it is evicted: its channel, then its tunnel once there is one. */
+        private volatile Runnable close;
 
         private Ticket(Channel channel, Object client) {
-            this.channel = channel;
             this.client = client;
+            this.close = channel::close;
+        }
+
+        /** Evictions close the tunnel, which ends its handshakes as abandoned rather than failed. */
+        void closeWith(Runnable tunnelClose) {
+            close = tunnelClose;
         }
     }
 
@@ -121,7 +127,7 @@ final class Admission {
         }
         for (Eviction eviction : evicted) {
             relay.rejected(eviction.reason());
-            eviction.ticket().channel.close();
+            eviction.ticket().close.run();
         }
         return ticket;
     }

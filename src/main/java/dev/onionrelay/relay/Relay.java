@@ -190,6 +190,7 @@ public final class Relay {
             LOG.log(System.Logger.Level.WARNING, "relay " + spec.name() + ": could not set up a tunnel", broken);
             return;
         }
+        ticket.closeWith(tunnel::close);
         tunnels.put(tunnel.id(), tunnel);
         stats.totalTunnels.increment();
         observer.tunnelOpened(this, tunnel);

@@ -84,13 +84,16 @@ class AdmissionTest {
                 NettyEcho echo = new NettyEcho()) {
             Relay hop = tlsHop(onions, echo.port());
             Socket a = connect(hop, "127.0.0.1");
+            await().until(() -> hop.stats().totalTunnels() == 1);
             Socket b = connect(hop, "127.0.0.1");
             // b starts a TLS record and stalls: it has spoken, so it is closed only after the silent ones.
             b.getOutputStream().write(new byte[] {0x16, 0x03, 0x01, 0x02, 0x00});
+            await().until(() -> hop.stats().totalTunnels() == 2);
             Socket c = connect(hop, "127.0.0.1");
             await().until(() -> hop.stats().pendingTunnels() == 3);
             Socket d = connect(hop, "127.0.0.1");
             assertThat(closedByRelay(a)).as("the oldest silent connection").isTrue();
+            await().until(() -> hop.stats().totalTunnels() == 4);
             Socket e = connect(hop, "127.0.0.1");
             assertThat(closedByRelay(c))
                     .as("the next oldest silent one, before b that spoke")
@@ -115,9 +118,13 @@ class AdmissionTest {
             Relay hop = tlsHop(onions, echo.port());
             Socket other1 = connect(hop, "127.0.0.2");
             Socket other2 = connect(hop, "127.0.0.2");
+            await().until(() -> hop.stats().pendingTunnels() == 2);
             List<Socket> flood = new ArrayList<>();
             for (int i = 0; i < 6; i++) {
                 flood.add(connect(hop, "127.0.0.1"));
+                // One at a time: connections accepted on different event loops may join the pool in either order.
+                int expected = i;
+                await().until(() -> hop.stats().totalTunnels() == 3 + expected);
             }
             await().until(() -> hop.stats().rejectedTunnels() == 4);
             assertThat(stillOpen(other1))
