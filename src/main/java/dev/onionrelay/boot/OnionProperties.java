@@ -94,8 +94,8 @@ public record OnionProperties(
             @DefaultValue("1s") Duration listenRetryInitial,
             @DefaultValue("30s") Duration listenRetryMax,
             @DefaultValue("10s") Duration targetDownFor,
-            @DefaultValue("1024") int maxPendingPerRelay,
-            @DefaultValue("256") int maxPendingPerClient,
+            @DefaultValue("2048") int maxPendingPerRelay,
+            @DefaultValue("1024") int maxPendingPerClient,
             @DefaultValue("5s") Duration firstByteTimeout,
             @Nullable DataSize maxDirectMemory) {
 

@@ -2,11 +2,13 @@ package dev.onionrelay.relay;
 
 import io.netty.channel.Channel;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.jspecify.annotations.Nullable;
 
@@ -72,33 +74,55 @@ final class Admission {
         this.tunnels = tunnels;
     }
 
-    /** Pending connections, oldest first: those that have sent nothing ahead of those that have. */
+    /**
+     * Pending connections, oldest first in each of three groups, closed in this order for newcomers: those that have
+     * been silent for {@link #GRACE}, those still within it, and those that have sent a byte.
+     */
     private static final class Pool {
         final LinkedHashSet<Ticket> silent = new LinkedHashSet<>();
+        final LinkedHashSet<Ticket> fresh = new LinkedHashSet<>();
         final LinkedHashSet<Ticket> spoken = new LinkedHashSet<>();
 
         int size() {
-            return silent.size() + spoken.size();
+            return silent.size() + fresh.size() + spoken.size();
         }
 
         Ticket oldest() {
-            return !silent.isEmpty()
-                    ? silent.iterator().next()
+            if (!silent.isEmpty()) {
+                return silent.iterator().next();
+            }
+            return !fresh.isEmpty()
+                    ? fresh.iterator().next()
                     : spoken.iterator().next();
         }
 
         void spoke(Ticket ticket) {
-            if (silent.remove(ticket)) {
+            if (silent.remove(ticket) || fresh.remove(ticket)) {
                 spoken.add(ticket);
             }
         }
 
+        void quiet(Ticket ticket) {
+            if (fresh.remove(ticket)) {
+                silent.add(ticket);
+            }
+        }
+
         void remove(Ticket ticket) {
-            if (!silent.remove(ticket)) {
+            if (!silent.remove(ticket) && !fresh.remove(ticket)) {
                 spoken.remove(ticket);
             }
         }
     }
+
+    /**
+     * How long a new connection counts as not yet silent. Its first bytes (a ClientHello sent right after the connect)
+     * are often in the socket already, but the event loop reads them only after it has registered the connections
+     * accepted before it: under a flood that is thousands of registrations, each of which may close the oldest silent
+     * connection. Without the grace, real clients were closed before their first byte was even looked at (8 of 80 in
+     * {@code AdmissionFloodTest}).
+     */
+    static final Duration GRACE = Duration.ofMillis(100);
 
     private record Eviction(Ticket ticket, String reason) {}
 
@@ -120,16 +144,30 @@ final class Admission {
             // Looked up again: an eviction drops a client's pool once it is empty.
             pendingByClient
                     .computeIfAbsent(ticket.client, client -> new Pool())
-                    .silent
+                    .fresh
                     .add(ticket);
-            pending.silent.add(ticket);
+            pending.fresh.add(ticket);
             relay.stats().pendingTunnels.set(pending.size());
         }
         for (Eviction eviction : evicted) {
             relay.rejected(eviction.reason());
             eviction.ticket().close.run();
         }
+        channel.eventLoop().schedule(() -> quiet(ticket), GRACE.toMillis(), TimeUnit.MILLISECONDS);
         return ticket;
+    }
+
+    /** The grace of a connection that has not spoken has passed: it is silent now. */
+    private void quiet(Ticket ticket) {
+        synchronized (lock) {
+            if (ticket.stage == Stage.PENDING) {
+                pending.quiet(ticket);
+                Pool own = pendingByClient.get(ticket.client);
+                if (own != null) {
+                    own.quiet(ticket);
+                }
+            }
+        }
     }
 
     /** The connection sent its first byte: it is no longer among the first to be closed for a newcomer. */

@@ -15,8 +15,8 @@ import java.time.Duration;
 public record AdmissionLimits(
         int maxPendingPerRelay, int maxPendingPerClient, Duration firstByteTimeout, long maxDirectMemory) {
 
-    public static final int DEFAULT_MAX_PENDING_PER_RELAY = 1024;
-    public static final int DEFAULT_MAX_PENDING_PER_CLIENT = 256;
+    public static final int DEFAULT_MAX_PENDING_PER_RELAY = 2048;
+    public static final int DEFAULT_MAX_PENDING_PER_CLIENT = 1024;
     public static final Duration DEFAULT_FIRST_BYTE_TIMEOUT = Duration.ofSeconds(5);
 
     public static final AdmissionLimits DEFAULTS = new AdmissionLimits(
