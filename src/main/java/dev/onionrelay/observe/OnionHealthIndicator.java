@@ -35,6 +35,10 @@ public class OnionHealthIndicator implements HealthIndicator {
     /** Some relays are FAILED, others serve. Ordered between DOWN and UP; answered with HTTP 200. */
     public static final Status DEGRADED = new Status("DEGRADED", "some relays are FAILED and retry listening");
 
+    /** DEGRADED, for a process that ran out of file descriptors within {@link #DESCRIPTOR_WARNING}. */
+    static final Status DESCRIPTORS_SHORT =
+            new Status(DEGRADED.getCode(), "ran out of file descriptors within the last minute");
+
     /** How long the component stays DEGRADED after the process last ran out of file descriptors. */
     static final Duration DESCRIPTOR_WARNING = Duration.ofMinutes(1);
 
@@ -66,6 +70,8 @@ public class OnionHealthIndicator implements HealthIndicator {
             health = Health.up();
         } else if (!failed.isEmpty() && listening == 0) {
             health = Health.down();
+        } else if (failed.isEmpty()) {
+            health = Health.status(DESCRIPTORS_SHORT);
         } else {
             health = Health.status(DEGRADED);
         }

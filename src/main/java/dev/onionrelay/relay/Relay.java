@@ -193,7 +193,13 @@ public final class Relay {
         ticket.closeWith(tunnel::close);
         tunnels.put(tunnel.id(), tunnel);
         stats.totalTunnels.increment();
-        observer.tunnelOpened(this, tunnel);
+        try {
+            observer.tunnelOpened(this, tunnel);
+        } catch (RuntimeException | Error broken) {
+            // An observer must not leave a listed tunnel behind (a class that cannot load without a descriptor, say).
+            tunnel.close();
+            LOG.log(System.Logger.Level.WARNING, "relay " + spec.name() + ": observing a new tunnel failed", broken);
+        }
     }
 
     /** A connection refused or given up before its tunnel opened: counted, by reason. */
