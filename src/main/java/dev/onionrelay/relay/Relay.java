@@ -171,9 +171,15 @@ public final class Relay {
     }
 
     void accepted(Channel channel, TunnelFactory factory) {
+        // While every tunnel slot is taken, a newcomer could not be admitted anyway: refused at once, before it costs a
+        // handshake or a connect to the target. The compare-and-set at admission stays the judge.
         String refusal = state != RelayState.LISTENING
                 ? "stopped"
-                : engine.directMemory().reached() ? "direct_memory" : null;
+                : engine.directMemory().reached()
+                        ? "direct_memory"
+                        : stats.activeTunnels.get() >= spec.options().maxTunnels()
+                                ? "max_tunnels"
+                                : engine.openTunnels() >= engine.settings().maxTunnels() ? "max_tunnels_total" : null;
         if (refusal != null) {
             rejected(refusal);
             channel.close();
