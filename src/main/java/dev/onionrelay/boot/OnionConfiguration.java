@@ -108,7 +108,8 @@ public class OnionConfiguration {
                         limits.setupTimeout(),
                         targets,
                         limits.targetDownFor(),
-                        properties.fleet().bindAddress()));
+                        properties.fleet().bindAddress(),
+                        limits.admission()));
         return new RelayRegistry(
                 engine,
                 new TlsContexts(new StoreKeyMaterial(credentials), provider),

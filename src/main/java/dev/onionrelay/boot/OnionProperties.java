@@ -6,6 +6,8 @@ import dev.onionrelay.layer.TlsProfile;
 import dev.onionrelay.registry.RelayPolicy;
 import dev.onionrelay.registry.RelayRequest;
 import dev.onionrelay.registry.RelayRequests;
+import dev.onionrelay.relay.AdmissionLimits;
+import dev.onionrelay.relay.DirectMemoryLimit;
 import dev.onionrelay.relay.Transport;
 import dev.onionrelay.store.StoreMigration;
 import java.nio.file.Path;
@@ -74,7 +76,10 @@ public record OnionProperties(
     /**
      * Service-wide limits; hitting one answers 429. A relay that cannot listen (port taken at start) tries again after
      * {@code listenRetryInitial}, doubling the wait up to {@code listenRetryMax}. One of several fixed targets that
-     * refused or timed out is tried only after the others for {@code targetDownFor}.
+     * refused or timed out is tried only after the others for {@code targetDownFor}. Connections that have not yet
+     * completed their outermost ingress handshake are held apart from tunnels ({@code maxPendingPerRelay},
+     * {@code maxPendingPerClient}, {@code firstByteTimeout}); {@code maxDirectMemory} refuses new connections at accept
+     * once tunnels' direct buffers reach it (unset: 90% of the JVM's direct memory limit).
      */
     public record Limits(
             @DefaultValue("64") int maxRelays,
@@ -89,7 +94,18 @@ public record OnionProperties(
             @DefaultValue("64KB") DataSize maxRequestSize,
             @DefaultValue("1s") Duration listenRetryInitial,
             @DefaultValue("30s") Duration listenRetryMax,
-            @DefaultValue("10s") Duration targetDownFor) {}
+            @DefaultValue("10s") Duration targetDownFor,
+            @DefaultValue("2048") int maxPendingPerRelay,
+            @DefaultValue("1024") int maxPendingPerClient,
+            @DefaultValue("5s") Duration firstByteTimeout,
+            @Nullable DataSize maxDirectMemory) {
+
+        /** The admission settings of the engine (see {@code relay/Admission}). */
+        public AdmissionLimits admission() {
+            long directMemory = maxDirectMemory != null ? maxDirectMemory.toBytes() : DirectMemoryLimit.defaultLimit();
+            return new AdmissionLimits(maxPendingPerRelay, maxPendingPerClient, firstByteTimeout, directMemory);
+        }
+    }
 
     /**
      * TLS implementation: {@code auto} (default: OpenSSL for the layers whose close_notify can only pop them, the JDK

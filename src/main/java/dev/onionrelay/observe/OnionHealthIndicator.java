@@ -3,6 +3,8 @@ package dev.onionrelay.observe;
 import dev.onionrelay.registry.RelayRegistry;
 import dev.onionrelay.relay.Relay;
 import dev.onionrelay.relay.RelayState;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.springframework.boot.health.contributor.Health;
@@ -19,6 +21,8 @@ import org.springframework.stereotype.Component;
  *   <li>{@link #DEGRADED} while some relays are FAILED and at least one listens: the instance still serves its
  *       healthy relays, so readiness stays UP (HTTP 200) and Kubernetes keeps sending them traffic, while the failed
  *       relays retry listening on their own;
+ *   <li>{@link #DEGRADED} also for a minute after the process ran out of file descriptors (an accept or a connect
+ *       failed with EMFILE): a warning, readiness stays UP;
  *   <li>{@code DOWN} when relays exist and none listens: the instance cannot serve at all, and readiness is DOWN.
  * </ul>
  *
@@ -30,6 +34,13 @@ public class OnionHealthIndicator implements HealthIndicator {
 
     /** Some relays are FAILED, others serve. Ordered between DOWN and UP; answered with HTTP 200. */
     public static final Status DEGRADED = new Status("DEGRADED", "some relays are FAILED and retry listening");
+
+    /** DEGRADED, for a process that ran out of file descriptors within {@link #DESCRIPTOR_WARNING}. */
+    static final Status DESCRIPTORS_SHORT =
+            new Status(DEGRADED.getCode(), "ran out of file descriptors within the last minute");
+
+    /** How long the component stays DEGRADED after the process last ran out of file descriptors. */
+    static final Duration DESCRIPTOR_WARNING = Duration.ofMinutes(1);
 
     private final RelayRegistry service;
 
@@ -51,15 +62,26 @@ public class OnionHealthIndicator implements HealthIndicator {
                 failed.put(relay.spec().name(), error != null ? error : "failed");
             }
         }
+        Instant exhausted = service.engine().descriptorExhaustion().last();
+        boolean descriptorsShort =
+                exhausted != null && exhausted.isAfter(Instant.now().minus(DESCRIPTOR_WARNING));
         Health.Builder health;
-        if (failed.isEmpty()) {
+        if (failed.isEmpty() && !descriptorsShort) {
             health = Health.up();
-        } else if (listening == 0) {
+        } else if (!failed.isEmpty() && listening == 0) {
             health = Health.down();
+        } else if (failed.isEmpty()) {
+            health = Health.status(DESCRIPTORS_SHORT);
         } else {
             health = Health.status(DEGRADED);
         }
         health.withDetail("relays", relays).withDetail("listening", listening);
+        if (descriptorsShort) {
+            health.withDetail(
+                    "fileDescriptors",
+                    "exhausted at " + exhausted + ": connections were left in the backlog or tunnels could not"
+                            + " connect; accepting resumes by itself (see onion_descriptors_exhausted_total)");
+        }
         if (!failed.isEmpty()) {
             health.withDetail("failed", failed);
         }

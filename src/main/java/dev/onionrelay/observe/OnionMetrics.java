@@ -3,10 +3,14 @@ package dev.onionrelay.observe;
 import dev.onionrelay.layer.Initiator;
 import dev.onionrelay.layer.Side;
 import dev.onionrelay.registry.RelayRegistry;
+import dev.onionrelay.relay.DescriptorExhaustion;
+import dev.onionrelay.relay.DirectMemoryLimit;
+import dev.onionrelay.relay.OnionEngine;
 import dev.onionrelay.relay.Relay;
 import dev.onionrelay.relay.RelayObserver;
 import dev.onionrelay.relay.RelayState;
 import dev.onionrelay.relay.Tunnel;
+import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.net.SocketAddress;
@@ -199,6 +203,25 @@ public class OnionMetrics implements RelayObserver, SmartLifecycle {
                     .strongReference(true)
                     .register(registry);
         }
+        OnionEngine engine = relays.engine();
+        for (DescriptorExhaustion.Where where : DescriptorExhaustion.Where.values()) {
+            FunctionCounter.builder(
+                            "onion.descriptors.exhausted",
+                            engine.descriptorExhaustion(),
+                            exhaustion -> exhaustion.count(where))
+                    .description("Accepts and target connects that found no file descriptor left (EMFILE)")
+                    .tag("where", where.label())
+                    .register(registry);
+        }
+        Gauge.builder("onion.direct.memory.used", DirectMemoryLimit::used)
+                .description("Direct memory held by Netty's default allocator (tunnel buffers), bytes")
+                .baseUnit("bytes")
+                .register(registry);
+        Gauge.builder("onion.direct.memory.limit", engine.directMemory(), DirectMemoryLimit::limit)
+                .description("onion.limits.max-direct-memory: new connections are refused at or above it (0: none)")
+                .baseUnit("bytes")
+                .strongReference(true)
+                .register(registry);
         refresh();
         ScheduledExecutorService executor = Executors.newSingleThreadScheduledExecutor(task -> {
             Thread thread = new Thread(task, "onion-metrics");

@@ -133,8 +133,14 @@ final class RelayMeters {
                 .tags(relayTags)
                 .strongReference(true)
                 .register(registry));
+        keep(Gauge.builder("onion.tunnels.pending", relay, r -> r.stats().pendingTunnels())
+                .description("Connections accepted whose outermost ingress handshake (without ingress layers: first"
+                        + " byte) is still to come; they do not count against options.maxTunnels")
+                .tags(relayTags)
+                .strongReference(true)
+                .register(registry));
         keep(Gauge.builder("onion.tunnels.limit", relay, r -> r.spec().options().maxTunnels())
-                .description("Tunnels the relay accepts at once (options.maxTunnels); more are closed at accept")
+                .description("Tunnels the relay admits at once (options.maxTunnels); more are closed at admission")
                 .tags(relayTags)
                 .strongReference(true)
                 .register(registry));
@@ -332,7 +338,8 @@ final class RelayMeters {
                         bounded(reason),
                         r -> keep(Counter.builder("onion.tunnels.rejected")
                                 .description("Connections refused or given up before their tunnel opened, by reason "
-                                        + "(max_tunnels, max_tunnels_total, setup_timeout, stopped)")
+                                        + "(max_pending, max_pending_per_client, first_byte_timeout, max_tunnels, "
+                                        + "max_tunnels_total, direct_memory, setup_timeout, stopped, error)")
                                 .tags(relayTags)
                                 .tag("reason", r)
                                 .register(registry)))

@@ -50,32 +50,47 @@ public final class OnionEngine implements AutoCloseable {
     private final RelayObserver observer;
     private final Settings settings;
     private final AtomicInteger openTunnels = new AtomicInteger();
+    private final DescriptorExhaustion descriptorExhaustion = new DescriptorExhaustion();
+    private final DirectMemoryLimit directMemory;
 
     /**
      * Engine-wide settings.
      *
-     * @param maxTunnels tunnels open at once over all relays; more connections are closed at accept
+     * @param maxTunnels tunnels admitted at once over all relays (see {@link Admission}); more are closed
      * @param setupTimeout how long a tunnel may take from accept to open (all handshakes and the connect)
      * @param targets where each tunnel connects; checks target addresses at connect time
-     * @param targetDownFor how long a fixed target that refused or timed out is tried only after the others
-     */
-    /**
      * @param targetDownFor how long one of several fixed targets that could not be reached is tried after the others
      * @param bindHost where every relay of this engine listens instead of its spec's host (one instance of a fleet
      *     serving the relays on its own address); null to listen on the spec's host
+     * @param admission how connections not yet admitted are kept apart from tunnels, and the direct memory limit
      */
     public record Settings(
             int maxTunnels,
             Duration setupTimeout,
             TargetSelector targets,
             Duration targetDownFor,
-            @Nullable String bindHost) {
+            @Nullable String bindHost,
+            AdmissionLimits admission) {
         public static final Duration DEFAULT_TARGET_DOWN_FOR = Duration.ofSeconds(10);
         public static final Settings DEFAULTS =
                 new Settings(100_000, Duration.ofSeconds(30), FixedTargetSelector.unchecked());
 
         public Settings(int maxTunnels, Duration setupTimeout, TargetSelector targets) {
             this(maxTunnels, setupTimeout, targets, DEFAULT_TARGET_DOWN_FOR, null);
+        }
+
+        public Settings(
+                int maxTunnels,
+                Duration setupTimeout,
+                TargetSelector targets,
+                Duration targetDownFor,
+                @Nullable String bindHost) {
+            this(maxTunnels, setupTimeout, targets, targetDownFor, bindHost, AdmissionLimits.DEFAULTS);
+        }
+
+        /** The same settings with other admission limits. */
+        public Settings withAdmission(AdmissionLimits limits) {
+            return new Settings(maxTunnels, setupTimeout, targets, targetDownFor, bindHost, limits);
         }
     }
 
@@ -101,6 +116,7 @@ public final class OnionEngine implements AutoCloseable {
         this.observer = observer;
         this.acceptors = transport.newGroup(1, "onion-accept");
         this.workers = transport.newGroup(workerThreads, "onion-io");
+        this.directMemory = new DirectMemoryLimit(settings.admission().maxDirectMemory());
     }
 
     public Transport transport() {
@@ -123,19 +139,21 @@ public final class OnionEngine implements AutoCloseable {
 
     /** Takes one tunnel from the engine-wide allowance; false when it is used up. */
     boolean tryOpenTunnel() {
-        while (true) {
-            int open = openTunnels.get();
-            if (open >= settings.maxTunnels()) {
-                return false;
-            }
-            if (openTunnels.compareAndSet(open, open + 1)) {
-                return true;
-            }
-        }
+        return Admission.takeSlot(openTunnels, settings.maxTunnels());
     }
 
     void tunnelEnded() {
         openTunnels.decrementAndGet();
+    }
+
+    /** When and how often the process ran out of file descriptors. */
+    public DescriptorExhaustion descriptorExhaustion() {
+        return descriptorExhaustion;
+    }
+
+    /** The process-wide cap on the direct memory tunnels use. */
+    public DirectMemoryLimit directMemory() {
+        return directMemory;
     }
 
     /**
@@ -146,7 +164,7 @@ public final class OnionEngine implements AutoCloseable {
     public Relay open(
             String id, RelaySpec spec, List<PreparedLayer> ingress, List<PreparedLayer> egress, Instant createdAt)
             throws IOException {
-        Relay relay = new Relay(id, spec, ingress, egress, createdAt, observer, settings.targetDownFor());
+        Relay relay = new Relay(id, spec, ingress, egress, createdAt, observer, this);
         bind(relay);
         return relay;
     }
@@ -172,6 +190,7 @@ public final class OnionEngine implements AutoCloseable {
                 .channel(transport.serverChannel())
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .option(ChannelOption.SO_REUSEADDR, true)
+                .handler(new AcceptFailures(relay, descriptorExhaustion))
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .childOption(ChannelOption.TCP_NODELAY, true)
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK)
@@ -179,7 +198,7 @@ public final class OnionEngine implements AutoCloseable {
                 .childHandler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel channel) {
-                        relay.accepted(channel, OnionEngine.this);
+                        relay.accepted(channel);
                     }
                 });
         Endpoint address = listenAddress(spec);
@@ -210,7 +229,7 @@ public final class OnionEngine implements AutoCloseable {
 
     /** A relay that could not be opened, kept so that status can say why. */
     public Relay failed(String id, RelaySpec spec, Instant createdAt, String why) {
-        Relay relay = new Relay(id, spec, List.of(), List.of(), createdAt, observer, settings.targetDownFor());
+        Relay relay = new Relay(id, spec, List.of(), List.of(), createdAt, observer, this);
         relay.failed(why);
         return relay;
     }

@@ -3,7 +3,6 @@ package dev.onionrelay.relay;
 import dev.onionrelay.layer.PreparedLayer;
 import dev.onionrelay.relay.target.TargetBalancer;
 import io.netty.channel.Channel;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.Comparator;
 import java.util.List;
@@ -16,6 +15,8 @@ import org.jspecify.annotations.Nullable;
  * {@link OnionEngine#open}.
  */
 public final class Relay {
+
+    private static final System.Logger LOG = System.getLogger(Relay.class.getName());
 
     private final String id;
     private final Instant createdAt;
@@ -30,6 +31,10 @@ public final class Relay {
     private volatile @Nullable Channel listener;
     /** Which of the fixed targets each new tunnel tries first, and which are down; shared by its tunnels. */
     private final TargetBalancer balancer;
+    /** Pending connections and tunnel slots. */
+    private final Admission admission;
+
+    private final OnionEngine engine;
 
     Relay(
             String id,
@@ -38,10 +43,12 @@ public final class Relay {
             List<PreparedLayer> egressLayers,
             Instant createdAt,
             RelayObserver observer,
-            Duration targetDownFor) {
+            OnionEngine engine) {
         this.id = id;
         this.spec = spec;
-        this.balancer = new TargetBalancer(spec.target(), targetDownFor);
+        this.engine = engine;
+        this.balancer = new TargetBalancer(spec.target(), engine.settings().targetDownFor());
+        this.admission = new Admission(this, engine, stats.activeTunnels);
         this.stacks = new Stacks(ingressLayers, egressLayers);
         this.createdAt = createdAt;
         this.observer = observer;
@@ -142,30 +149,75 @@ public final class Relay {
         return balancer;
     }
 
-    /** Accepts one connection, unless the relay is at its tunnel limit. */
-    void accepted(Channel channel, OnionEngine engine) {
+    /** Pending connections and tunnel slots of this relay. */
+    Admission admission() {
+        return admission;
+    }
+
+    /**
+     * Takes one accepted connection into the pending pool (see {@link Admission}) and lists its tunnel, unless the
+     * relay is stopped or direct memory is at its cap. Whatever fails here closes the connection and gives back its
+     * place.
+     */
+    void accepted(Channel channel) {
+        accepted(channel, Tunnel::new);
+    }
+
+    /** How a tunnel is made for an accepted connection; a seam for the test of a constructor that throws. */
+    @FunctionalInterface
+    interface TunnelFactory {
+        Tunnel create(
+                Relay relay, Channel channel, OnionEngine engine, RelayObserver observer, Admission.Ticket ticket);
+    }
+
+    void accepted(Channel channel, TunnelFactory factory) {
+        // While every tunnel slot is taken, a newcomer could not be admitted anyway: refused at once, before it costs a
+        // handshake or a connect to the target. The compare-and-set at admission stays the judge.
         String refusal = state != RelayState.LISTENING
                 ? "stopped"
-                : stats.activeTunnels.get() >= spec.options().maxTunnels() ? "max_tunnels" : null;
-        if (refusal == null && !engine.tryOpenTunnel()) {
-            refusal = "max_tunnels_total";
-        }
+                : engine.directMemory().reached()
+                        ? "direct_memory"
+                        : stats.activeTunnels.get() >= spec.options().maxTunnels()
+                                ? "max_tunnels"
+                                : engine.openTunnels() >= engine.settings().maxTunnels() ? "max_tunnels_total" : null;
         if (refusal != null) {
-            stats.rejectedTunnels.increment();
-            observer.tunnelRejected(this, refusal);
+            rejected(refusal);
             channel.close();
             return;
         }
-        Tunnel tunnel = new Tunnel(this, channel, engine, observer);
+        Admission.Ticket ticket = admission.enter(channel);
+        Tunnel tunnel;
+        try {
+            tunnel = factory.create(this, channel, engine, observer, ticket);
+        } catch (RuntimeException | Error broken) {
+            admission.release(ticket);
+            channel.close();
+            rejected("error");
+            LOG.log(System.Logger.Level.WARNING, "relay " + spec.name() + ": could not set up a tunnel", broken);
+            return;
+        }
+        ticket.closeWith(tunnel::close);
         tunnels.put(tunnel.id(), tunnel);
-        stats.activeTunnels.incrementAndGet();
         stats.totalTunnels.increment();
-        observer.tunnelOpened(this, tunnel);
+        try {
+            observer.tunnelOpened(this, tunnel);
+        } catch (RuntimeException | Error broken) {
+            // An observer must not leave a listed tunnel behind (a class that cannot load without a descriptor, say).
+            tunnel.close();
+            LOG.log(System.Logger.Level.WARNING, "relay " + spec.name() + ": observing a new tunnel failed", broken);
+        }
     }
 
-    void tunnelClosed(Tunnel tunnel) {
+    /** A connection refused or given up before its tunnel opened: counted, by reason. */
+    void rejected(String reason) {
+        stats.rejectedTunnels.increment();
+        observer.tunnelRejected(this, reason);
+    }
+
+    /** The tunnel ended: its places go back and it is no longer listed. Idempotent. */
+    void tunnelClosed(Tunnel tunnel, Admission.Ticket ticket) {
+        admission.release(ticket);
         if (tunnels.remove(tunnel.id()) != null) {
-            stats.activeTunnels.decrementAndGet();
             observer.tunnelClosed(this, tunnel);
         }
     }

@@ -11,7 +11,11 @@ import org.jspecify.annotations.Nullable;
 /** Counters of one relay, updated from event loops and read from anywhere. */
 public final class RelayStats {
 
+    /** Tunnels admitted (see {@link Admission}): what {@code maxTunnels} limits. */
     final AtomicInteger activeTunnels = new AtomicInteger();
+    /** Connections accepted and not yet admitted. */
+    final AtomicInteger pendingTunnels = new AtomicInteger();
+
     final LongAdder totalTunnels = new LongAdder();
     final LongAdder rejectedTunnels = new LongAdder();
     final LongAdder handshakesSucceeded = new LongAdder();
@@ -55,6 +59,11 @@ public final class RelayStats {
 
     public int activeTunnels() {
         return activeTunnels.get();
+    }
+
+    /** Connections accepted whose outermost ingress handshake (or first byte, without ingress layers) is to come. */
+    public int pendingTunnels() {
+        return pendingTunnels.get();
     }
 
     public long totalTunnels() {

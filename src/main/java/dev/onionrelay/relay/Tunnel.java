@@ -94,6 +94,10 @@ public final class Tunnel {
     private final Transport transport;
     private final RelayObserver observer;
     private final Channel ingress;
+    /** Its place in the relay's pending pool, then among its tunnels; given back when the tunnel ends. */
+    private final Admission.Ticket ticket;
+
+    private final TunnelTimers timers;
     private final Instant openedAt = Instant.now();
     private final LayerStack ingressStack;
     private volatile @Nullable Channel egress;
@@ -129,9 +133,11 @@ public final class Tunnel {
 
     private int attempt;
 
-    Tunnel(Relay relay, Channel ingress, OnionEngine engine, RelayObserver observer) {
+    Tunnel(Relay relay, Channel ingress, OnionEngine engine, RelayObserver observer, Admission.Ticket ticket) {
         this.relay = relay;
         this.ingress = ingress;
+        this.ticket = ticket;
+        this.timers = new TunnelTimers(ingress.eventLoop());
         this.engine = engine;
         this.transport = engine.transport();
         this.observer = observer;
@@ -153,6 +159,49 @@ public final class Tunnel {
         // Idle is judged on the client connection: reads there are uploads, writes there are downloads.
         ingress.pipeline().addLast(IDLE, new IdleStateHandler(0, 0, idle.toMillis(), TimeUnit.MILLISECONDS));
         ingress.pipeline().addLast(SPLICE, new Splice(Side.INGRESS));
+        List<PreparedLayer> layers = relay.ingressLayers();
+        // With ingress layers the client speaks first (its ClientHello); without, the target may (a banner). Half the
+        // outer layer's handshake timeout at most, so that a silent client never reaches that timeout instead.
+        Duration firstByteTimeout = layers.isEmpty()
+                ? null
+                : min(
+                        engine.settings().admission().firstByteTimeout(),
+                        layers.get(0).spec().handshakeTimeout().dividedBy(2));
+        ingress.pipeline()
+                .addFirst(
+                        FirstByteWatch.NAME,
+                        new FirstByteWatch(this::firstByteArrived, firstByteTimeout, this::firstByteTimedOut));
+    }
+
+    private static Duration min(Duration a, Duration b) {
+        return a.compareTo(b) <= 0 ? a : b;
+    }
+
+    /** The client's first byte: admission, on a relay without ingress layers; else a pending connection that spoke. */
+    private void firstByteArrived() {
+        if (relay.ingressLayers().isEmpty()) {
+            admit();
+        } else {
+            relay.admission().spoke(ticket);
+        }
+    }
+
+    private void firstByteTimedOut() {
+        if (state != TunnelState.CLOSED) {
+            relay.rejected("first_byte_timeout");
+            close();
+        }
+    }
+
+    /** The client proved itself (see {@link Admission}): it takes a tunnel slot, or the tunnel closes. */
+    private void admit() {
+        String refusal = relay.admission().admit(ticket);
+        if (refusal != null) {
+            if (!refusal.equals("evicted")) {
+                relay.rejected(refusal);
+            }
+            close();
+        }
     }
 
     public String id() {
@@ -224,16 +273,14 @@ public final class Tunnel {
     /** Starts the ingress handshakes; the rest follows from their outcome. Called once the channel is active. */
     void start() {
         // The whole set-up (every handshake and the connect) has a deadline, so slow peers cannot pile up.
-        ingress.eventLoop()
-                .schedule(
-                        () -> {
-                            if (state == TunnelState.HANDSHAKING || state == TunnelState.CONNECTING) {
-                                observer.tunnelRejected(relay, "setup_timeout");
-                                close();
-                            }
-                        },
-                        engine.settings().setupTimeout().toMillis(),
-                        TimeUnit.MILLISECONDS);
+        timers.schedule(
+                () -> {
+                    if (state == TunnelState.HANDSHAKING || state == TunnelState.CONNECTING) {
+                        observer.tunnelRejected(relay, "setup_timeout");
+                        close();
+                    }
+                },
+                engine.settings().setupTimeout());
         ingressStack.pushAll(relay.ingressLayers()).addListener(f -> {
             if (f.isSuccess() && proxy != null) {
                 awaitRequest();
@@ -260,15 +307,13 @@ public final class Tunnel {
             buf.release();
         }
         request = bytes;
-        ingress.eventLoop()
-                .schedule(
-                        () -> {
-                            if (awaitingRequest && state != TunnelState.CLOSED) {
-                                refuseRequest(proxy.timedOut(), "request not complete in time");
-                            }
-                        },
-                        relay.spec().options().handshakeTimeout().toMillis(),
-                        TimeUnit.MILLISECONDS);
+        timers.schedule(
+                () -> {
+                    if (awaitingRequest && state != TunnelState.CLOSED) {
+                        refuseRequest(proxy.timedOut(), "request not complete in time");
+                    }
+                },
+                relay.spec().options().handshakeTimeout());
         readRequest();
     }
 
@@ -453,6 +498,16 @@ public final class Tunnel {
 
     private void connect(Bootstrap bootstrap, InetSocketAddress address, Endpoint target) {
         ChannelFuture connect = bootstrap.connect(address);
+        if (connect.isDone() && !connect.isSuccess() && !connect.channel().isRegistered()) {
+            // No socket at all (no file descriptor left, say): Netty hands back a placeholder channel that cannot even
+            // be closed, and completes the future off our event loop. Nothing to keep: the attempt failed here.
+            boolean exhausted = DescriptorExhaustion.isExhaustion(connect.cause());
+            if (exhausted) {
+                engine.descriptorExhaustion().record(DescriptorExhaustion.Where.CONNECT);
+            }
+            connectAttemptFailed(exhausted ? "no_descriptors" : "other");
+            return;
+        }
         egress = connect.channel();
         connect.addListener(f -> {
             if (state == TunnelState.CLOSED) {
@@ -682,8 +737,7 @@ public final class Tunnel {
             return;
         }
         clientEndHeld = true;
-        ingress.eventLoop()
-                .schedule(this::releaseClientEnd, options.halfCloseTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        timers.schedule(this::releaseClientEnd, options.halfCloseTimeout());
     }
 
     private void releaseClientEnd() {
@@ -746,7 +800,7 @@ public final class Tunnel {
         if (!waiting) {
             close();
         } else if (linger == null) {
-            linger = ingress.eventLoop().schedule(this::close, LINGER.toMillis(), TimeUnit.MILLISECONDS);
+            linger = timers.schedule(this::close, LINGER);
         }
     }
 
@@ -858,8 +912,20 @@ public final class Tunnel {
             return;
         }
         if (state == TunnelState.CLOSED) {
+            // Whatever an earlier close could not finish; a DELETE of a tunnel removes it whatever its state.
+            relay.tunnelClosed(this, ticket);
             return;
         }
+        try {
+            closeConnections();
+        } finally {
+            // Every path that ends a tunnel ends here: its places go back and it is no longer listed, even when
+            // something above threw.
+            relay.tunnelClosed(this, ticket);
+        }
+    }
+
+    private void closeConnections() {
         if (requestStarted && !proxyAnswered) {
             // Closed before the request was answered (set-up timeout, the client left, an error): still one outcome.
             answerProxy(
@@ -868,11 +934,7 @@ public final class Tunnel {
                     requested == null ? "closed before the request was complete" : "closed while connecting");
         }
         state = TunnelState.CLOSED;
-        Future<?> lingerTimer = linger;
-        if (lingerTimer != null) {
-            lingerTimer.cancel(false);
-        }
-        engine.tunnelEnded();
+        timers.cancelAll();
         ByteBuf unread = request;
         request = null;
         awaitingRequest = false;
@@ -892,7 +954,6 @@ public final class Tunnel {
         if (target != null) {
             target.close();
         }
-        relay.tunnelClosed(this);
     }
 
     /** Splices one channel into the other; one instance per channel, innermost in its pipeline. */
@@ -1012,6 +1073,10 @@ public final class Tunnel {
         public void handshakeSucceeded(LayerStack stack, Layer layer, Duration took) {
             relay.stats().handshakesSucceeded.increment();
             observer.handshakeSucceeded(relay, stack.side(), layer.name(), took);
+            if (stack.side() == Side.INGRESS && !relay.admission().admitted(ticket)) {
+                // The outermost ingress handshake: the client has proved itself.
+                admit();
+            }
         }
 
         @Override

@@ -331,6 +331,8 @@ public class HandshakeFailureTest {
         Relay good = entryTo(exit, Layers.client("L0", "ca", "localhost"));
 
         try (Socket silent = new Socket(InetAddress.getLoopbackAddress(), Onions.port(exit))) {
+            // The start of a TLS record, then nothing: past the first-byte timeout, so the handshake timeout ends it.
+            silent.getOutputStream().write(new byte[] {0x16, 0x03, 0x01, 0x02, 0x00});
             long started = System.nanoTime();
             byte[] answer = readUntilClosed(silent);
             Duration waited = Duration.ofNanos(System.nanoTime() - started);

@@ -105,6 +105,8 @@ class LimitsTest {
             assertThat(first.getInputStream().read()).isEqualTo('a');
             try (Socket second = new Socket(InetAddress.getLoopbackAddress(), port)) {
                 second.setSoTimeout(5000);
+                // Without ingress layers a connection asks for its tunnel with its first byte.
+                second.getOutputStream().write('z');
                 assertThat(second.getInputStream().read())
                         .as("over the relay's maxTunnels")
                         .isEqualTo(-1);
@@ -126,6 +128,7 @@ class LimitsTest {
             }
             try (Socket fourth = new Socket(InetAddress.getLoopbackAddress(), shared)) {
                 fourth.setSoTimeout(5000);
+                fourth.getOutputStream().write('z');
                 assertThat(fourth.getInputStream().read())
                         .as("over onion.limits.max-tunnels=3")
                         .isEqualTo(-1);

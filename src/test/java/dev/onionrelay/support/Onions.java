@@ -43,8 +43,16 @@ public final class Onions implements AutoCloseable {
 
     /** An engine whose layers run where {@code provider} puts them. */
     public Onions(ProviderChoice provider, RelayObserver observer) {
-        engine = new OnionEngine(
-                dev.onionrelay.relay.Transport.preferred(), 2, provider, observer, OnionEngine.Settings.DEFAULTS);
+        this(provider, observer, OnionEngine.Settings.DEFAULTS);
+    }
+
+    /** An engine with other engine-wide settings (admission limits, set-up timeout...). */
+    public Onions(OnionEngine.Settings settings) {
+        this(ProviderChoice.fromSystemProperty(), RelayObserver.NONE, settings);
+    }
+
+    public Onions(ProviderChoice provider, RelayObserver observer, OnionEngine.Settings settings) {
+        engine = new OnionEngine(dev.onionrelay.relay.Transport.preferred(), 2, provider, observer, settings);
         contexts = new TlsContexts(pki, provider);
     }
 

@@ -26,6 +26,7 @@ public final class ServiceProcess implements AutoCloseable {
     private final int apiPort;
     private final int managementPort;
     private Process process;
+    private int fileLimit;
 
     public ServiceProcess(Path stateDir, Path log, String... extraArgs) {
         this.stateDir = stateDir;
@@ -37,7 +38,12 @@ public final class ServiceProcess implements AutoCloseable {
 
     /** Starts the JVM and waits until the service answers its liveness probe. */
     public void start() {
-        List<String> command = new ArrayList<>(List.of(
+        List<String> command = new ArrayList<>();
+        if (fileLimit > 0) {
+            // The JVM cannot lower its own descriptor limit; prlimit starts it with one.
+            command.addAll(List.of("prlimit", "--nofile=" + fileLimit + ":" + fileLimit));
+        }
+        command.addAll(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 // Start-up speed only; the service behaves the same.
                 "-XX:TieredStopAtLevel=1",
@@ -94,6 +100,12 @@ public final class ServiceProcess implements AutoCloseable {
     /** More {@code --key=value} arguments for the next {@link #start()} (e.g. ones that name {@link #apiPort()}). */
     public ServiceProcess withArgs(String... more) {
         extraArgs.addAll(List.of(more));
+        return this;
+    }
+
+    /** Starts the JVM with at most {@code limit} open file descriptors (soft and hard), through {@code prlimit}. */
+    public ServiceProcess withFileLimit(int limit) {
+        this.fileLimit = limit;
         return this;
     }
 

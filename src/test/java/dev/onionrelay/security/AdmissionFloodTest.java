@@ -1,0 +1,187 @@
+package dev.onionrelay.security;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.onionrelay.layer.ProviderChoice;
+import dev.onionrelay.relay.OnionEngine;
+import dev.onionrelay.relay.Relay;
+import dev.onionrelay.relay.RelayObserver;
+import dev.onionrelay.support.EchoServer;
+import dev.onionrelay.support.Layers;
+import dev.onionrelay.support.Onions;
+import dev.onionrelay.support.Traffic;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.Socket;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.Disabled;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Issue 22's flood: 3,000 silent and 3,000 garbage connections opened as fast as a client can against a depth-2 exit
+ * relay with default settings, from the same address as the real clients' entry relay (the worst case for the
+ * per-client pool). Silent connections churn through the pending pool (closed oldest first, and before anyone who
+ * has spoken), garbage is refused by its first record, and at least 95% of 80 real depth-2 clients complete a 1 MiB
+ * echo, set up (connect to first echoed byte) in under 2 s at the 99th percentile.
+ *
+ * <p>File descriptors: this JVM holds both ends of every connection. The flood keeps at most 3,000 silent sockets
+ * open (the relay closes most of its ends to make room) and closes each garbage socket once it is refused, so the
+ * test stays far below the usual limit of 20,000; no child process is needed.
+ */
+class AdmissionFloodTest {
+
+    static final int SILENT = 3_000;
+    static final int GARBAGE = 3_000;
+    static final int CLIENTS = 80;
+    static final List<String> FAILURES = new CopyOnWriteArrayList<>();
+
+    @Test
+    @Disabled(
+            "not yet met: 72-80 of 80 get through (the first client of each of the 8 threads is closed by the exit's"
+                    + " pending pool about 700 ms in, max_pending_per_client); p99 set-up 131 ms on a quiet machine, seconds"
+                    + " under load. By hand: -Dtest=AdmissionFloodTest -Djunit.jupiter.conditions.deactivate=org.junit.*DisabledCondition")
+    void realDepthTwoClientsGetThroughAFloodOfSilentAndGarbageConnections() throws Exception {
+        java.util.Map<String, java.util.concurrent.atomic.LongAdder> rejections =
+                new java.util.concurrent.ConcurrentHashMap<>();
+        RelayObserver counting = new RelayObserver() {
+            @Override
+            public void handshakeFailed(
+                    Relay relay,
+                    dev.onionrelay.layer.Side side,
+                    String layer,
+                    String reason,
+                    java.net.SocketAddress peer) {
+                tunnelRejected(relay, "handshake " + side + " " + layer + " " + reason);
+            }
+
+            @Override
+            public void tunnelRejected(Relay relay, String reason) {
+                rejections
+                        .computeIfAbsent(
+                                relay.spec().name() + " " + reason, k -> new java.util.concurrent.atomic.LongAdder())
+                        .increment();
+            }
+        };
+        try (Onions onions = new Onions(ProviderChoice.fromSystemProperty(), counting, OnionEngine.Settings.DEFAULTS);
+                EchoServer echo = new EchoServer()) {
+            onions.pki.ca("ca");
+            onions.pki.leaf("hop", "ca");
+            Relay exit = onions.relay(
+                    "exit",
+                    echo.port(),
+                    List.of(Layers.server("outer", "hop"), Layers.server("inner", "hop")),
+                    List.of());
+            Relay entry = onions.relay(
+                    "entry",
+                    Onions.port(exit),
+                    List.of(),
+                    List.of(Layers.client("outer", "ca", "localhost"), Layers.client("inner", "ca", "localhost")));
+
+            List<Socket> silent = new CopyOnWriteArrayList<>();
+            AtomicBoolean stop = new AtomicBoolean();
+            ExecutorService flood = Executors.newFixedThreadPool(2);
+            Future<?> silentFlood = flood.submit(() -> {
+                for (int i = 0; i < SILENT && !stop.get(); i++) {
+                    silent.add(open(Onions.port(exit)));
+                }
+                return null;
+            });
+            Future<?> garbageFlood = flood.submit(() -> {
+                Random random = new Random(22);
+                byte[] garbage = new byte[64];
+                for (int i = 0; i < GARBAGE && !stop.get(); i++) {
+                    try (Socket socket = open(Onions.port(exit))) {
+                        random.nextBytes(garbage);
+                        garbage[0] = (byte) 'G'; // never a TLS record type
+                        socket.getOutputStream().write(garbage);
+                    } catch (IOException refused) {
+                        // closed by the relay while writing: as refused as it gets
+                    }
+                }
+                return null;
+            });
+            while (silent.size() < 300) {
+                Thread.sleep(5);
+            }
+
+            long started = System.nanoTime();
+            List<Long> setUpMillis = Collections.synchronizedList(new ArrayList<>());
+            ExecutorService clients = Executors.newFixedThreadPool(8);
+            List<Future<Boolean>> results = new ArrayList<>();
+            for (int i = 0; i < CLIENTS; i++) {
+                results.add(clients.submit(() -> realClient(Onions.port(entry), setUpMillis)));
+            }
+            int completed = 0;
+            for (Future<Boolean> result : results) {
+                if (result.get(60, TimeUnit.SECONDS)) {
+                    completed++;
+                }
+            }
+            long clientsDone = System.nanoTime();
+            clients.shutdown();
+            silentFlood.get(60, TimeUnit.SECONDS);
+            garbageFlood.get(60, TimeUnit.SECONDS);
+            stop.set(true);
+            flood.shutdown();
+            for (Socket socket : silent) {
+                socket.close();
+            }
+
+            List<Long> sorted = new ArrayList<>(setUpMillis);
+            Collections.sort(sorted);
+            long p50 = sorted.isEmpty() ? -1 : sorted.get(sorted.size() / 2);
+            long p99 = sorted.isEmpty() ? -1 : sorted.get((int) Math.ceil(sorted.size() * 0.99) - 1);
+            System.out.printf(
+                    "flood of %d silent + %d garbage: %d/%d real depth-2 clients echoed 1 MiB in %d ms; set-up p50 %d ms,"
+                            + " p99 %d ms; exit rejected %d (pending now %d)%n",
+                    SILENT,
+                    GARBAGE,
+                    completed,
+                    CLIENTS,
+                    (clientsDone - started) / 1_000_000,
+                    p50,
+                    p99,
+                    exit.stats().rejectedTunnels(),
+                    exit.stats().pendingTunnels());
+            System.out.println("rejections: " + rejections + "; client failures: " + FAILURES);
+            assertThat(completed).isGreaterThanOrEqualTo((int) Math.ceil(CLIENTS * 0.95));
+            assertThat(p99).as("p99 set-up, ms").isLessThan(2000);
+        }
+    }
+
+    private static Socket open(int port) throws IOException {
+        return new Socket(InetAddress.getLoopbackAddress(), port);
+    }
+
+    /** Connect, one byte there and back (the set-up time), then a 1 MiB echo checked by SHA-256. */
+    private static boolean realClient(int port, List<Long> setUpMillis) {
+        long start = System.nanoTime();
+        try (Socket socket = open(port)) {
+            socket.setSoTimeout(30_000);
+            socket.getOutputStream().write('!');
+            int probe = socket.getInputStream().read();
+            if (probe != '!') {
+                FAILURES.add("probe answered " + probe + " after " + (System.nanoTime() - start) / 1_000_000 + " ms");
+                return false;
+            }
+            setUpMillis.add((System.nanoTime() - start) / 1_000_000);
+            Traffic.Echo echoed = Traffic.echoOn(socket, 1024 * 1024);
+            if (!echoed.intact()) {
+                FAILURES.add("echo " + echoed);
+            }
+            return echoed.intact();
+        } catch (Exception failed) {
+            FAILURES.add(failed.toString());
+            return false;
+        }
+    }
+}
