@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import dev.onionrelay.support.Layers;
 import dev.onionrelay.support.NettyEcho;
 import dev.onionrelay.support.Onions;
+import dev.onionrelay.support.Scenario;
 import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
 import java.net.Socket;
@@ -23,6 +24,7 @@ import org.junit.jupiter.api.Test;
  * the heap after GC is back where it was within seconds of the last close, not after the 30 s set-up deadline that
  * used to keep each tunnel (channels, stacks, TLS engines) reachable until it fired.
  */
+@Scenario
 class AbandonedSetUpHeapTest {
 
     static final int TUNNELS = 20_000;

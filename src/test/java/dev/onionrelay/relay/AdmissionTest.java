@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import dev.onionrelay.support.Layers;
 import dev.onionrelay.support.NettyEcho;
 import dev.onionrelay.support.Onions;
+import dev.onionrelay.support.Scenario;
 import io.netty.channel.embedded.EmbeddedChannel;
 import java.io.IOException;
 import java.io.InputStream;
@@ -32,6 +33,7 @@ import org.junit.jupiter.api.Test;
  * closed for a newcomer, per relay and per client address; tunnel slots are taken by compare-and-set; a tunnel that
  * cannot even be constructed gives its place back.
  */
+@Scenario
 class AdmissionTest {
 
     private static OnionEngine.Settings pending(int perRelay, int perClient) {

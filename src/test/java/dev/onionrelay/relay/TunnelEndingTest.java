@@ -7,6 +7,7 @@ import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.Layers;
 import dev.onionrelay.support.LocalServers;
 import dev.onionrelay.support.Onions;
+import dev.onionrelay.support.Scenario;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.Socket;
@@ -19,6 +20,7 @@ import org.junit.jupiter.api.Test;
  * is in {@code DescriptorExhaustionTest} (it needs a process with few descriptors) and a constructor that throws in
  * {@link AdmissionTest}.
  */
+@Scenario
 class TunnelEndingTest {
 
     private static void assertNothingLeft(Onions onions, Relay relay) {

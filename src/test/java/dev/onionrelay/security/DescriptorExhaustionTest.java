@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.EchoServer;
+import dev.onionrelay.support.Scenario;
 import dev.onionrelay.support.ServiceProcess;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -24,6 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
  * ends its tunnel and gives back its places. After the clients leave, no tunnel is listed and {@code activeTunnels} is
  * 0; the exhaustion is counted and shown in health, and the relay accepts again.
  */
+@Scenario
 class DescriptorExhaustionTest {
 
     static final int CLIENTS = 200;
