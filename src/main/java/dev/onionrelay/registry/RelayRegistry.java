@@ -180,7 +180,7 @@ public final class RelayRegistry implements AutoCloseable {
             List<PreparedLayer> ingress = prepare(Side.INGRESS, spec);
             List<PreparedLayer> egress = prepare(Side.EGRESS, spec);
             Instant createdAt = Instant.now();
-            relay = bind(id, spec, ingress, egress, createdAt);
+            relay = bindNamingTheHolder(id, spec, ingress, egress, createdAt);
             try {
                 store.save(new StoredRelay(id, createdAt, relay.spec()));
             } catch (RuntimeException e) {
@@ -468,6 +468,37 @@ public final class RelayRegistry implements AutoCloseable {
                 relay.id(),
                 engine.listenAddress(relay.spec()),
                 retry);
+    }
+
+    /**
+     * A create's bind. Its port was free of relays when it was checked, but a store sync may have opened another
+     * instance's relay on it since (syncs bind outside the registry's lock): the refusal then names that relay, as the
+     * check would have, once the sync has put it in place.
+     */
+    private Relay bindNamingTheHolder(
+            String id, RelaySpec spec, List<PreparedLayer> ingress, List<PreparedLayer> egress, Instant createdAt) {
+        try {
+            return bind(id, spec, ingress, egress, createdAt);
+        } catch (RelayException e) {
+            if (e.kind() != RelayException.Kind.CONFLICT || spec.listen().port() == 0) {
+                throw e;
+            }
+            synchronized (syncLock) {
+                synchronized (lock) {
+                    for (Relay other : relays.values()) {
+                        if (other.spec().listen().port() == spec.listen().port()
+                                && other.state() == RelayState.LISTENING) {
+                            throw new RelayException(
+                                    RelayException.Kind.CONFLICT,
+                                    "listen.port",
+                                    "port " + spec.listen().port() + " is used by relay '"
+                                            + other.spec().name() + "'");
+                        }
+                    }
+                }
+            }
+            throw e;
+        }
     }
 
     private Relay bind(
