@@ -34,13 +34,13 @@ public final class Layer {
     boolean awaitingPeerClose;
     /** No longer in the stack. */
     boolean removed;
-    /** Plaintext has come out of this layer (see {@code LayerStack.onException}). */
+    /** Plaintext has come out of this layer (see {@code HandshakeAccounting.exceptionBehind}). */
     boolean receivedData;
-    /** Alerts the peer sent on this layer in the clear during its handshake (see {@code LayerStack.AlertWatch}). */
+    /** Alerts the peer sent on this layer in the clear during its handshake (see {@link AlertWatch}). */
     final AlertScanner alertsReceived = new AlertScanner();
     /** Alerts we sent on this layer in the clear during its handshake. */
     final AlertScanner alertsSent = new AlertScanner();
-    /** Plaintext bytes per record, final once the handshake is done (see {@code LayerStack.alignRecords}). */
+    /** Plaintext bytes per record, final once the handshake is done (see {@link RecordSizing}). */
     private int wrapDataSize;
 
     Layer(PreparedLayer prepared, SslHandler handler, String handlerName) {

@@ -3,15 +3,11 @@ package dev.onionrelay.layer;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelOutboundHandlerAdapter;
 import io.netty.channel.ChannelPromise;
-import io.netty.channel.PendingWriteQueue;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.Promise;
 import java.nio.channels.ClosedChannelException;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -38,32 +34,15 @@ import org.jspecify.annotations.Nullable;
  * against the channel's writability) and then leaves through the layer outside, in order. The peer's data that
  * precedes its close_notify is still read through the popping layer: with TLS 1.3 and 1.2, on both engines.
  *
+ * <p>What is not a stack rule lives beside it: {@link RecordSizing} (plaintext per record, pure arithmetic),
+ * {@link HandshakeAccounting} (how each handshake ended, for metrics and events) and {@link PendingPop} (the writes
+ * held while our pop waits for the peer's answer).
+ *
  * <p>All methods except {@link #status()} and {@link #depth()} run on the channel's event loop.
  */
 public final class LayerStack {
 
-    /** Record overhead assumed until a layer's protocol is known: more than any AEAD suite adds. */
-    static final int RECORD_OVERHEAD_PER_LAYER = 64;
-
-    static final int MAX_PLAINTEXT = 16 * 1024;
-
-    /** Floor for a layer's plaintext per record, so that a deep stack still carries useful records. */
-    static final int MIN_WRAP_DATA_SIZE = 1024;
-
-    /**
-     * Most plaintext the JDK engine (17) puts in one TLS 1.3 record: 2^14 less the 17 bytes of the inner content type
-     * and the tag, measured. Given 16,384 bytes it writes 16,367 and leaves 17, which Netty then joins to the next
-     * chunk by copying both into a new buffer, for every record.
-     */
-    static final int JDK_TLS13_MAX_PLAINTEXT = MAX_PLAINTEXT - 17;
-
     private static final AtomicLong HANDLER_SEQUENCE = new AtomicLong();
-
-    private static final System.Logger LOG = System.getLogger(LayerStack.class.getName());
-
-    /** Layer configurations whose handshake could not start, logged once each. */
-    private static final java.util.Map<io.netty.handler.ssl.SslContext, Boolean> UNSTARTABLE =
-            new java.util.WeakHashMap<>();
 
     private final Channel channel;
     private final Side side;
@@ -73,12 +52,9 @@ public final class LayerStack {
     private final StackListener listener;
     private final CopyOnWriteArrayList<Layer> layers = new CopyOnWriteArrayList<>();
     private final int minDepth;
+    private final HandshakeAccounting handshakes;
+    private final PendingPop pendingPop;
     private boolean inboundEnded;
-    /** Holds writes while the innermost layer is popped from our side. */
-    private @Nullable PopHold hold;
-
-    private boolean abandoned;
-    private Throwable lastException;
 
     /**
      * @param anchor the pipeline name of the handler that stays innermost (layers are added before it)
@@ -99,6 +75,8 @@ public final class LayerStack {
         this.peerPort = peerPort;
         this.minDepth = minDepth;
         this.listener = listener;
+        this.handshakes = new HandshakeAccounting(this, layers, listener);
+        this.pendingPop = new PendingPop(channel);
     }
 
     public Side side() {
@@ -119,13 +97,8 @@ public final class LayerStack {
 
     /** Live layers that run on {@code provider}. Safe from any thread. */
     public int depthOn(TlsProvider provider) {
-        int count = 0;
-        for (Layer layer : layers) {
-            if (layer.provider() == provider) {
-                count++;
-            }
-        }
-        return count;
+        return (int)
+                layers.stream().filter(layer -> layer.provider() == provider).count();
     }
 
     /** Whether the peer has ended its direction on this side (close_notify at the minimum depth). */
@@ -145,12 +118,7 @@ public final class LayerStack {
 
     /** Whether every layer has finished its handshake. */
     public boolean established() {
-        for (Layer layer : layers) {
-            if (layer.state() != LayerState.ESTABLISHED) {
-                return false;
-            }
-        }
-        return true;
+        return layers.stream().allMatch(layer -> layer.state() == LayerState.ESTABLISHED);
     }
 
     /**
@@ -202,14 +170,14 @@ public final class LayerStack {
             return;
         }
         if (!channel.isActive()) {
-            done.tryFailure(new java.nio.channels.ClosedChannelException());
+            done.tryFailure(new ClosedChannelException());
             return;
         }
         Layer layer;
         try {
             layer = add(configured.get(index), false);
         } catch (RuntimeException cannotStart) {
-            notStarted(configured.get(index), cannotStart);
+            handshakes.notStarted(configured.get(index), cannotStart);
             done.tryFailure(cannotStart);
             return;
         }
@@ -249,31 +217,9 @@ public final class LayerStack {
         try {
             return add(prepared, true);
         } catch (RuntimeException cannotStart) {
-            notStarted(prepared, cannotStart);
+            handshakes.notStarted(prepared, cannotStart);
             throw cannotStart;
         }
-    }
-
-    /**
-     * A layer whose handshake cannot even start: its TLS engine cannot be made from its settings (a protocol no engine
-     * knows, say), so nothing reaches the wire and there is no alert. Counted as {@code other} on every connection,
-     * logged once per layer configuration.
-     */
-    private void notStarted(PreparedLayer prepared, RuntimeException cause) {
-        boolean first;
-        synchronized (UNSTARTABLE) {
-            first = UNSTARTABLE.put(prepared.context(), Boolean.TRUE) == null;
-        }
-        if (first) {
-            LOG.log(
-                    System.Logger.Level.WARNING,
-                    "Layer ''{0}'' on the {1} side cannot start a handshake ({2}); every connection through it fails"
-                            + " and is counted with reason ''other''",
-                    prepared.spec().name(),
-                    side.label(),
-                    cause.toString());
-        }
-        listener.handshakeNotStarted(this, prepared.spec().name(), HandshakeFailures.OTHER, cause);
     }
 
     private Layer add(PreparedLayer prepared, boolean dynamic) {
@@ -289,7 +235,7 @@ public final class LayerStack {
         handler.setCloseNotifyFlushTimeout(2, TimeUnit.SECONDS);
         Layer layer = new Layer(prepared, handler, "tls-" + HANDLER_SEQUENCE.incrementAndGet());
         // Provisional until the handshake tells the protocol (see alignRecords); only handshake messages use it.
-        layer.wrapDataSize(Math.max(MIN_WRAP_DATA_SIZE, MAX_PLAINTEXT - RECORD_OVERHEAD_PER_LAYER * layers.size()));
+        layer.wrapDataSize(RecordSizing.provisional(layers.size()));
         layers.add(layer);
         handler.handshakeFuture().addListener(f -> onHandshake(layer, f));
         handler.sslCloseFuture().addListener(f -> {
@@ -300,7 +246,7 @@ public final class LayerStack {
         // In place before the handler, which may write its ClientHello as soon as it is added.
         channel.pipeline().addBefore(anchor, layer.watchName(), new AlertWatch(layer));
         channel.pipeline().addBefore(anchor, layer.handlerName(), handler);
-        channel.pipeline().addAfter(layer.handlerName(), layer.guardName(), new LayerGuard(layer));
+        channel.pipeline().addAfter(layer.handlerName(), layer.guardName(), new LayerGuard(layer, this, handshakes));
         if (dynamic) {
             listener.pushed(this, layer, Initiator.LOCAL);
         }
@@ -309,86 +255,18 @@ public final class LayerStack {
 
     private void onHandshake(Layer layer, Future<? super Channel> result) {
         if (result.isSuccess()) {
-            unwatch(layer);
+            handshakes.unwatch(layer);
             alignRecords(layer);
-            layer.established();
-            listener.handshakeSucceeded(this, layer, Duration.ofNanos(layer.elapsedNanos()));
+            handshakes.succeeded(layer);
             return;
         }
-        if (layer.state() == LayerState.FAILED) {
-            // Counted already: the connection ended under this handshake, and the future fails as a consequence.
-            unwatch(layer);
-            return;
-        }
-        if (layer.removed || abandoned) {
-            // We removed the layer or are tearing the tunnel down ourselves: not a handshake failure.
-            unwatch(layer);
-            layer.failed("aborted");
-            return;
-        }
-        Throwable cause = result.cause();
-        String reason = HandshakeFailures.reason(cause, layer.alertsReceived.lastAlert(), AlertScanner.NONE);
-        if (!reason.equals(HandshakeFailures.OTHER) && !reason.equals(HandshakeFailures.PEER_CLOSED)) {
-            // Named already (an alert received, a problem we detected, a timeout): no alert we send can rename it.
-            reportFailure(layer, cause);
-            return;
-        }
-        layer.failed(reason);
-        // The peer's address, read while the connection is open (the channel keeps it once read).
-        channel.remoteAddress();
-        // The handler writes the alert for a failure right after failing the future: read the wire one task later.
-        try {
-            channel.eventLoop().execute(() -> reportFailure(layer, cause));
-        } catch (java.util.concurrent.RejectedExecutionException shuttingDown) {
-            reportFailure(layer, cause);
-        }
-    }
-
-    private void reportFailure(Layer layer, Throwable cause) {
-        unwatch(layer);
-        int received = layer.alertsReceived.lastAlert();
-        int sent = layer.alertsSent.lastAlert();
-        String reason = HandshakeFailures.reason(cause, received, sent);
-        layer.failed(reason, HandshakeFailures.alertDirection(cause, received, sent));
-        listener.handshakeFailed(this, layer, reason, cause);
-    }
-
-    /** Counts the failure of a layer whose handshake future has not failed (yet): once, then the future is ignored. */
-    private void countFailure(Layer layer, Throwable cause) {
-        if (layer.state() != LayerState.FAILED) {
-            reportFailure(layer, cause);
-        }
-    }
-
-    /**
-     * The connection ended under a handshake: the peer closed or reset TCP, or closed a layer outside the one
-     * handshaking. The layer whose handshake was under way failed ({@code peer_closed}, unless the peer said why in an
-     * alert first). Counted once; the handshake future that fails next is not counted again.
-     */
-    private void connectionLost(Throwable cause) {
-        if (abandoned) {
-            return;
-        }
-        for (Layer layer : layers) {
-            if (layer.state() == LayerState.HANDSHAKING) {
-                countFailure(layer, cause);
-                return;
-            }
-        }
-    }
-
-    private void unwatch(Layer layer) {
-        if (channel.pipeline().context(layer.watchName()) != null) {
-            channel.pipeline().remove(layer.watchName());
-        }
+        handshakes.failed(layer, result.cause());
     }
 
     /**
      * Sizes {@code layer}'s records, now that its protocol is known, so that one of them fills exactly one record of
-     * the layer outside it (the outermost fills a full record on the wire). Netty's handler wraps {@code wrapDataSize}
-     * bytes at a time from its queue of inner records: when an inner record is a few bytes short of that, every outer
-     * record also takes the head of the next inner one, and Netty copies both into a new buffer (copyAndCompose),
-     * record after record; the receiver in turn reassembles every inner record from two outer ones.
+     * the layer outside it (the outermost fills a full record on the wire); why, and the numbers, in
+     * {@link RecordSizing}.
      *
      * <p>The size of the layer outside is final already: this layer's handshake travels as its application data, so
      * it cannot complete before that layer's. Application data is wrapped only after the handshake, so the
@@ -401,197 +279,21 @@ public final class LayerStack {
             return;
         }
         SSLSession session = layer.handler().engine().getSession();
-        int size = maxPlaintext(layer.provider(), session.getProtocol());
-        if (index > 0) {
-            int outsideRecord = layers.get(index - 1).wrapDataSize();
-            size = Math.min(size, outsideRecord - recordOverhead(layer.provider(), session));
-        }
-        layer.wrapDataSize(Math.max(MIN_WRAP_DATA_SIZE, size));
-    }
-
-    /** Most plaintext one record of {@code protocol} takes; offering more only leaves a remainder to re-queue. */
-    static int maxPlaintext(TlsProvider provider, String protocol) {
-        return provider == TlsProvider.JDK && "TLSv1.3".equals(protocol) ? JDK_TLS13_MAX_PLAINTEXT : MAX_PLAINTEXT;
+        layer.wrapDataSize(
+                index == 0
+                        ? RecordSizing.outermost(layer.provider(), session.getProtocol())
+                        : RecordSizing.inside(
+                                layer.provider(),
+                                session.getProtocol(),
+                                session.getCipherSuite(),
+                                layers.get(index - 1).wrapDataSize()));
     }
 
     /**
-     * Bytes one record adds to its plaintext: a 5-byte header and a 16-byte AEAD tag, plus the inner content type in
-     * TLS 1.3 or the explicit nonce of TLS 1.2 AES-GCM. The JDK engine (17) adds 16 more to each TLS 1.3 record, with
-     * every suite (measured: 1 byte of plaintext makes a record of 39, 16,320 bytes one of 16,358). Other suites get
-     * the provisional allowance: their inner records then fall short of the outer size, which costs copies but is safe.
+     * The peer's close_notify arrived on {@code layer}. Runs inside that handler's decode (see class comment), or at
+     * the end of the read that brought it ({@link LayerGuard}).
      */
-    static int recordOverhead(TlsProvider provider, SSLSession session) {
-        String protocol = session.getProtocol();
-        String cipher = session.getCipherSuite();
-        if ("TLSv1.3".equals(protocol)) {
-            return provider == TlsProvider.JDK ? 5 + 1 + 16 + 16 : 5 + 1 + 16;
-        }
-        if ("TLSv1.2".equals(protocol) && cipher.contains("_GCM_")) {
-            return 5 + 8 + 16;
-        }
-        if ("TLSv1.2".equals(protocol) && cipher.contains("CHACHA20")) {
-            return 5 + 16;
-        }
-        return RECORD_OVERHEAD_PER_LAYER;
-    }
-
-    /**
-     * An exception passed the guard right behind {@code layer}. The first guard to see an exception is the one of
-     * the layer that raised it. A TLS 1.3 client finishes its handshake when it has sent its Finished, so a server
-     * that rejects its certificate answers with an alert after the handshake future succeeded: an SSL failure on an
-     * established layer that has not carried any data yet is still that layer's handshake failure.
-     */
-    private void onException(Layer layer, Throwable cause) {
-        if (cause == lastException) {
-            return;
-        }
-        lastException = cause;
-        if (cause instanceof java.io.IOException && !isTlsFailure(cause)) {
-            // A reset (or another transport error) under a handshake: the peer gave up on it.
-            connectionLost(cause);
-            return;
-        }
-        if (abandoned || layer.state() != LayerState.ESTABLISHED || layer.receivedData || !isTlsFailure(cause)) {
-            return;
-        }
-        countFailure(layer, cause);
-    }
-
-    private static boolean isTlsFailure(Throwable cause) {
-        for (Throwable t = cause; t != null; t = t.getCause() == t ? null : t.getCause()) {
-            if (t instanceof javax.net.ssl.SSLException) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    /** Sits right behind one layer's handler: sees that layer's plaintext and the exceptions it raises first. */
-    private final class LayerGuard extends io.netty.channel.ChannelInboundHandlerAdapter {
-
-        private final Layer layer;
-
-        LayerGuard(Layer layer) {
-            this.layer = layer;
-        }
-
-        @Override
-        public void channelRead(io.netty.channel.ChannelHandlerContext ctx, Object msg) {
-            layer.receivedData = true;
-            ctx.fireChannelRead(msg);
-        }
-
-        @Override
-        public void channelReadComplete(io.netty.channel.ChannelHandlerContext ctx) {
-            if (layer.awaitingPeerClose && !layer.removed && layer.peerClosed()) {
-                // The peer's close_notify came in this read. The engine decodes nothing after it, so the bytes that
-                // followed are still in the handler, which hands them on when it is removed.
-                layer.awaitingPeerClose = false;
-                onCloseNotify(layer);
-            }
-            ctx.fireChannelReadComplete();
-        }
-
-        @Override
-        public void exceptionCaught(io.netty.channel.ChannelHandlerContext ctx, Throwable cause) {
-            onException(layer, cause);
-            ctx.fireExceptionCaught(cause);
-        }
-
-        @Override
-        public void userEventTriggered(io.netty.channel.ChannelHandlerContext ctx, Object event) {
-            if (event instanceof io.netty.channel.socket.ChannelInputShutdownEvent) {
-                // TCP FIN: with half-closure allowed no channelInactive fails the handshake, the tunnel just ends.
-                connectionLost(new java.nio.channels.ClosedChannelException());
-            }
-            ctx.fireUserEventTriggered(event);
-        }
-    }
-
-    /**
-     * Sits right before one layer's handler while it handshakes: reads the alerts that pass in the clear each way, so
-     * that a failure is named by what was said on the wire (see {@link AlertScanner}). Removed when the handshake ends.
-     */
-    private static final class AlertWatch extends io.netty.channel.ChannelDuplexHandler {
-
-        private final Layer layer;
-
-        AlertWatch(Layer layer) {
-            this.layer = layer;
-        }
-
-        @Override
-        public void channelRead(io.netty.channel.ChannelHandlerContext ctx, Object msg) {
-            if (msg instanceof io.netty.buffer.ByteBuf bytes) {
-                layer.alertsReceived.scan(bytes);
-            }
-            ctx.fireChannelRead(msg);
-        }
-
-        @Override
-        public void write(
-                io.netty.channel.ChannelHandlerContext ctx, Object msg, io.netty.channel.ChannelPromise promise) {
-            if (msg instanceof io.netty.buffer.ByteBuf bytes) {
-                layer.alertsSent.scan(bytes);
-            }
-            ctx.write(msg, promise);
-        }
-    }
-
-    /**
-     * Holds the writes meant for a layer that we are popping, from its close_notify until the peer's answer removes
-     * it; then passes them on, in order, to the layer outside. The held bytes count as pending outbound bytes of the
-     * channel, so the channel turns unwritable at the usual mark and the other side stops reading.
-     */
-    private final class PopHold extends ChannelOutboundHandlerAdapter {
-
-        final Layer layer;
-        /** Done when the held writes have been passed on (or the channel is gone). */
-        final Promise<Void> released = channel.eventLoop().newPromise();
-
-        private ChannelHandlerContext ctx;
-        private PendingWriteQueue queue;
-
-        PopHold(Layer layer) {
-            this.layer = layer;
-        }
-
-        @Override
-        public void handlerAdded(ChannelHandlerContext ctx) {
-            this.ctx = ctx;
-            this.queue = new PendingWriteQueue(ctx);
-        }
-
-        @Override
-        public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
-            queue.add(msg, promise);
-        }
-
-        @Override
-        public void flush(ChannelHandlerContext ctx) {
-            // Nothing held may leave yet; flushes still reach the layers outside for what they have.
-            ctx.flush();
-        }
-
-        /** Writes everything held to the next handler outwards, then leaves the pipeline. */
-        void release() {
-            queue.removeAndWriteAll();
-            ctx.pipeline().remove(this);
-        }
-
-        @Override
-        public void handlerRemoved(ChannelHandlerContext ctx) {
-            if (hold == this) {
-                // Torn down with the channel before the pop finished: nothing held can be sent any more.
-                hold = null;
-            }
-            queue.removeAndFailAll(new ClosedChannelException());
-            released.trySuccess(null);
-        }
-    }
-
-    /** The peer's close_notify arrived on {@code layer}. Runs inside that handler's decode (see class comment). */
-    private void onCloseNotify(Layer layer) {
+    void onCloseNotify(Layer layer) {
         if (!layer.peerClosed()) {
             // Netty's OpenSSL engine, where its half-close cannot be set up (OpenSslHalfClose), reports CLOSED from
             // every unwrap once our own close_notify is out, and the handler takes that for the peer's. The peer's
@@ -606,7 +308,7 @@ public final class LayerStack {
         }
         if (layer.state() == LayerState.ESTABLISHED) {
             // The peer closed the layer that carries a handshake still under way inside it.
-            connectionLost(new java.nio.channels.ClosedChannelException());
+            handshakes.connectionLost(new ClosedChannelException());
         }
         if (index != layers.size() - 1) {
             settleAwaitedCloses(index);
@@ -670,13 +372,9 @@ public final class LayerStack {
         // Removal forwards whatever followed the close_notify to the next handler (the layer outside's plaintext).
         channel.pipeline().remove(handler);
         channel.pipeline().remove(layer.guardName());
-        PopHold held = hold;
-        if (held != null && held.layer == layer) {
-            // What was written while we waited for the peer's close_notify now goes out through the layer outside,
-            // after the popped layer's close_notify and in the order it was written.
-            hold = null;
-            held.release();
-        }
+        // What was written while we waited for the peer's close_notify now goes out through the layer outside,
+        // after the popped layer's close_notify and in the order it was written.
+        pendingPop.release(layer);
         // An engine that answers close_notify by itself writes the answer without flushing it.
         channel.flush();
         listener.popped(this, layer, initiator);
@@ -699,9 +397,7 @@ public final class LayerStack {
         // Everything written so far is wrapped by the layer before its close_notify; what is written from now on is
         // held right inside it until it is gone, because its engine, once closed, fails every later write.
         channel.flush();
-        PopHold held = new PopHold(innermost);
-        channel.pipeline().addAfter(innermost.guardName(), innermost.holdName(), held);
-        hold = held;
+        pendingPop.holdWrites(innermost);
         innermost.handler().closeOutbound();
     }
 
@@ -711,11 +407,11 @@ public final class LayerStack {
      * caller then shuts down TCP output.
      */
     public ChannelFuture closeOutbound() {
-        PopHold held = hold;
-        if (held != null) {
+        Future<Void> heldWrites = pendingPop.released();
+        if (heldWrites != null) {
             // Writes held for a pop leave through the layer outside once the pop is done: close after them.
             ChannelPromise closed = channel.newPromise();
-            held.released.addListener(f -> closeOutbound().addListener(c -> {
+            heldWrites.addListener(f -> closeOutbound().addListener(c -> {
                 if (c.isSuccess()) {
                     closed.trySuccess();
                 } else {
@@ -741,12 +437,11 @@ public final class LayerStack {
      * null when no such pop is pending. Event loop only.
      */
     public @Nullable String pendingPop() {
-        PopHold held = hold;
-        return held != null ? held.layer.name() : null;
+        return pendingPop.layerName();
     }
 
     /** The tunnel is being torn down by us: later handshake failures are consequences, not failures to count. */
     public void abandon() {
-        abandoned = true;
+        handshakes.abandon();
     }
 }
