@@ -65,7 +65,7 @@ import org.jspecify.annotations.Nullable;
 public final class RelayRegistry implements AutoCloseable {
 
     private static final System.Logger LOG = System.getLogger(RelayRegistry.class.getName());
-    public static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,62}");
+    public static final Pattern NAME = dev.onionrelay.credential.SafeName.PATTERN;
 
     private final OnionEngine engine;
     private final TlsContexts contexts;

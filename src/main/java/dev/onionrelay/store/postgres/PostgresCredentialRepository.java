@@ -2,6 +2,7 @@ package dev.onionrelay.store.postgres;
 
 import dev.onionrelay.credential.Credential;
 import dev.onionrelay.credential.CredentialException;
+import dev.onionrelay.credential.CredentialHolds;
 import dev.onionrelay.credential.CredentialRepository;
 import dev.onionrelay.credential.CredentialStore;
 import dev.onionrelay.credential.NewCredential;
@@ -18,8 +19,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
 import java.util.Comparator;
-import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -56,8 +55,9 @@ public final class PostgresCredentialRepository implements CredentialRepository 
     private volatile Map<String, Credential> stored = Map.of();
     private volatile List<Row> rows = List.of();
     private final Map<String, Credential> local = new ConcurrentHashMap<>();
-    // credential name -> holder id -> holder name; guarded by this
-    private final Map<String, Map<String, String>> holders = new HashMap<>();
+    // This instance's view of which relays hold which names; guarded by this, as deletes are. The database, where
+    // each relay's row references its credentials, is the judge across instances.
+    private final CredentialHolds holds = new CredentialHolds();
 
     public PostgresCredentialRepository(PgStore db) {
         this.db = db;
@@ -250,23 +250,17 @@ public final class PostgresCredentialRepository implements CredentialRepository 
 
     @Override
     public synchronized void hold(String holder, String holderName, Collection<String> names) {
-        for (String name : names) {
-            holders.computeIfAbsent(name, n -> new LinkedHashMap<>()).put(holder, holderName);
-        }
+        holds.hold(holder, holderName, names);
     }
 
     @Override
     public synchronized void release(String holder) {
-        holders.values().removeIf(held -> {
-            held.remove(holder);
-            return held.isEmpty();
-        });
+        holds.release(holder);
     }
 
     @Override
     public synchronized List<String> holdersOf(String name) {
-        Map<String, String> held = holders.get(name);
-        return held == null ? List.of() : List.copyOf(held.values());
+        return holds.holdersOf(name);
     }
 
     /**
@@ -279,11 +273,7 @@ public final class PostgresCredentialRepository implements CredentialRepository 
             throw CredentialException.notFound("");
         }
         // A name this instance has not read yet may still be in the database: the database answers.
-        Map<String, String> held = holders.get(name);
-        if (held != null && !held.isEmpty()) {
-            throw CredentialException.conflict(
-                    NAME_FIELD, "credential '" + name + "' is used by relays " + List.copyOf(held.values()));
-        }
+        holds.requireNotHeld(name);
         if (local.containsKey(name) && !stored.containsKey(name)) {
             local.remove(name);
             return;
@@ -303,8 +293,7 @@ public final class PostgresCredentialRepository implements CredentialRepository 
             });
         } catch (PgStore.StatementException e) {
             if (FOREIGN_KEY_VIOLATION.equals(e.sqlState())) {
-                throw CredentialException.conflict(
-                        NAME_FIELD, "credential '" + name + "' is used by relays " + usersOf(name));
+                throw CredentialHolds.inUse(name, usersOf(name));
             }
             throw e;
         }
