@@ -26,7 +26,7 @@ import java.util.zip.CRC32C;
  * <p>Record sizing, per layer {@code i} (0 = outermost), plaintext bytes per record:
  *
  * <ul>
- *   <li>{@code margin}: {@code 16384 - 64 * i}, the engine's current rule (LayerStack.RECORD_OVERHEAD_PER_LAYER).
+ *   <li>{@code margin}: {@code 16384 - 64 * i}, the engine's current rule (RecordSizing.RECORD_OVERHEAD_PER_LAYER).
  *   <li>{@code exact}: {@link #exact}, so that an inner record is exactly the plaintext of one outer record.
  * </ul>
  *
