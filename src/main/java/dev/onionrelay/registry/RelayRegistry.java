@@ -1,30 +1,17 @@
 package dev.onionrelay.registry;
 
-import dev.onionrelay.layer.BelowMinimumDepthException;
-import dev.onionrelay.layer.LayerConfigurationException;
 import dev.onionrelay.layer.LayerSpec;
-import dev.onionrelay.layer.LayerStack;
 import dev.onionrelay.layer.LayerStatus;
 import dev.onionrelay.layer.PreparedLayer;
 import dev.onionrelay.layer.Side;
 import dev.onionrelay.layer.TlsContexts;
-import dev.onionrelay.layer.Verification;
-import dev.onionrelay.relay.Endpoint;
 import dev.onionrelay.relay.OnionEngine;
-import dev.onionrelay.relay.PushRules;
 import dev.onionrelay.relay.Relay;
 import dev.onionrelay.relay.RelayException;
 import dev.onionrelay.relay.RelaySpec;
 import dev.onionrelay.relay.RelayState;
 import dev.onionrelay.relay.Tunnel;
-import dev.onionrelay.relay.upstream.HostPort;
-import io.netty.util.concurrent.DefaultThreadFactory;
-import java.io.IOException;
-import java.net.BindException;
-import java.time.Duration;
 import java.time.Instant;
-import java.time.temporal.ChronoUnit;
-import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -36,15 +23,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Executors;
-import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.regex.Pattern;
-import org.jspecify.annotations.Nullable;
 
 /**
  * The registry of relays: validates specs against policy and limits, builds their TLS contexts, opens them on the
@@ -61,6 +40,10 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>A relay that cannot open at start (port taken, credential missing) is {@link RelayState#FAILED} and tries again
  * with the {@link ListenRetry} backoff; its {@link Relay#error()} says why and when the next try is.
+ *
+ * <p>This class keeps the relays, their creation, deletion and store sync, and the locking that orders them; each
+ * other concern has its own class: {@link SpecRules} (validation), {@link RelayOpener} (TLS contexts and binds),
+ * {@link ListenRetries}, {@link LiveLayers} (push and pop), {@link CredentialUse} and {@link DeclaredRelays}.
  */
 public final class RelayRegistry implements AutoCloseable {
 
@@ -68,11 +51,9 @@ public final class RelayRegistry implements AutoCloseable {
     public static final Pattern NAME = dev.onionrelay.credential.SafeName.PATTERN;
 
     private final OnionEngine engine;
-    private final TlsContexts contexts;
     private final RelayStore store;
     private final RelayPolicy policy;
     private final RelayLimits limits;
-    private final ListenRetry listenRetry;
     private final RelayRequests.Defaults defaults;
     private final Map<String, Relay> relays = new ConcurrentHashMap<>();
     /**
@@ -88,10 +69,15 @@ public final class RelayRegistry implements AutoCloseable {
     /** This instance's acknowledged store writes, for the sync's re-check. Guarded by {@link #lock}. */
     private final LocalWrites writes = new LocalWrites();
 
-    private final Set<String> declared = ConcurrentHashMap.newKeySet();
-    private final List<SkippedRelay> skipped = new CopyOnWriteArrayList<>();
-    private final ScheduledExecutorService retries =
-            Executors.newSingleThreadScheduledExecutor(new DefaultThreadFactory("onion-listen-retry", true));
+    private final DeclaredRelays declared;
+    private final SpecRules rules;
+    /** The clash checks' view of {@link #relays} and {@link #creating}: read under {@link #lock}. */
+    private final SpecRules.Running clashes;
+
+    private final RelayOpener opener;
+    private final ListenRetries retries;
+    private final LiveLayers liveLayers;
+    private final CredentialUse credentials;
 
     /** A stored relay that was not loaded at start, with why; its file is kept. */
     public record SkippedRelay(String id, String name, String reason) {}
@@ -124,11 +110,16 @@ public final class RelayRegistry implements AutoCloseable {
             RelayRequests.Defaults defaults) {
         this.defaults = defaults;
         this.engine = engine;
-        this.contexts = contexts;
         this.store = store;
         this.policy = policy;
         this.limits = limits;
-        this.listenRetry = listenRetry;
+        this.rules = new SpecRules(policy, limits);
+        this.opener = new RelayOpener(engine, contexts);
+        this.retries = new ListenRetries(engine, opener, listenRetry, relay -> relays.get(relay.id()) == relay);
+        this.liveLayers = new LiveLayers(this::get, rules, opener, limits, defaults);
+        this.credentials = new CredentialUse(contexts.keyMaterial());
+        this.declared = new DeclaredRelays(engine, retries, credentials);
+        this.clashes = new RunningRelays(relays, creating, declared, this::find);
     }
 
     public OnionEngine engine() {
@@ -165,22 +156,23 @@ public final class RelayRegistry implements AutoCloseable {
     public Relay create(RelaySpec spec) {
         String id = UUID.randomUUID().toString();
         synchronized (lock) {
-            if (relays.size() + creating.size() >= limits.maxRelays()) {
-                throw new RelayException(
-                        RelayException.Kind.LIMIT,
-                        null,
-                        "at most " + limits.maxRelays() + " relays may exist (onion.limits.max-relays)");
-            }
-            validate(spec);
+            rules.checkRoom(relays.size() + creating.size());
+            rules.validate(spec, clashes);
             creating.put(spec.name(), id);
         }
         Relay relay;
         try {
-            hold(id, spec);
+            credentials.hold(id, spec);
             List<PreparedLayer> ingress = prepare(Side.INGRESS, spec);
             List<PreparedLayer> egress = prepare(Side.EGRESS, spec);
             Instant createdAt = Instant.now();
-            relay = bindNamingTheHolder(id, spec, ingress, egress, createdAt);
+            relay = opener.bindNamingTheHolder(id, spec, ingress, egress, createdAt, () -> {
+                synchronized (syncLock) {
+                    synchronized (lock) {
+                        rules.checkPort(spec, clashes);
+                    }
+                }
+            });
             try {
                 store.save(new StoredRelay(id, createdAt, relay.spec()));
             } catch (RuntimeException e) {
@@ -188,7 +180,7 @@ public final class RelayRegistry implements AutoCloseable {
                 throw e;
             }
         } catch (RuntimeException e) {
-            contexts.keyMaterial().release(id);
+            credentials.release(id);
             synchronized (lock) {
                 creating.remove(spec.name());
             }
@@ -221,42 +213,14 @@ public final class RelayRegistry implements AutoCloseable {
      */
     public Relay openDeclared(RelaySpec spec) {
         synchronized (syncLock) {
-            return openDeclared0(spec);
-        }
-    }
-
-    private Relay openDeclared0(RelaySpec spec) {
-        String id = "config-" + spec.name();
-        Instant createdAt = Instant.now();
-        Relay relay;
-        try {
-            synchronized (lock) {
-                validate(spec);
-            }
-        } catch (RelayException e) {
-            if (e.kind() == RelayException.Kind.CONFLICT && "name".equals(e.field())) {
-                throw e;
-            }
-            // Not retried: policy and limits do not change while the service runs.
-            LOG.log(
-                    System.Logger.Level.WARNING,
-                    "declared relay {0} could not be opened: {1}",
-                    spec.name(),
-                    e.getMessage());
-            relay = engine.failed(id, spec, createdAt, e.getMessage());
-            declared.add(id);
+            Relay relay = declared.open(spec, checked -> {
+                synchronized (lock) {
+                    rules.validate(checked, clashes);
+                }
+            });
             put(relay);
             return relay;
         }
-        hold(id, spec);
-        try {
-            relay = bind(id, spec, prepare(Side.INGRESS, spec), prepare(Side.EGRESS, spec), createdAt);
-        } catch (RelayException e) {
-            relay = failed(id, spec, createdAt, e.getMessage(), "declared relay {0} could not be opened: {1}");
-        }
-        declared.add(id);
-        put(relay);
-        return relay;
     }
 
     private void put(Relay relay) {
@@ -274,7 +238,7 @@ public final class RelayRegistry implements AutoCloseable {
     public void restore() {
         synchronized (syncLock) {
             for (StoredRelay stored : store.load()) {
-                if (!declaredNameClash(stored)) {
+                if (!declared.nameClash(stored, find(stored.spec().name()))) {
                     openStored(stored);
                 }
             }
@@ -303,9 +267,10 @@ public final class RelayRegistry implements AutoCloseable {
                 Set<String> unsettled = writes.since(mark);
                 Set<String> skip = new LinkedHashSet<>(unsettled);
                 for (StoredRelay relay : stored) {
-                    if (relays.get(relay.id()) == null && skipped.stream().anyMatch(s -> s.id().equals(relay.id()))) {
-                        skip.add(relay.id());
-                    } else if (declaredNameClash(relay)) {
+                    if (declared.keepsOut(
+                            relay,
+                            relays.get(relay.id()) != null,
+                            find(relay.spec().name()))) {
                         skip.add(relay.id());
                     }
                 }
@@ -330,39 +295,15 @@ public final class RelayRegistry implements AutoCloseable {
         }
     }
 
-    private boolean declaredNameClash(StoredRelay stored) {
-        RelaySpec spec = stored.spec();
-        Optional<Relay> clash = find(spec.name()).filter(other -> declared.contains(other.id()));
-        if (clash.isEmpty()) {
-            return false;
-        }
-        if (skipped.stream().noneMatch(s -> s.id().equals(stored.id()))) {
-            String reason = "the name '" + spec.name()
-                    + "' is declared in configuration (onion.relays); the stored relay is kept in the store, not loaded";
-            skipped.add(new SkippedRelay(stored.id(), spec.name(), reason));
-            LOG.log(System.Logger.Level.WARNING, "relay {0} ({1}) not loaded: {2}", spec.name(), stored.id(), reason);
-        }
-        return true;
-    }
-
     private void openStored(StoredRelay stored) {
         RelaySpec spec = stored.spec();
-        hold(stored.id(), spec);
-        Relay relay;
-        try {
-            relay = bind(
-                    stored.id(), spec, prepare(Side.INGRESS, spec), prepare(Side.EGRESS, spec), stored.createdAt());
-            LOG.log(
-                    System.Logger.Level.INFO,
-                    "relay {0} ({1}) listening on {2}, from the store",
-                    spec.name(),
-                    stored.id(),
-                    engine.listenAddress(relay.spec()));
-        } catch (RelayException e) {
-            relay = failed(
-                    stored.id(), spec, stored.createdAt(), e.getMessage(), "relay {0} could not be restored: {1}");
-        }
-        put(relay);
+        credentials.hold(stored.id(), spec);
+        put(retries.openOrRetry(
+                stored.id(),
+                spec,
+                stored.createdAt(),
+                "relay {0} ({1}) listening on {2}, from the store",
+                "relay {0} could not be restored: {1}"));
     }
 
     private void closeLocally(String id, String why) {
@@ -373,19 +314,19 @@ public final class RelayRegistry implements AutoCloseable {
         if (relay == null) {
             return;
         }
-        stop(relay);
-        contexts.keyMaterial().release(id);
-        LOG.log(
-                System.Logger.Level.INFO,
-                "relay {0} ({1}) closed: {2}",
-                relay.spec().name(),
-                id,
-                why);
+        stopAndRelease(relay, "closed: " + why);
+    }
+
+    /** Stops a relay taken out of {@link #relays} and lets go of its credentials; logs "relay name (id) {@code what}". */
+    private void stopAndRelease(Relay relay, String what) {
+        ListenRetries.stop(relay);
+        credentials.release(relay.id());
+        LOG.log(System.Logger.Level.INFO, "relay {0} ({1}) {2}", relay.spec().name(), relay.id(), what);
     }
 
     /** Stored relays that were not loaded at start (their name is declared in configuration), with why. */
     public List<SkippedRelay> skipped() {
-        return List.copyOf(skipped);
+        return declared.skipped();
     }
 
     /** Whether a relay was declared in configuration (and so cannot be deleted or replaced over the API). */
@@ -393,276 +334,9 @@ public final class RelayRegistry implements AutoCloseable {
         return declared.contains(relay.id());
     }
 
-    private void hold(String id, RelaySpec spec) {
-        Set<String> names = new LinkedHashSet<>();
-        for (LayerSpec layer : allLayers(spec)) {
-            if (layer.credential() != null) {
-                names.add(layer.credential());
-            }
-            if (layer.trust() != null && !LayerSpec.SYSTEM_TRUST.equals(layer.trust())) {
-                names.add(layer.trust());
-            }
-        }
-        contexts.keyMaterial().hold(id, spec.name(), names);
-    }
-
-    private Relay failed(String id, RelaySpec spec, Instant createdAt, String why, String logPattern) {
-        LOG.log(System.Logger.Level.WARNING, logPattern, spec.name(), why);
-        Relay relay = engine.failed(id, spec, createdAt, why);
-        scheduleRetry(relay, why, 1);
-        return relay;
-    }
-
-    private void scheduleRetry(Relay relay, String why, int retry) {
-        Duration delay = listenRetry.delay(retry);
-        Instant next = Instant.now().plus(delay).truncatedTo(ChronoUnit.SECONDS);
-        relay.failed(why + "; next try at " + next + " (retry " + retry + ")");
-        try {
-            retries.schedule(() -> retry(relay, retry), delay.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (RejectedExecutionException e) {
-            // Closing: nothing to retry any more.
-        }
-    }
-
-    /**
-     * Stops a relay taken out of {@link #relays}. Under the relay's own monitor, as a retry's reopen is: a retry that
-     * found the relay still registered finishes its bind first and the stop then closes that listener too.
-     */
-    private static void stop(Relay relay) {
-        synchronized (relay) {
-            relay.stop();
-        }
-    }
-
-    private void retry(Relay relay, int retry) {
-        synchronized (relay) {
-            retryLocked(relay, retry);
-        }
-    }
-
-    private void retryLocked(Relay relay, int retry) {
-        if (relays.get(relay.id()) != relay || relay.state() != RelayState.FAILED) {
-            return; // deleted or replaced meanwhile
-        }
-        RelaySpec spec = relay.spec();
-        try {
-            List<PreparedLayer> ingress = prepare(Side.INGRESS, spec);
-            List<PreparedLayer> egress = prepare(Side.EGRESS, spec);
-            try {
-                engine.reopen(relay, ingress, egress);
-            } catch (IOException e) {
-                throw new RelayException(
-                        RelayException.Kind.CONFLICT,
-                        "listen.port",
-                        "cannot listen on " + engine.listenAddress(spec) + ": " + e.getMessage());
-            }
-        } catch (RelayException e) {
-            LOG.log(System.Logger.Level.DEBUG, "relay {0} still cannot open: {1}", spec.name(), e.getMessage());
-            scheduleRetry(relay, e.getMessage(), retry + 1);
-            return;
-        }
-        LOG.log(
-                System.Logger.Level.INFO,
-                "relay {0} ({1}) listening on {2} after {3} retries",
-                spec.name(),
-                relay.id(),
-                engine.listenAddress(relay.spec()),
-                retry);
-    }
-
-    /**
-     * A create's bind. Its port was free of relays when it was checked, but a store sync may have opened another
-     * instance's relay on it since (syncs bind outside the registry's lock): the refusal then names that relay, as the
-     * check would have, once the sync has put it in place.
-     */
-    private Relay bindNamingTheHolder(
-            String id, RelaySpec spec, List<PreparedLayer> ingress, List<PreparedLayer> egress, Instant createdAt) {
-        try {
-            return bind(id, spec, ingress, egress, createdAt);
-        } catch (RelayException e) {
-            if (e.kind() != RelayException.Kind.CONFLICT || spec.listen().port() == 0) {
-                throw e;
-            }
-            synchronized (syncLock) {
-                synchronized (lock) {
-                    for (Relay other : relays.values()) {
-                        if (other.spec().listen().port() == spec.listen().port()
-                                && other.state() == RelayState.LISTENING) {
-                            throw new RelayException(
-                                    RelayException.Kind.CONFLICT,
-                                    "listen.port",
-                                    "port " + spec.listen().port() + " is used by relay '"
-                                            + other.spec().name() + "'");
-                        }
-                    }
-                }
-            }
-            throw e;
-        }
-    }
-
-    private Relay bind(
-            String id, RelaySpec spec, List<PreparedLayer> ingress, List<PreparedLayer> egress, Instant createdAt) {
-        try {
-            return engine.open(id, spec, ingress, egress, createdAt);
-        } catch (BindException e) {
-            throw new RelayException(
-                    RelayException.Kind.CONFLICT,
-                    "listen.port",
-                    "cannot listen on " + engine.listenAddress(spec) + ": " + e.getMessage());
-        } catch (IOException e) {
-            throw new RelayException(
-                    RelayException.Kind.INVALID,
-                    "listen.host",
-                    "cannot listen on " + engine.listenAddress(spec) + ": " + e.getMessage());
-        }
-    }
-
-    private void validate(RelaySpec spec) {
-        if (!NAME.matcher(spec.name()).matches()) {
-            throw new RelayException(
-                    RelayException.Kind.INVALID,
-                    "name",
-                    "a relay name is 1 to 63 letters, digits, '.', '_' or '-', starting with a letter or digit");
-        }
-        if (creating.containsKey(spec.name())) {
-            throw new RelayException(
-                    RelayException.Kind.CONFLICT, "name", "a relay named '" + spec.name() + "' is being created");
-        }
-        Optional<Relay> sameName = find(spec.name());
-        if (sameName.isPresent()) {
-            throw new RelayException(
-                    RelayException.Kind.CONFLICT,
-                    "name",
-                    isDeclared(sameName.get())
-                            ? "a relay named '" + spec.name()
-                                    + "' is declared in configuration (onion.relays); it cannot be replaced over the API"
-                            : "a relay named '" + spec.name() + "' exists already");
-        }
-        if (!policy.allowsListen(spec.listen().host(), spec.listen().port())) {
-            throw new RelayException(
-                    RelayException.Kind.FORBIDDEN,
-                    "listen",
-                    "policy does not allow listening on " + spec.listen()
-                            + " (onion.policy.listen-hosts, onion.policy.listen-ports)");
-        }
-        List<Endpoint> targets = spec.target().endpoints();
-        for (int i = 0; i < targets.size(); i++) {
-            // Proxy-mode destinations have no endpoints here: each is checked when its tunnel asks for it.
-            Endpoint target = targets.get(i);
-            String field = targets.size() == 1 ? "target" : "target.targets[" + i + "]";
-            if (!policy.allowsTargetHost(target.host())) {
-                throw new RelayException(
-                        RelayException.Kind.FORBIDDEN,
-                        field + ".host",
-                        "policy does not allow the target " + target.host()
-                                + " (onion.policy.target-hosts; link-local and metadata addresses must be listed explicitly)");
-            }
-            if (!policy.allowsTargetPort(target.port())) {
-                throw new RelayException(
-                        RelayException.Kind.FORBIDDEN,
-                        field + ".port",
-                        "policy does not allow target port " + target.port() + " (onion.policy.target-ports)");
-            }
-        }
-        Endpoint via = spec.upstream().via();
-        if (via != null) {
-            checkProxyHop("target.via", via);
-        }
-        for (int i = 0; i < spec.egress().size(); i++) {
-            String hop = spec.egress().get(i).connect();
-            if (hop != null) {
-                checkProxyHop("egress[" + i + "].connect", HostPort.parse(hop));
-            }
-        }
-        if (spec.listen().port() != 0) {
-            for (Relay other : relays.values()) {
-                if (other.spec().listen().port() == spec.listen().port() && other.state() == RelayState.LISTENING) {
-                    throw new RelayException(
-                            RelayException.Kind.CONFLICT,
-                            "listen.port",
-                            "port " + spec.listen().port() + " is used by relay '"
-                                    + other.spec().name() + "'");
-                }
-            }
-        }
-        checkDepth("ingress", spec.ingress().size(), spec.options().minIngressDepth());
-        checkDepth("egress", spec.egress().size(), spec.options().minEgressDepth());
-        if (spec.options().maxTunnels() > limits.maxTunnelsPerRelay()) {
-            throw new RelayException(
-                    RelayException.Kind.LIMIT,
-                    "options.maxTunnels",
-                    "at most " + limits.maxTunnelsPerRelay()
-                            + " tunnels per relay (onion.limits.max-tunnels-per-relay)");
-        }
-        checkVerify("ingress", spec.ingress());
-        checkVerify("egress", spec.egress());
-    }
-
-    /**
-     * A proxy the relay goes through (a plain proxy reached first, or the destination asked for through a proxy hop)
-     * passes the same host and port policy as a target: a proxy must not become a way around it.
-     */
-    private void checkProxyHop(String field, Endpoint hop) {
-        if (!policy.allowsTargetHost(hop.host())) {
-            throw new RelayException(
-                    RelayException.Kind.FORBIDDEN,
-                    field,
-                    "policy does not allow " + hop.host()
-                            + " (onion.policy.target-hosts; link-local and metadata addresses must be listed explicitly)");
-        }
-        if (!policy.allowsTargetPort(hop.port())) {
-            throw new RelayException(
-                    RelayException.Kind.FORBIDDEN,
-                    field,
-                    "policy does not allow port " + hop.port() + " (onion.policy.target-ports)");
-        }
-    }
-
-    private void checkDepth(String side, int depth, int minDepth) {
-        checkMaxDepth(side, depth, side);
-        if (minDepth < 0 || minDepth > depth) {
-            throw new RelayException(
-                    RelayException.Kind.INVALID,
-                    "options.minDepth." + side,
-                    "must be between 0 and the " + side + " depth " + depth);
-        }
-    }
-
-    /** A side deeper than the maximum depth: LIMIT. */
-    private void checkMaxDepth(String side, int depth, @Nullable String field) {
-        if (depth > limits.maxDepth()) {
-            throw new RelayException(
-                    RelayException.Kind.LIMIT,
-                    field,
-                    "at most " + limits.maxDepth() + " layers per side (onion.limits.max-depth)");
-        }
-    }
-
-    private void checkVerify(String side, List<LayerSpec> layers) {
-        for (int i = 0; i < layers.size(); i++) {
-            checkVerify(side + "[" + i + "].verify", layers.get(i));
-        }
-    }
-
-    /** A layer that would accept any peer although it checks peers: FORBIDDEN unless policy allows it. */
-    private void checkVerify(String field, LayerSpec layer) {
-        if (layer.verify() == Verification.NONE && layer.verifiesPeerWhenAsked() && !policy.allowInsecureVerify()) {
-            throw new RelayException(
-                    RelayException.Kind.FORBIDDEN,
-                    field,
-                    "verify 'none' needs onion.policy.allow-insecure-verify=true");
-        }
-    }
-
     /** An open tunnel of a relay. */
     public Tunnel tunnel(String relay, String tunnel) {
-        return get(relay)
-                .tunnel(tunnel)
-                .orElseThrow(() -> new RelayException(
-                        RelayException.Kind.NOT_FOUND,
-                        null,
-                        "no open tunnel '" + tunnel + "' on relay '" + relay + "'"));
+        return liveLayers.tunnel(relay, tunnel);
     }
 
     /**
@@ -674,41 +348,7 @@ public final class RelayRegistry implements AutoCloseable {
      * @return the pushed layer's status, taken when it was pushed
      */
     public LayerStatus push(String relay, String tunnel, Side side, LayerRequest request) {
-        Relay found = get(relay);
-        Tunnel live = tunnel(relay, tunnel);
-        String refusal = live.pushRefusal(side);
-        LayerStack stack = live.stack(side);
-        if (refusal != null || stack == null) {
-            throw new RelayException(RelayException.Kind.CONFLICT, null, refusal);
-        }
-        if (request.connect() != null) {
-            // A CONNECT through a hop is part of building the tunnel; on a live tunnel the bytes already flowing would
-            // have to stop for the proxy's answer and could be taken for it.
-            throw InvalidRequestException.of(
-                    "connect",
-                    "a proxy hop is asked for its tunnel only while the tunnel is set up; a layer pushed on a live"
-                            + " tunnel cannot carry connect");
-        }
-        List<LayerStatus> layers = stack.status();
-        int index = layers.size();
-        checkMaxDepth(side.label(), index + 1, null);
-        Endpoint firstTarget = found.spec().target().first();
-        String defaultServerName = side == Side.EGRESS && index == 0 && firstTarget != null ? firstTarget.host() : null;
-        LayerSpec spec = RelayRequests.toLayer(
-                request, side, index, defaultServerName, found.spec().options().handshakeTimeout(), defaults.profile());
-        if (layers.stream().anyMatch(layer -> layer.name().equals(spec.name()))) {
-            throw InvalidRequestException.of(
-                    "name",
-                    "a live " + side.label() + " layer is named '" + spec.name()
-                            + "' already; names label status and metrics, so they must differ");
-        }
-        checkVerify("verify", spec);
-        // Pushed at the live depth, at or above the minimum depth: a close_notify can only pop it.
-        PreparedLayer prepared =
-                prepare(side, List.of(spec), index, stack.minDepth()).get(0);
-        // Checked again on the tunnel's event loop, where the push happens: a concurrent push or pop may have
-        // changed the stack since the checks above.
-        return await(live.push(side, prepared, new PushRules(limits.maxDepth(), index)));
+        return liveLayers.push(relay, tunnel, side, request);
     }
 
     /**
@@ -716,59 +356,17 @@ public final class RelayRegistry implements AutoCloseable {
      * Refused (CONFLICT) at the side's minimum depth, so that nobody can downgrade a tunnel by popping.
      */
     public void pop(String relay, String tunnel, Side side) {
-        await(tunnel(relay, tunnel).popLocal(side));
+        liveLayers.pop(relay, tunnel, side);
     }
 
-    private static <T> T await(io.netty.util.concurrent.Future<T> future) {
-        try {
-            return future.get(5, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new RelayException(RelayException.Kind.UNAVAILABLE, null, "interrupted while waiting for the tunnel");
-        } catch (TimeoutException e) {
-            throw new RelayException(
-                    RelayException.Kind.UNAVAILABLE, null, "the tunnel's event loop did not answer in time");
-        } catch (ExecutionException e) {
-            if (e.getCause() instanceof RelayException refused
-                    && refused.kind() == RelayException.Kind.INVALID
-                    && refused.field() != null) {
-                // Answered as the same refusal found before the event loop is.
-                throw InvalidRequestException.of(refused.field(), refused.getMessage());
-            }
-            if (e.getCause() instanceof RelayException refused) {
-                throw refused;
-            }
-            if (e.getCause() instanceof BelowMinimumDepthException below) {
-                throw new RelayException(RelayException.Kind.CONFLICT, "side", below.getMessage());
-            }
-            throw new RelayException(
-                    RelayException.Kind.CONFLICT, null, e.getCause().getMessage());
-        }
-    }
-
-    /** Builds the TLS context of each configured layer of one side of {@code spec}; see {@link #prepare(Side, List, int, int)}. */
+    /** Builds the TLS contexts of one side of {@code spec}; see {@link #prepare(Side, List, int, int)}. */
     public List<PreparedLayer> prepare(Side side, RelaySpec spec) {
-        return side == Side.INGRESS
-                ? prepare(side, spec.ingress(), 0, spec.options().minIngressDepth())
-                : prepare(side, spec.egress(), 0, spec.options().minEgressDepth());
+        return opener.prepare(side, spec);
     }
 
-    /**
-     * Builds the TLS context of each layer, the first at {@code firstIndex} of a side whose minimum depth is
-     * {@code minDepth}, on the engine the provider choice gives that position (see {@code ProviderChoice}); errors name
-     * the layer field at fault.
-     */
+    /** Builds the TLS context of each layer, the first at {@code firstIndex}; errors name the layer field at fault. */
     public List<PreparedLayer> prepare(Side side, List<LayerSpec> layers, int firstIndex, int minDepth) {
-        List<PreparedLayer> prepared = new ArrayList<>();
-        for (int i = 0; i < layers.size(); i++) {
-            try {
-                prepared.add(contexts.prepare(layers.get(i), firstIndex + i, minDepth));
-            } catch (LayerConfigurationException e) {
-                throw new RelayException(
-                        RelayException.Kind.INVALID, side.label() + "[" + i + "]." + e.field(), e.getMessage());
-            }
-        }
-        return prepared;
+        return opener.prepare(side, layers, firstIndex, minDepth);
     }
 
     /** Finds a relay by id or, failing that, by name. */
@@ -803,14 +401,7 @@ public final class RelayRegistry implements AutoCloseable {
      */
     public void delete(String idOrName) {
         Relay relay = get(idOrName);
-        if (isDeclared(relay)) {
-            throw new RelayException(
-                    RelayException.Kind.CONFLICT,
-                    null,
-                    "relay '" + relay.spec().name()
-                            + "' is declared in configuration (onion.relays) and cannot be deleted over the API;"
-                            + " remove it from the configuration instead");
-        }
+        declared.checkDeletable(relay);
         // The store first, outside the registry's lock: if it refuses (unreachable), the relay keeps serving and
         // nothing is half-done, and while it is slow no other call waits.
         store.delete(relay.id());
@@ -820,13 +411,7 @@ public final class RelayRegistry implements AutoCloseable {
             }
             writes.wrote(relay.id());
         }
-        stop(relay);
-        contexts.keyMaterial().release(relay.id());
-        LOG.log(
-                System.Logger.Level.INFO,
-                "relay {0} ({1}) deleted",
-                relay.spec().name(),
-                relay.id());
+        stopAndRelease(relay, "deleted");
     }
 
     /**
@@ -839,39 +424,8 @@ public final class RelayRegistry implements AutoCloseable {
      */
     public Refresh refresh(String credentialName) {
         synchronized (syncLock) {
-            return refresh0(credentialName);
+            return CredentialUse.refresh(list(), credentialName, opener);
         }
-    }
-
-    private Refresh refresh0(String credentialName) {
-        List<String> refreshed = new ArrayList<>();
-        Map<String, String> failed = new LinkedHashMap<>();
-        for (Relay relay : list()) {
-            RelaySpec spec = relay.spec();
-            if (relay.state() != RelayState.LISTENING || !uses(spec, credentialName)) {
-                continue;
-            }
-            try {
-                relay.replaceLayers(prepare(Side.INGRESS, spec), prepare(Side.EGRESS, spec));
-                refreshed.add(spec.name());
-            } catch (RelayException e) {
-                failed.put(spec.name(), e.getMessage());
-                LOG.log(
-                        System.Logger.Level.WARNING,
-                        "relay {0} keeps its TLS contexts: credential {1} changed but {2}",
-                        spec.name(),
-                        credentialName,
-                        e.getMessage());
-            }
-        }
-        if (!refreshed.isEmpty()) {
-            LOG.log(
-                    System.Logger.Level.INFO,
-                    "credential {0} changed: new tunnels of relays {1} use it",
-                    credentialName,
-                    refreshed);
-        }
-        return new Refresh(refreshed, failed);
     }
 
     /** What {@link #refresh} did: relays now on the new material, and relays that kept the old one, with why. */
@@ -882,37 +436,14 @@ public final class RelayRegistry implements AutoCloseable {
         }
     }
 
-    private static boolean uses(RelaySpec spec, String credentialName) {
-        for (LayerSpec layer : allLayers(spec)) {
-            if (credentialName.equals(layer.credential()) || credentialName.equals(layer.trust())) {
-                return true;
-            }
-        }
-        return false;
-    }
-
     /** Names of the relays whose layers use a credential (as identity or as trust). */
     public Set<String> relaysUsing(String credentialName) {
-        Set<String> users = new LinkedHashSet<>();
-        for (Relay relay : list()) {
-            for (LayerSpec layer : allLayers(relay.spec())) {
-                if (credentialName.equals(layer.credential()) || credentialName.equals(layer.trust())) {
-                    users.add(relay.spec().name());
-                }
-            }
-        }
-        return users;
-    }
-
-    private static List<LayerSpec> allLayers(RelaySpec spec) {
-        List<LayerSpec> all = new ArrayList<>(spec.ingress());
-        all.addAll(spec.egress());
-        return all;
+        return CredentialUse.relaysUsing(list(), credentialName);
     }
 
     @Override
     public void close() {
-        retries.shutdownNow();
+        retries.close();
         relays.values().forEach(Relay::stop);
         engine.close();
     }
