@@ -62,7 +62,7 @@ public final class RelayRegistry implements AutoCloseable {
      * check and reserve under it, do their I/O outside it, and finish under it again.
      */
     private final Object lock = new Object();
-    /** Serializes the store sync, restore and listen retries, which read the store and bind; API calls never take it. */
+    /** Serializes the store sync, restore, declared relays and refreshes, which read the store and bind (retries meet stops on the relay itself); API calls take it only when a create meets a taken port. */
     private final Object syncLock = new Object();
     /** Creates under way, name to id: validated and reserved, not yet in {@link #relays}. Guarded by {@link #lock}. */
     private final Map<String, String> creating = new HashMap<>();

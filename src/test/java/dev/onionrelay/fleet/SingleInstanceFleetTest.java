@@ -61,6 +61,8 @@ class SingleInstanceFleetTest {
         int port = created.json().path("listen").path("port").asInt();
 
         try (Socket client = new Socket("127.0.0.1", port)) {
+            // Without ingress layers a connection is admitted (counted in activeTunnels) at its first byte.
+            client.getOutputStream().write('!');
             JsonNode tunnels = await().atMost(Duration.ofSeconds(10))
                     .until(() -> api.get("/relays/alone/tunnels").json(), list -> list.size() == 1);
             assertThat(tunnels.get(0).path("instance").asString()).isEqualTo("solo");
