@@ -75,6 +75,7 @@ public final class RelayRegistry implements AutoCloseable {
     private final SpecRules.Running clashes;
 
     private final RelayOpener opener;
+    private final StoreClaims claims;
     private final ListenRetries retries;
     private final LiveLayers liveLayers;
     private final CredentialUse credentials;
@@ -115,6 +116,7 @@ public final class RelayRegistry implements AutoCloseable {
         this.limits = limits;
         this.rules = new SpecRules(policy, limits);
         this.opener = new RelayOpener(engine, contexts);
+        this.claims = new StoreClaims(store, opener, engine);
         this.retries = new ListenRetries(engine, opener, listenRetry, relay -> relays.get(relay.id()) == relay);
         this.liveLayers = new LiveLayers(this::get, rules, opener, limits, defaults);
         this.credentials = new CredentialUse(contexts.keyMaterial());
@@ -166,19 +168,24 @@ public final class RelayRegistry implements AutoCloseable {
             List<PreparedLayer> ingress = prepare(Side.INGRESS, spec);
             List<PreparedLayer> egress = prepare(Side.EGRESS, spec);
             Instant createdAt = Instant.now();
-            relay = opener.bindNamingTheHolder(id, spec, ingress, egress, createdAt, () -> {
-                synchronized (syncLock) {
-                    synchronized (lock) {
-                        rules.checkPort(spec, clashes);
-                    }
-                }
-            });
-            try {
-                store.save(new StoredRelay(id, createdAt, relay.spec()));
-            } catch (RuntimeException e) {
-                relay.stop();
-                throw e;
-            }
+            relay = claims.claimAndBind(
+                    id,
+                    spec,
+                    ingress,
+                    egress,
+                    createdAt,
+                    () -> {
+                        synchronized (syncLock) {
+                            synchronized (lock) {
+                                rules.checkPort(spec, clashes);
+                            }
+                        }
+                    },
+                    () -> {
+                        synchronized (lock) {
+                            writes.wrote(id);
+                        }
+                    });
         } catch (RuntimeException e) {
             credentials.release(id);
             synchronized (lock) {
@@ -191,15 +198,6 @@ public final class RelayRegistry implements AutoCloseable {
             relays.put(id, relay);
             writes.wrote(id);
         }
-        LOG.log(
-                System.Logger.Level.INFO,
-                "relay {0} ({1}) listening on {2}, target {3}, depth {4}/{5}",
-                spec.name(),
-                id,
-                engine.listenAddress(relay.spec()),
-                spec.target(),
-                spec.ingress().size(),
-                spec.egress().size());
         return relay;
     }
 
@@ -265,6 +263,7 @@ public final class RelayRegistry implements AutoCloseable {
             StoreSync plan;
             synchronized (lock) {
                 Set<String> unsettled = writes.since(mark);
+                unsettled.addAll(creating.values()); // claimed in the store, not opened yet
                 Set<String> skip = new LinkedHashSet<>(unsettled);
                 for (StoredRelay relay : stored) {
                     if (declared.keepsOut(

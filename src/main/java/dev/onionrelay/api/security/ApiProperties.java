@@ -22,7 +22,7 @@ import org.springframework.boot.context.properties.bind.DefaultValue;
 public record ApiProperties(
         @DefaultValue List<Token> tokens,
         @DefaultValue("false") boolean readOnly,
-        @DefaultValue("64") int maxConnectionsPerAddress,
+        @DefaultValue("256") int maxConnectionsPerAddress,
         @DefaultValue("10s") Duration requestHeadTimeout,
         @DefaultValue("30s") Duration requestBodyTimeout) {
 
