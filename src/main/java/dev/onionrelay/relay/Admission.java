@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BiConsumer;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -159,12 +160,17 @@ final class Admission {
 
     /** The grace of a connection that has not spoken has passed: it is silent now. */
     private void quiet(Ticket ticket) {
+        regroup(ticket, Pool::quiet);
+    }
+
+    /** Moves a still pending connection to another group, in the relay's pool and in its client's alike. */
+    private void regroup(Ticket ticket, BiConsumer<Pool, Ticket> move) {
         synchronized (lock) {
             if (ticket.stage == Stage.PENDING) {
-                pending.quiet(ticket);
+                move.accept(pending, ticket);
                 Pool own = pendingByClient.get(ticket.client);
                 if (own != null) {
-                    own.quiet(ticket);
+                    move.accept(own, ticket);
                 }
             }
         }
@@ -188,15 +194,7 @@ final class Admission {
 
     /** The connection sent its first byte: it is no longer among the first to be closed for a newcomer. */
     void spoke(Ticket ticket) {
-        synchronized (lock) {
-            if (ticket.stage == Stage.PENDING) {
-                pending.spoke(ticket);
-                Pool own = pendingByClient.get(ticket.client);
-                if (own != null) {
-                    own.spoke(ticket);
-                }
-            }
-        }
+        regroup(ticket, Pool::spoke);
     }
 
     boolean admitted(Ticket ticket) {

@@ -63,21 +63,8 @@ class PushDuringPendingPopTest {
                 violations.add(what);
             }
         });
-        onions.pki.ca("ca");
-        onions.pki.leaf("hop", "ca");
-        target = new EchoServer();
-        Relay exit = onions.relay(
-                "exit",
-                target.port(),
-                List.of(Layers.server("outer", "hop"), Layers.server("inner", "hop")),
-                List.of(),
-                Onions.options(1, 0));
-        Relay entry = onions.relay(
-                "entry",
-                Onions.port(exit),
-                List.of(),
-                List.of(Layers.client("outer", "ca", "localhost"), Layers.client("inner", "ca", "localhost")),
-                Onions.options(0, 1));
+        Relay exit = depthTwoExit();
+        Relay entry = entryTo(exit);
 
         try (Socket client = new Socket(InetAddress.getLoopbackAddress(), Onions.port(entry))) {
             client.setSoTimeout(10_000);
@@ -121,21 +108,8 @@ class PushDuringPendingPopTest {
     void aPushAfterThePopIsDoneGoesOn() throws Exception {
         // The refusal lasts only while the answer is awaited: once the pop is done the side takes a new layer.
         onions = new Onions();
-        onions.pki.ca("ca");
-        onions.pki.leaf("hop", "ca");
-        target = new EchoServer();
-        Relay exit = onions.relay(
-                "exit",
-                target.port(),
-                List.of(Layers.server("outer", "hop"), Layers.server("inner", "hop")),
-                List.of(),
-                Onions.options(1, 0));
-        Relay entry = onions.relay(
-                "entry",
-                Onions.port(exit),
-                List.of(),
-                List.of(Layers.client("outer", "ca", "localhost"), Layers.client("inner", "ca", "localhost")),
-                Onions.options(0, 1));
+        Relay exit = depthTwoExit();
+        Relay entry = entryTo(exit);
         try (Socket client = new Socket(InetAddress.getLoopbackAddress(), Onions.port(entry))) {
             client.setSoTimeout(10_000);
             assertThat(echo(client, "before")).isEqualTo("before");
@@ -165,5 +139,28 @@ class PushDuringPendingPopTest {
         InputStream in = client.getInputStream();
         byte[] back = in.readNBytes(text.length());
         return new String(back, StandardCharsets.US_ASCII);
+    }
+
+    /** An exit peeling two layers (minimum depth 1, so the inner one can be popped) in front of an echo target. */
+    private Relay depthTwoExit() throws Exception {
+        onions.pki.ca("ca");
+        onions.pki.leaf("hop", "ca");
+        target = new EchoServer();
+        return onions.relay(
+                "exit",
+                target.port(),
+                List.of(Layers.server("outer", "hop"), Layers.server("inner", "hop")),
+                List.of(),
+                Onions.options(1, 0));
+    }
+
+    /** The entry that wraps the exit's two layers. */
+    private Relay entryTo(Relay exit) throws Exception {
+        return onions.relay(
+                "entry",
+                Onions.port(exit),
+                List.of(),
+                List.of(Layers.client("outer", "ca", "localhost"), Layers.client("inner", "ca", "localhost")),
+                Onions.options(0, 1));
     }
 }
