@@ -14,6 +14,7 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.WriteBufferWaterMark;
+import io.netty.util.NetUtil;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -188,7 +189,10 @@ public final class OnionEngine implements AutoCloseable {
         ServerBootstrap bootstrap = new ServerBootstrap()
                 .group(acceptors, workers)
                 .channel(transport.serverChannel())
-                .option(ChannelOption.SO_BACKLOG, 1024)
+                // The system's limit (somaxconn), as Netty's default: a flood of connections that the acceptor
+                // has not taken yet must not fill the accept queue, or the kernel drops the SYNs and final ACKs
+                // of real clients, which then wait out TCP's retransmission back-off (seconds, not milliseconds).
+                .option(ChannelOption.SO_BACKLOG, NetUtil.SOMAXCONN)
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .handler(new AcceptFailures(relay, descriptorExhaustion))
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)

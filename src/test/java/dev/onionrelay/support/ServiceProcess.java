@@ -45,6 +45,8 @@ public final class ServiceProcess implements AutoCloseable {
         }
         command.addAll(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                // As the image's entry point: Java 22+ would warn about Netty's native library (17 accepts it too).
+                "--enable-native-access=ALL-UNNAMED",
                 // Start-up speed only; the service behaves the same.
                 "-XX:TieredStopAtLevel=1",
                 "-XX:+UseSerialGC",
