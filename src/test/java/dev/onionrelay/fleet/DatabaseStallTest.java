@@ -166,6 +166,10 @@ class DatabaseStallTest {
                 Response list = latencies.time("GET /relays", () -> api.get("/relays"));
                 assertThat(list.status()).as(list.toString()).isEqualTo(200);
                 assertThat(list.json().findValuesAsString("name")).contains("entry", "exit");
+                for (String read : List.of("/credentials", "/relays/entry/tunnels", "/fleet/members")) {
+                    Response answer = latencies.time("GET " + read, () -> api.get(read));
+                    assertThat(answer.status()).as(read + ": " + answer).isEqualTo(200);
+                }
 
                 assertThat(latencies.time("a new tunnel through entry and exit", () -> echoes("round " + tick)))
                         .isTrue();
@@ -191,6 +195,7 @@ class DatabaseStallTest {
             System.out.printf("stalled create: %d ms %s%n", stalled.elapsed().toMillis(), stalled.value());
             assertThat(stalled.value().status()).as(stalled.value().toString()).isEqualTo(503);
             assertThat(stalled.value().contentType()).startsWith("application/problem+json");
+            assertThat(stalled.value().header("Retry-After")).isNotNull();
             assertThat(stalled.elapsed())
                     .as("the stalled create waited on the database, and answered within onion.store.timeout")
                     .isBetween(STORE_TIMEOUT.dividedBy(2), STORE_TIMEOUT.plus(MARGIN));
