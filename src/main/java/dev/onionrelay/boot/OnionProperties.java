@@ -135,9 +135,10 @@ public record OnionProperties(
      * or base64) and every instance applies a change within {@code notify} of it, and rereads everything every
      * {@code resync} so that a missed notification heals. {@code migrate} says whether an instance applies the
      * schema's migrations at start ({@code auto}) or only checks them ({@code validate}: the rollout migrates first,
-     * with {@code --onion.store.migrate-only}, which migrates and exits). {@code timeout} bounds every wait on the
-     * database's answer (the JDBC socket timeout): a database that stops answering makes the call that waits on it
-     * fail as unavailable (503) after it, rather than hold it indefinitely.
+     * with {@code --onion.store.migrate-only}, which migrates and exits). {@code timeout} bounds a call's waits on the
+     * database together (the pool's wait for a connection, its check, the statements: see StoreTimeout): a database
+     * that stops answering makes the call that waits on it fail as unavailable (503) within it, rather than hold it
+     * indefinitely.
      */
     public record Store(
             @DefaultValue("file") StoreType type,

@@ -13,6 +13,7 @@ import dev.onionrelay.store.postgres.PgStore;
 import dev.onionrelay.store.postgres.PostgresCredentialRepository;
 import dev.onionrelay.store.postgres.PostgresRelayStore;
 import dev.onionrelay.store.postgres.StoreSnapshot;
+import dev.onionrelay.store.postgres.StoreTimeout;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -70,11 +71,13 @@ public class PostgresStoreConfiguration {
                     "onion.store.type is postgres but spring.datasource.url is not set",
                     "Set spring.datasource.url (jdbc:postgresql://host:5432/db), .username and .password.");
         }
+        StoreTimeout timeout = storeTimeout(environment);
         HikariConfig config = new HikariConfig();
         config.setPoolName("onion-store");
-        // Fail fast while the database is away: writes answer 503 at once, relays keep serving.
-        config.setConnectionTimeout(3000);
-        config.setValidationTimeout(2000);
+        // Fail fast while the database is away: writes answer 503 at once, relays keep serving. Both waits are cut
+        // from onion.store.timeout, so that together they stay within it (see StoreTimeout).
+        config.setConnectionTimeout(timeout.connectionMillis());
+        config.setValidationTimeout(timeout.validationMillis());
         config.setMaximumPoolSize(8);
         // Start even when the database is away: the instance serves its snapshot meanwhile.
         config.setInitializationFailTimeout(-1);
@@ -84,11 +87,15 @@ public class PostgresStoreConfiguration {
         config.setPassword(environment.getProperty("spring.datasource.password"));
         // A database that stops answering (a stalled network, a hung server) fails the call waiting on it after
         // onion.store.timeout, as unavailable (503), instead of holding it and the API thread indefinitely.
-        Duration timeout = Binder.get(environment)
-                .bind("onion.store.timeout", Duration.class)
-                .orElse(Duration.ofSeconds(5));
-        config.addDataSourceProperty("socketTimeout", String.valueOf(Math.max(1, (timeout.toMillis() + 999) / 1000)));
+        config.addDataSourceProperty("socketTimeout", String.valueOf(timeout.socketSeconds()));
         return new HikariDataSource(config);
+    }
+
+    /** {@code onion.store.timeout}, read before the properties are bound (the migrate-only command has no beans). */
+    static StoreTimeout storeTimeout(Environment environment) {
+        return new StoreTimeout(Binder.get(environment)
+                .bind("onion.store.timeout", Duration.class)
+                .orElse(Duration.ofSeconds(5)));
     }
 
     /**
@@ -103,7 +110,8 @@ public class PostgresStoreConfiguration {
                 dataSource,
                 kek,
                 properties.store().retryAfter(),
-                properties.store().migrate());
+                properties.store().migrate(),
+                new StoreTimeout(properties.store().timeout()));
         if (!store.prepare()) {
             LOG.warn("the store cannot be reached at start; serving the snapshot of the last state, not admitted to"
                     + " the fleet (no writes, not ready) until it can");

@@ -25,7 +25,7 @@ public final class Fleet implements AutoCloseable {
     public static final String READ_TOKEN = "fleet-test-read-token-0123456789abcdef";
 
     private final Path dir;
-    private final String jdbcUrl;
+    private String jdbcUrl;
     private final Path keyFile;
     private final List<String> commonArgs;
     private final Map<String, ServiceProcess> instances = new LinkedHashMap<>();
@@ -47,6 +47,15 @@ public final class Fleet implements AutoCloseable {
             throw new UncheckedIOException(e);
         }
         this.commonArgs = List.of(args);
+    }
+
+    /**
+     * Instances started from now on reach the database through {@code port} on 127.0.0.1 (a proxy in front of the
+     * cluster, e.g. {@link StallingTcpProxy}) instead of the cluster's own port.
+     */
+    public Fleet withDatabaseThrough(int port) {
+        jdbcUrl = jdbcUrl.replaceFirst("//127\\.0\\.0\\.1:\\d+/", "//127.0.0.1:" + port + "/");
+        return this;
     }
 
     /** Starts instances {@code names} at once, the n-th on 127.0.0.n; returns when every one is live. */

@@ -10,6 +10,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.SQLTransientConnectionException;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
@@ -37,6 +38,9 @@ public final class PgStore {
     private final KeyEncryptionKey kek;
     private final Duration retryAfter;
     private final StoreSchema schema;
+    /** The budget of one {@link #transaction}; null: the driver's socket timeout alone bounds it. */
+    private final @Nullable StoreTimeout timeout;
+
     private final List<Runnable> admissionChecks = new CopyOnWriteArrayList<>();
     private volatile boolean prepared;
     private volatile @Nullable StoreConfigurationException problem;
@@ -47,6 +51,20 @@ public final class PgStore {
     }
 
     public PgStore(DataSource dataSource, KeyEncryptionKey kek, Duration retryAfter, StoreMigration migration) {
+        this(dataSource, kek, retryAfter, migration, null);
+    }
+
+    /**
+     * @param timeout {@code onion.store.timeout}: every {@link #transaction} fails as unavailable once it has waited
+     *     this long for the database, from taking a connection to its last answer (null: no budget of its own)
+     */
+    public PgStore(
+            DataSource dataSource,
+            KeyEncryptionKey kek,
+            Duration retryAfter,
+            StoreMigration migration,
+            @Nullable StoreTimeout timeout) {
+        this.timeout = timeout;
         this.dataSource = dataSource;
         this.kek = kek;
         this.retryAfter = retryAfter;
@@ -287,13 +305,33 @@ public final class PgStore {
     }
 
     /**
+     * Lets the statements of a call wait only for what is left of its {@link StoreTimeout} after taking the connection
+     * (HikariCP sets the pool's own network timeout again when the connection goes back), so that a database that
+     * stops answering fails the call within {@code onion.store.timeout} in all, not the pool's wait plus a socket
+     * timeout.
+     */
+    private void limitToTheBudget(Connection connection, long started) throws SQLException {
+        if (timeout == null) {
+            return;
+        }
+        long left = timeout.left(started);
+        if (left <= 0) {
+            throw new SQLTransientConnectionException(
+                    "no answer from the database within onion.store.timeout (" + timeout.timeout() + ")", "08001");
+        }
+        connection.setNetworkTimeout(Runnable::run, (int) Math.min(Integer.MAX_VALUE, left));
+    }
+
+    /**
      * Runs {@code work} in one transaction: all of it commits or none of it.
      *
      * @throws StoreUnavailableException when the database cannot be reached (nothing was applied)
      * @throws StatementException when a statement fails otherwise (nothing was applied)
      */
     public <T> T transaction(String what, Work<T> work) {
+        long started = System.nanoTime();
         try (Connection connection = dataSource.getConnection()) {
+            limitToTheBudget(connection, started);
             connection.setAutoCommit(false);
             try {
                 T result = work.run(connection);
