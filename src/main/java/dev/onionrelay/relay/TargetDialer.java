@@ -34,9 +34,9 @@ import org.jspecify.annotations.Nullable;
  * <p>Between the TCP connect and the first egress layer, the {@link Upstream} settings apply: a CONNECT through a
  * plain HTTP proxy, then the PROXY protocol header; an egress layer that names a proxy hop asks it with CONNECT before
  * the next layer starts. With several fixed targets, a target that cannot be reached is skipped for this tunnel and
- * the next one tried, in the relay's balance order. It keeps the egress side as far as it got (its channel, splice and stack)
- * and hands back the way to the target ({@link Tunnel#open}) or a failure: the proxy-mode client's answer and the
- * tunnel's end. Event loop only.
+ * the next one tried, in the relay's balance order. It keeps the egress side as far as it got (its channel, splice
+ * and stack) and hands back the way to the target ({@link Tunnel#open}) or a failure: the proxy-mode client's answer
+ * and the tunnel's end. Event loop only.
  */
 final class TargetDialer {
 

@@ -29,7 +29,8 @@ import org.jspecify.annotations.Nullable;
  * the proxy modes, once the client named its destination) is the target connected and the egress layers pushed.
  * Client bytes that arrive meanwhile are held and reading stops, so what is held is bounded by one read. Once both
  * stacks are up, the held bytes go to the target, a proxy-mode client gets its answer, and bytes flow.
- * All state is touched on the one event loop that both channels share.
+ *
+ * <p>All state is touched on the one event loop that both channels share.
  */
 public final class Tunnel {
 
