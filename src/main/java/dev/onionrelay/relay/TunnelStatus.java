@@ -1,6 +1,9 @@
 package dev.onionrelay.relay;
 
+import dev.onionrelay.layer.LayerStack;
 import dev.onionrelay.layer.LayerStatus;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
 import java.time.Instant;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
@@ -32,5 +35,22 @@ public record TunnelStatus(
     public record Connected(@Nullable Integer index, String target, String address) {}
 
     /** One side's live stack. */
-    public record StackStatus(int depth, int minDepth, List<LayerStatus> layers) {}
+    public record StackStatus(int depth, int minDepth, List<LayerStatus> layers) {
+
+        /** The status of {@code stack}; of an empty stack with {@code minDepth} when there is none yet. */
+        static StackStatus of(@Nullable LayerStack stack, int minDepth) {
+            return stack != null
+                    ? new StackStatus(stack.depth(), stack.minDepth(), stack.status())
+                    : new StackStatus(0, minDepth, List.of());
+        }
+    }
+
+    /** A peer's address as status and audit show it: {@code ip:port}, an IPv6 address in brackets. */
+    static String address(SocketAddress address) {
+        if (address instanceof InetSocketAddress inet) {
+            String host = inet.getAddress() != null ? inet.getAddress().getHostAddress() : inet.getHostString();
+            return (host.contains(":") ? "[" + host + "]" : host) + ":" + inet.getPort();
+        }
+        return String.valueOf(address);
+    }
 }
