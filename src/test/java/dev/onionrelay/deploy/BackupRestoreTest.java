@@ -46,9 +46,10 @@ class BackupRestoreTest {
 
     @Test
     void aPgDumpAndTheKeyFileRestoreIntoAFreshDatabaseServingTheSameRelaysAndCredentials() throws Exception {
+        Path original = Files.createDirectories(dir.resolve("original"));
         try (PgCluster cluster = PgCluster.create();
                 EchoServer echo = new EchoServer();
-                Fleet fleet = new Fleet(cluster, dir.resolve("original"), "original")) {
+                Fleet fleet = new Fleet(cluster, original, "original")) {
             fleet.start("a");
             Served before = populate(fleet.admin("a"), echo);
 
