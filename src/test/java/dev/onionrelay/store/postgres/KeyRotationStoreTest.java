@@ -167,6 +167,54 @@ class KeyRotationStoreTest {
         assertThat(unprepared(url, KeyRing.of(newKey)).prepare()).isTrue();
     }
 
+    /**
+     * A credential replaced while the re-seal is about to write it (the re-seal read the old value, the replacement
+     * holds the row): the re-seal's conditional update finds the row changed, reads it again and re-seals the
+     * replacement; an unconditional one would put the old private key back.
+     */
+    @Test
+    void aSecretReplacedUnderTheResealIsReadAgainNeverOverwrittenWithTheOldValue() throws Exception {
+        String url = cluster.createDatabase("replaced");
+        KeyEncryptionKey oldKey = key();
+        KeyEncryptionKey newKey = key();
+        new PostgresCredentialRepository(store(url, KeyRing.of(oldKey)))
+                .create(new NewCredential.GenerateCa("ca", "rotation CA", null));
+        byte[] replacement = "-----BEGIN PRIVATE KEY-----\nthe replacement\n".getBytes();
+        PgStore resealing = store(url, new KeyRing(newKey, List.of(oldKey)));
+
+        CompletableFuture<KeyResealer.Result> reseal;
+        try (Connection replacing = java.sql.DriverManager.getConnection(url, PgCluster.USER, PgCluster.PASSWORD)) {
+            replacing.setAutoCommit(false);
+            try (var update = replacing.prepareStatement("UPDATE credentials SET private_key = ? WHERE name = 'ca'")) {
+                update.setBytes(1, oldKey.seal(replacement, "credential:ca"));
+                update.executeUpdate();
+            }
+            reseal = CompletableFuture.supplyAsync(() -> new KeyResealer(resealing).reseal());
+            org.awaitility.Awaitility.await()
+                    .atMost(Duration.ofSeconds(30))
+                    .until(() -> waitingOnARowLock(url) || reseal.isDone());
+            replacing.commit();
+        }
+        assertThat(reseal.join().credentials()).isEqualTo(1);
+        try (Connection connection = java.sql.DriverManager.getConnection(url, PgCluster.USER, PgCluster.PASSWORD);
+                Statement select = connection.createStatement();
+                ResultSet row = select.executeQuery("SELECT private_key, key_id FROM credentials WHERE name = 'ca'")) {
+            row.next();
+            assertThat(row.getString(2)).isEqualTo(newKey.id());
+            assertThat(newKey.open(row.getBytes(1), "credential:ca")).isEqualTo(replacement);
+        }
+    }
+
+    private static boolean waitingOnARowLock(String url) throws Exception {
+        try (Connection connection = java.sql.DriverManager.getConnection(url, PgCluster.USER, PgCluster.PASSWORD);
+                Statement select = connection.createStatement();
+                ResultSet row = select.executeQuery("SELECT count(*) FROM pg_stat_activity WHERE datname ="
+                        + " current_database() AND wait_event_type = 'Lock' AND query LIKE 'UPDATE credentials%'")) {
+            row.next();
+            return row.getInt(1) > 0;
+        }
+    }
+
     private static byte[] checkValue(Connection connection) throws java.sql.SQLException {
         try (Statement select = connection.createStatement();
                 ResultSet row = select.executeQuery("SELECT value FROM settings WHERE name = 'key-check'")) {
