@@ -197,6 +197,13 @@ port of the pool for relays created over the API. Fails on a clash, since two li
 {{- $store := dict "type" .Values.store.type }}
 {{- if eq .Values.store.type "postgres" }}
 {{- $_ = set $store "encryption-key-file" (printf "%s/encryption-key" (include "onion-relay.storeKeyDir" .)) }}
+{{- $previous := list }}
+{{- range $index, $key := .Values.store.postgres.previousEncryptionKeyKeys }}
+{{- $previous = append $previous (printf "%s/previous-encryption-key-%d" (include "onion-relay.storeKeyDir" $) $index) }}
+{{- end }}
+{{- if $previous }}
+{{- $_ = set $store "previous-encryption-key-files" $previous }}
+{{- end }}
 {{- /* instance-name and advertise-url come from the pod (workload env): its name and its IP. */}}
 {{- $_ = set $onion "fleet" (dict "lease" .Values.fleet.lease) }}
 {{- end }}

@@ -1,6 +1,7 @@
 package dev.onionrelay;
 
 import dev.onionrelay.boot.StoreMigrationCommand;
+import dev.onionrelay.boot.StoreResealCommand;
 import dev.onionrelay.layer.TlsHardening;
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
@@ -12,6 +13,9 @@ public class OnionRelayApplication {
         TlsHardening.apply();
         if (StoreMigrationCommand.requested(args)) {
             System.exit(StoreMigrationCommand.run(args));
+        }
+        if (StoreResealCommand.requested(args)) {
+            System.exit(StoreResealCommand.run(args));
         }
         try {
             SpringApplication.run(OnionRelayApplication.class, args);

@@ -132,7 +132,8 @@ public record OnionProperties(
     /**
      * The store. With {@code postgres}, {@code spring.datasource.url}, {@code .username} and {@code .password} name
      * the database, {@code encryptionKeyFile} holds the key-encryption key of the private keys (32 random bytes, raw
-     * or base64) and every instance applies a change within {@code notify} of it, and rereads everything every
+     * or base64), {@code previousEncryptionKeyFiles} the keys it replaces during a rotation (still opened, see
+     * {@code --onion.store.reseal}), and every instance applies a change within {@code notify} of it, and rereads everything every
      * {@code resync} so that a missed notification heals. {@code migrate} says whether an instance applies the
      * schema's migrations at start ({@code auto}) or only checks them ({@code validate}: the rollout migrates first,
      * with {@code --onion.store.migrate-only}, which migrates and exits). {@code timeout} bounds a call's waits on the
@@ -143,6 +144,7 @@ public record OnionProperties(
     public record Store(
             @DefaultValue("file") StoreType type,
             @Nullable Path encryptionKeyFile,
+            @DefaultValue List<Path> previousEncryptionKeyFiles,
             @DefaultValue("30s") Duration resync,
             @DefaultValue("5s") Duration retryAfter,
             @DefaultValue("auto") StoreMigration migrate,

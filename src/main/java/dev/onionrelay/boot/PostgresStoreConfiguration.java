@@ -5,7 +5,7 @@ import com.zaxxer.hikari.HikariDataSource;
 import dev.onionrelay.observe.StoreHealthIndicator;
 import dev.onionrelay.observe.StoreMetrics;
 import dev.onionrelay.registry.RelayRegistry;
-import dev.onionrelay.store.KeyEncryptionKey;
+import dev.onionrelay.store.KeyRing;
 import dev.onionrelay.store.StoreConfigurationException;
 import dev.onionrelay.store.StoreUnavailableException;
 import dev.onionrelay.store.postgres.FleetSync;
@@ -19,6 +19,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import org.springframework.beans.factory.ObjectProvider;
@@ -47,15 +48,20 @@ public class PostgresStoreConfiguration {
     static final String SNAPSHOT_FILE = "store-snapshot.json";
 
     @Bean
-    KeyEncryptionKey storeKeyEncryptionKey(OnionProperties properties) {
-        Path file = properties.store().encryptionKeyFile();
-        if (file == null) {
+    KeyRing storeKeyRing(OnionProperties properties) {
+        return keyRing(
+                properties.store().encryptionKeyFile(), properties.store().previousEncryptionKeyFiles());
+    }
+
+    /** The current key and the previous ones; also what {@code --onion.store.reseal} seals with. */
+    static KeyRing keyRing(@Nullable Path current, List<Path> previous) {
+        if (current == null) {
             throw new StoreConfigurationException(
                     "onion.store.type is postgres but onion.store.encryption-key-file is not set",
                     "Point onion.store.encryption-key-file at 32 random bytes (e.g. openssl rand -base64 32), the same"
                             + " file on every instance of the fleet.");
         }
-        return KeyEncryptionKey.load(file);
+        return KeyRing.load(current, previous);
     }
 
     @Bean(destroyMethod = "close")
@@ -105,10 +111,10 @@ public class PostgresStoreConfiguration {
      * refused, a schema newer than this version or damaged) stops the start with one line.
      */
     @Bean
-    PgStore pgStore(HikariDataSource dataSource, KeyEncryptionKey kek, OnionProperties properties) {
+    PgStore pgStore(HikariDataSource dataSource, KeyRing keys, OnionProperties properties) {
         PgStore store = new PgStore(
                 dataSource,
-                kek,
+                keys,
                 properties.store().retryAfter(),
                 properties.store().migrate(),
                 new StoreTimeout(properties.store().timeout()));

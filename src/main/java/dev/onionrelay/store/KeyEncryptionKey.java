@@ -49,12 +49,17 @@ public final class KeyEncryptionKey {
      * @throws StoreConfigurationException when the file is missing, unreadable or holds something else
      */
     public static KeyEncryptionKey load(Path file) {
+        return load(file, SETTING);
+    }
+
+    /** Like {@link #load(Path)}, naming {@code setting} (where the path came from) in its refusals. */
+    public static KeyEncryptionKey load(Path file, String setting) {
         byte[] content;
         try {
             content = Files.readAllBytes(file);
         } catch (IOException e) {
             throw new StoreConfigurationException(
-                    SETTING + " " + file + " cannot be read (" + e.getClass().getSimpleName() + ")",
+                    setting + " " + file + " cannot be read (" + e.getClass().getSimpleName() + ")",
                     "Mount the key-encryption key (32 random bytes, raw or base64) at that path.");
         }
         try {
@@ -76,7 +81,7 @@ public final class KeyEncryptionKey {
                 Arrays.fill(decoded, (byte) 0);
             }
             throw new StoreConfigurationException(
-                    SETTING + " " + file + " does not hold 32 bytes, raw or base64 (" + content.length
+                    setting + " " + file + " does not hold 32 bytes, raw or base64 (" + content.length
                             + " bytes found)",
                     "Create it with: openssl rand -base64 32 > " + file);
         } finally {

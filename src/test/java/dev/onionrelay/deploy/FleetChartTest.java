@@ -217,6 +217,34 @@ class FleetChartTest {
                 .contains("/fleet/members");
     }
 
+    @Test
+    void duringAKeyRotationThePreviousKeysAreMountedFromTheSameSecretAndConfigured() {
+        Path file = work.resolve("values.yaml");
+        Chart.write(file, THREE_REPLICAS_ON_POSTGRES.replace("""
+                    existingSecret: onion-store
+                """, """
+                    existingSecret: onion-store
+                    encryptionKeyKey: encryption-key-new
+                    previousEncryptionKeyKeys: [encryption-key]
+                """));
+        Chart.Rendered chart = Chart.render(file);
+        Map<String, Object> config = chart.applicationConfig();
+
+        String keyFile = (String) get(config, "onion.store.encryption-key-file");
+        Path keyDir = Path.of(keyFile).getParent();
+        assertThat(get(config, "onion.store.previous-encryption-key-files"))
+                .isEqualTo(List.of(keyDir.resolve("previous-encryption-key-0").toString()));
+        Map<String, Object> volume = list(get(chart.podSpec(), "volumes")).stream()
+                .map(Chart::map)
+                .filter(v -> "onion-store".equals(get(v, "secret.secretName")))
+                .findFirst()
+                .orElseThrow();
+        assertThat(get(volume, "secret.items"))
+                .isEqualTo(List.of(
+                        Map.of("key", "encryption-key-new", "path", "encryption-key"),
+                        Map.of("key", "encryption-key", "path", "previous-encryption-key-0")));
+    }
+
     private static Map<String, Map<String, Object>> env(Chart.Rendered chart) {
         Map<String, Map<String, Object>> byName = new java.util.LinkedHashMap<>();
         for (Object variable : list(chart.container().get("env"))) {

@@ -58,6 +58,16 @@ public final class Fleet implements AutoCloseable {
         return this;
     }
 
+    /** The fleet's database. */
+    public String jdbcUrl() {
+        return jdbcUrl;
+    }
+
+    /** The fleet's key-encryption key file (what a backup keeps beside the database dump). */
+    public Path keyFile() {
+        return keyFile;
+    }
+
     /** Starts instances {@code names} at once, the n-th on 127.0.0.n; returns when every one is live. */
     public void start(String... names) {
         List<CompletableFuture<Void>> starting = new ArrayList<>();

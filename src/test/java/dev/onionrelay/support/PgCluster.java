@@ -131,6 +131,51 @@ public final class PgCluster implements AutoCloseable {
         return jdbcUrl(name);
     }
 
+    /**
+     * {@code pg_dump --format=custom} of {@code database} into {@code file}, over TCP with the password, as an
+     * operator takes a backup of a running fleet's store (a consistent snapshot while the fleet writes).
+     */
+    public void dump(String database, Path file) {
+        client(List.of(
+                bin.resolve("pg_dump").toString(),
+                "--host=127.0.0.1",
+                "--port=" + port,
+                "--username=" + USER,
+                "--format=custom",
+                "--file=" + file,
+                database));
+    }
+
+    /** {@code pg_restore} of a {@link #dump} into {@code database} (an empty one, e.g. from {@link #createDatabase}). */
+    public void restore(Path file, String database) {
+        client(List.of(
+                bin.resolve("pg_restore").toString(),
+                "--host=127.0.0.1",
+                "--port=" + port,
+                "--username=" + USER,
+                "--no-owner",
+                "--exit-on-error",
+                "--dbname=" + database,
+                file.toString()));
+    }
+
+    private void client(List<String> command) {
+        try {
+            ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+            builder.environment().put("PGPASSWORD", PASSWORD);
+            Process process = builder.start();
+            String output = new String(process.getInputStream().readAllBytes());
+            if (!process.waitFor(120, TimeUnit.SECONDS) || process.exitValue() != 0) {
+                throw new IllegalStateException(String.join(" ", command) + " failed:\n" + output);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
     public String jdbcUrl(String database) {
         return "jdbc:postgresql://127.0.0.1:" + port + "/" + database;
     }

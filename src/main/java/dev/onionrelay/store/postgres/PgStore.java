@@ -1,6 +1,7 @@
 package dev.onionrelay.store.postgres;
 
 import dev.onionrelay.store.KeyEncryptionKey;
+import dev.onionrelay.store.KeyRing;
 import dev.onionrelay.store.StoreConfigurationException;
 import dev.onionrelay.store.StoreMigration;
 import dev.onionrelay.store.StoreUnavailableException;
@@ -12,7 +13,6 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.SQLTransientConnectionException;
 import java.time.Duration;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -30,12 +30,10 @@ public final class PgStore {
     /** The channel every change is announced on; the payload is the change's revision. */
     public static final String CHANNEL = "onion_changes";
 
-    private static final String KEY_CHECK = "key-check";
     private static final String ADMIN_TOKEN = "admin-token";
-    private static final byte[] KEY_CHECK_VALUE = "onion-relay key check".getBytes(StandardCharsets.US_ASCII);
 
     private final DataSource dataSource;
-    private final KeyEncryptionKey kek;
+    private final FleetKeys keys;
     private final Duration retryAfter;
     private final StoreSchema schema;
     /** The budget of one {@link #transaction}; null: the driver's socket timeout alone bounds it. */
@@ -51,7 +49,11 @@ public final class PgStore {
     }
 
     public PgStore(DataSource dataSource, KeyEncryptionKey kek, Duration retryAfter, StoreMigration migration) {
-        this(dataSource, kek, retryAfter, migration, null);
+        this(dataSource, KeyRing.of(kek), retryAfter, migration, null);
+    }
+
+    public PgStore(DataSource dataSource, KeyRing keys, Duration retryAfter, StoreMigration migration) {
+        this(dataSource, keys, retryAfter, migration, null);
     }
 
     /**
@@ -60,13 +62,13 @@ public final class PgStore {
      */
     public PgStore(
             DataSource dataSource,
-            KeyEncryptionKey kek,
+            KeyRing keys,
             Duration retryAfter,
             StoreMigration migration,
             @Nullable StoreTimeout timeout) {
         this.timeout = timeout;
         this.dataSource = dataSource;
-        this.kek = kek;
+        this.keys = new FleetKeys(keys);
         this.retryAfter = retryAfter;
         this.schema = new StoreSchema(dataSource, migration, retryAfter);
     }
@@ -75,8 +77,9 @@ public final class PgStore {
         return dataSource;
     }
 
-    public KeyEncryptionKey kek() {
-        return kek;
+    /** The keys this instance holds, applied to the fleet's: what seals and opens secrets in the store. */
+    public FleetKeys keys() {
+        return keys;
     }
 
     public Duration retryAfter() {
@@ -181,28 +184,16 @@ public final class PgStore {
     }
 
     /**
-     * Makes sure this instance's key-encryption key is the fleet's: the first instance stores a constant sealed with
-     * it, every later one must open it.
+     * Makes sure this instance holds the fleet's key-encryption key and every key a stored secret is sealed under;
+     * the first instance of a new store makes its current key the fleet's (see {@link FleetKeys}).
      *
-     * @throws StoreConfigurationException naming both key ids when the key is another one
+     * @throws StoreConfigurationException naming the key ids when it does not
      */
     public void checkKey() {
         transaction("check the key-encryption key", connection -> {
-            insertSettingIfAbsent(connection, KEY_CHECK, kek.seal(KEY_CHECK_VALUE, KEY_CHECK));
+            keys.admit(connection);
             return null;
         });
-        Setting check = transaction("check the key-encryption key", connection -> setting(connection, KEY_CHECK));
-        try {
-            byte[] opened = kek.open(check.value(), KEY_CHECK);
-            if (!Arrays.equals(opened, KEY_CHECK_VALUE)) {
-                throw new GeneralSecurityException("key check value differs");
-            }
-        } catch (GeneralSecurityException e) {
-            throw new StoreConfigurationException(
-                    "onion.store.encryption-key-file does not decrypt the stored credentials (key id " + kek.id()
-                            + "; the store was written with key id " + check.keyId() + ")",
-                    "Give every instance of the fleet the key-encryption key the store was written with.");
-        }
     }
 
     /**
@@ -211,26 +202,27 @@ public final class PgStore {
      */
     public String adminToken(Supplier<String> generate) {
         return transaction("read the admin token", connection -> {
-            insertSettingIfAbsent(
-                    connection, ADMIN_TOKEN, kek.seal(generate.get().getBytes(StandardCharsets.UTF_8), ADMIN_TOKEN));
+            FleetKeys.Sealed sealed =
+                    keys.seal(connection, generate.get().getBytes(StandardCharsets.UTF_8), ADMIN_TOKEN);
+            insertSettingIfAbsent(connection, ADMIN_TOKEN, sealed);
             Setting stored = setting(connection, ADMIN_TOKEN);
             try {
-                return new String(kek.open(stored.value(), ADMIN_TOKEN), StandardCharsets.UTF_8);
+                return new String(keys.open(stored.value(), stored.keyId(), ADMIN_TOKEN), StandardCharsets.UTF_8);
             } catch (GeneralSecurityException e) {
                 throw new StoreConfigurationException(
-                        "onion.store.encryption-key-file does not decrypt the stored admin token (key id " + kek.id()
-                                + "; stored with key id " + stored.keyId() + ")",
+                        "onion.store.encryption-key-file does not decrypt the stored admin token (key id "
+                                + keys.ring().current().id() + "; stored with key id " + stored.keyId() + ")",
                         "Give every instance of the fleet the key-encryption key the store was written with.");
             }
         });
     }
 
-    private void insertSettingIfAbsent(Connection connection, String name, byte[] value) throws SQLException {
+    private void insertSettingIfAbsent(Connection connection, String name, FleetKeys.Sealed value) throws SQLException {
         try (PreparedStatement insert = connection.prepareStatement(
                 "INSERT INTO settings (name, value, key_id) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING")) {
             insert.setString(1, name);
-            insert.setBytes(2, value);
-            insert.setString(3, kek.id());
+            insert.setBytes(2, value.value());
+            insert.setString(3, value.keyId());
             if (insert.executeUpdate() == 1) {
                 recordChange(connection, "setting", name, "created");
             }

@@ -7,7 +7,6 @@ import dev.onionrelay.credential.CredentialRepository;
 import dev.onionrelay.credential.CredentialStore;
 import dev.onionrelay.credential.NewCredential;
 import dev.onionrelay.credential.PemCodec;
-import dev.onionrelay.store.KeyEncryptionKey;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.PrivateKey;
@@ -86,6 +85,9 @@ public final class PostgresCredentialRepository implements CredentialRepository 
             }
             return all;
         });
+        // A row sealed under a key this instance lacks (the fleet was re-sealed under a key it was not given): a
+        // configuration error, named, while the last state keeps serving; never a credential silently dropped.
+        db.keys().requireHeld(read.stream().map(Row::keyId).toList());
         return apply(read);
     }
 
@@ -104,7 +106,9 @@ public final class PostgresCredentialRepository implements CredentialRepository 
                 continue;
             }
             try {
-                next.put(row.name(), open(db.kek(), row));
+                Credential opened = open(db.keys(), row);
+                // Re-sealed under another key, the same credential: relays using it are left alone.
+                next.put(row.name(), known != null && sameCredential(known, opened) ? known : opened);
             } catch (RuntimeException e) {
                 LOG.log(System.Logger.Level.WARNING, "skipping stored credential {0}: {1}", row.name(), e.getMessage());
             }
@@ -136,15 +140,26 @@ public final class PostgresCredentialRepository implements CredentialRepository 
                 && a.createdAt().equals(b.createdAt());
     }
 
-    private static Credential open(KeyEncryptionKey kek, Row row) {
+    private static boolean sameCredential(Credential a, Credential b) {
+        return a.chain().equals(b.chain())
+                && a.createdAt().equals(b.createdAt())
+                && (a.privateKey() == null
+                        ? b.privateKey() == null
+                        : b.privateKey() != null
+                                && Arrays.equals(
+                                        a.privateKey().getEncoded(),
+                                        b.privateKey().getEncoded()));
+    }
+
+    private static Credential open(FleetKeys keys, Row row) {
         PrivateKey key = null;
         if (row.sealedKey() != null) {
             byte[] pem;
             try {
-                pem = kek.open(row.sealedKey(), purpose(row.name()));
+                pem = keys.open(row.sealedKey(), row.keyId(), purpose(row.name()));
             } catch (GeneralSecurityException e) {
-                throw new IllegalStateException("its private key does not open with key-encryption key " + kek.id()
-                        + " (sealed with " + row.keyId() + ")");
+                throw new IllegalStateException("its private key does not open with key-encryption key "
+                        + keys.ring().ids() + " (sealed with " + row.keyId() + ")");
             }
             try {
                 key = PemCodec.parsePrivateKey(new String(pem, StandardCharsets.US_ASCII));
@@ -169,41 +184,46 @@ public final class PostgresCredentialRepository implements CredentialRepository 
         }
         Credential credential = builder.prepare(request, this::find);
         String certificatePem = PemCodec.certificatesToPem(credential.chain());
-        byte[] sealed = null;
-        if (credential.privateKey() != null) {
-            byte[] pem = PemCodec.privateKeyToPem(credential.privateKey()).getBytes(StandardCharsets.US_ASCII);
-            try {
-                sealed = db.kek().seal(pem, purpose(name));
-            } finally {
-                Arrays.fill(pem, (byte) 0);
-            }
-        }
-        Row row = new Row(
-                name, certificatePem, sealed, sealed == null ? null : db.kek().id(), credential.createdAt());
+        byte[] pem = credential.privateKey() == null
+                ? null
+                : PemCodec.privateKeyToPem(credential.privateKey()).getBytes(StandardCharsets.US_ASCII);
+        Row row;
         synchronized (this) {
             if (local.containsKey(name)) {
                 throw CredentialException.conflict(NAME_FIELD, "credential '" + name + "' already exists");
             }
             try {
-                db.transaction("create credential " + name, connection -> {
+                row = db.transaction("create credential " + name, connection -> {
+                    // Sealed in the transaction that stores it, under the key the fleet seals under now.
+                    FleetKeys.Sealed sealed = pem == null ? null : db.keys().seal(connection, pem, purpose(name));
+                    Row created = new Row(
+                            name,
+                            certificatePem,
+                            sealed == null ? null : sealed.value(),
+                            sealed == null ? null : sealed.keyId(),
+                            credential.createdAt());
                     try (PreparedStatement insert = connection.prepareStatement(
                             "INSERT INTO credentials (name, certificate_pem, private_key, key_id, created_at)"
                                     + " VALUES (?, ?, ?, ?, ?)")) {
-                        insert.setString(1, row.name());
-                        insert.setString(2, row.certificatePem());
-                        insert.setBytes(3, row.sealedKey());
-                        insert.setString(4, row.keyId());
-                        insert.setTimestamp(5, Timestamp.from(row.createdAt()));
+                        insert.setString(1, created.name());
+                        insert.setString(2, created.certificatePem());
+                        insert.setBytes(3, created.sealedKey());
+                        insert.setString(4, created.keyId());
+                        insert.setTimestamp(5, Timestamp.from(created.createdAt()));
                         insert.executeUpdate();
                     }
                     db.recordChange(connection, "credential", name, "created");
-                    return null;
+                    return created;
                 });
             } catch (PgStore.StatementException e) {
                 if (UNIQUE_VIOLATION.equals(e.sqlState())) {
                     throw CredentialException.conflict(NAME_FIELD, "credential '" + name + "' already exists");
                 }
                 throw e;
+            } finally {
+                if (pem != null) {
+                    Arrays.fill(pem, (byte) 0);
+                }
             }
             Map<String, Credential> next = new TreeMap<>(stored);
             next.put(name, credential);
