@@ -1,6 +1,7 @@
 package dev.onionrelay;
 
 import dev.onionrelay.boot.StoreMigrationCommand;
+import dev.onionrelay.boot.TermSignal;
 import dev.onionrelay.layer.TlsHardening;
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
@@ -13,6 +14,7 @@ public class OnionRelayApplication {
         if (StoreMigrationCommand.requested(args)) {
             System.exit(StoreMigrationCommand.run(args));
         }
+        TermSignal.exitZeroOnTerm();
         try {
             SpringApplication.run(OnionRelayApplication.class, args);
         } catch (RuntimeException e) {

@@ -86,6 +86,21 @@ public final class ServiceProcess implements AutoCloseable {
         waitForExit();
     }
 
+    /** SIGTERM without waiting: the service drains (see {@link #awaitExit}). */
+    public void terminate() {
+        signal("TERM");
+    }
+
+    /** Waits for the JVM to exit; false when it is still running after {@code patience}. */
+    public boolean awaitExit(Duration patience) {
+        try {
+            return process.waitFor(patience.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
     private void waitForExit() {
         try {
             if (!process.waitFor(30, TimeUnit.SECONDS)) {
