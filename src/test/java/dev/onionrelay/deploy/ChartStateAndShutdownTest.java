@@ -40,6 +40,7 @@ class ChartStateAndShutdownTest {
                     assertThat(get(mount, "mountPath")).isEqualTo(stateDir);
                 });
         assertThat(get(chart.workload(), "spec.strategy.type")).isEqualTo("Recreate");
+        assertThat(Chart.notes()).contains("live on the claim edge-onion-relay-data: they come back after a pod");
 
         LintResult lint = Chart.lint();
         assertThat(lint.isFailed()).as("%s", lint.getMessages()).isFalse();
@@ -59,6 +60,8 @@ class ChartStateAndShutdownTest {
         assertThat(chart.kinds()).doesNotContain("PersistentVolumeClaim");
         assertThat(get(dataVolume(chart), "emptyDir.sizeLimit")).isEqualTo("256Mi");
         assertThat(get(chart.workload(), "spec.strategy")).isNull();
+        assertThat(Chart.notes(work.resolve("values.yaml")))
+                .contains("created over the API are gone when the pod restarts");
     }
 
     @Test
