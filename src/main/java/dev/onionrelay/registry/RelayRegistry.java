@@ -447,10 +447,7 @@ public final class RelayRegistry implements AutoCloseable {
         return CredentialUse.relaysUsing(list(), credentialName);
     }
 
-    /**
-     * Graceful shutdown ({@link Drain}): from now on no relay is created or opened, every listener closes, open tunnels
-     * run for up to {@code timeout} and the rest are then closed. The relays stay listed (status shows the drain).
-     */
+    /** Graceful shutdown ({@link Drain}): no relay is created or opened any more; the relays stay listed. */
     public Drain.Outcome drain(Duration timeout) {
         synchronized (syncLock) { // a store sync under way finishes first; the next one opens nothing
             draining = true;
