@@ -64,6 +64,9 @@ class DrainOnShutdownTest {
             assertThat(onion.readinessStatus()).isEqualTo(503);
             assertThat(onion.readiness()).contains("OUT_OF_SERVICE");
             assertThat(onion.tunnelsActive("entry")).isPositive();
+            ApiClient.Response entry = onion.api.get("/relays/entry");
+            assertThat(entry.status()).as("the API answers during the drain").isEqualTo(200);
+            assertThat(entry.json().get("state").asString()).isEqualTo("STOPPED");
             assertThat(onion.newConnectionRefused())
                     .as("a connection after SIGTERM is not accepted")
                     .isTrue();
