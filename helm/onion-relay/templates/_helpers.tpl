@@ -74,15 +74,33 @@ snapshot of the shared store it needs to start while the database is away) and a
 {{- if .Values.kind }}{{ .Values.kind }}{{ else if include "onion-relay.fleet" . }}StatefulSet{{ else }}Deployment{{ end }}
 {{- end }}
 
+{{/* Non-empty when more than one pod may run: several replicas or autoscaling. */}}
+{{- define "onion-relay.replicated" -}}
+{{- if or .Values.autoscaling.enabled (gt (int .Values.replicaCount) 1) }}true{{ end }}
+{{- end }}
+
+{{/*
+The claim a Deployment mounts as its state directory: the existing one, or the chart's own; empty for an emptyDir
+(persistence off, or several pods, which one ReadWriteOnce claim cannot serve). A StatefulSet has volumeClaimTemplates.
+*/}}
+{{- define "onion-relay.deploymentClaim" -}}
+{{- if and (eq (include "onion-relay.kind" .) "Deployment") .Values.persistence.enabled (not (include "onion-relay.replicated" .)) }}
+{{- .Values.persistence.existingClaim | default (printf "%s-data" (include "onion-relay.fullname" .)) }}
+{{- end }}
+{{- end }}
+
 {{/*
 Refuses values that would run a broken service: several pods on the file store with a writable API (each pod would
 keep different relays, and a call through the Service would reach one of them), or a shared store without its
 database or its Secret.
 */}}
 {{- define "onion-relay.validate" -}}
-{{- $replicated := or .Values.autoscaling.enabled (gt (int .Values.replicaCount) 1) }}
+{{- $replicated := include "onion-relay.replicated" . }}
 {{- if and $replicated (eq .Values.store.type "file") (not .Values.api.readOnly) }}
 {{- fail (printf "%s with store.type file: every pod would keep its own relays and credentials, and API calls through the Service would reach one pod at random. Set store.type: postgres (store.postgres.url, store.postgres.existingSecret) for a fleet sharing one state, or api.readOnly: true to serve only the declared relays" (ternary "autoscaling" (printf "replicaCount %d" (int .Values.replicaCount)) .Values.autoscaling.enabled)) }}
+{{- end }}
+{{- if lt (int .Values.terminationGracePeriodSeconds) (add (int .Values.shutdown.drainTimeoutSeconds) 10 | int) }}
+{{- fail (printf "terminationGracePeriodSeconds %d does not fit shutdown.drainTimeoutSeconds %d: Kubernetes would kill the pod while its tunnels drain. Set it to at least %d (the drain plus 10 s for the rest of the shutdown)" (int .Values.terminationGracePeriodSeconds) (int .Values.shutdown.drainTimeoutSeconds) (add (int .Values.shutdown.drainTimeoutSeconds) 10 | int)) }}
 {{- end }}
 {{- if eq .Values.store.type "postgres" }}
 {{- if not .Values.store.postgres.url }}
@@ -189,6 +207,7 @@ port of the pool for relays created over the API. Fails on a clash, since two li
 {{- $_ = set $onion "tls" (dict "provider" .Values.tls.provider "profile" .Values.tls.profile) }}
 {{- $_ = set $onion "engine" (dict "transport" .Values.engine.transport "worker-threads" .Values.engine.workerThreads) }}
 {{- $_ = set $onion "credential-reload" (dict "interval" .Values.credentialReload.interval) }}
+{{- $_ = set $onion "shutdown" (dict "drain-timeout" (printf "%ds" (int .Values.shutdown.drainTimeoutSeconds))) }}
 {{- if .Values.api.readOnly }}
 {{- $api := get $onion "api" | default dict }}
 {{- $_ = set $api "read-only" true }}

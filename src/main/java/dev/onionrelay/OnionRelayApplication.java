@@ -2,6 +2,7 @@ package dev.onionrelay;
 
 import dev.onionrelay.boot.StoreMigrationCommand;
 import dev.onionrelay.boot.StoreResealCommand;
+import dev.onionrelay.boot.TermSignal;
 import dev.onionrelay.layer.TlsHardening;
 import org.springframework.boot.SpringApplication;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
@@ -17,6 +18,7 @@ public class OnionRelayApplication {
         if (StoreResealCommand.requested(args)) {
             System.exit(StoreResealCommand.run(args));
         }
+        TermSignal.exitZeroOnTerm();
         try {
             SpringApplication.run(OnionRelayApplication.class, args);
         } catch (RuntimeException e) {

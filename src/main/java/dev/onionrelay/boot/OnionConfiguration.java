@@ -120,6 +120,12 @@ public class OnionConfiguration {
                 properties.relayDefaults());
     }
 
+    /** The drain of open tunnels at shutdown ({@code onion.shutdown.drain-timeout}). */
+    @Bean
+    GracefulDrain gracefulDrain(RelayRegistry registry, OnionProperties properties) {
+        return new GracefulDrain(registry, properties.shutdown().drainTimeout());
+    }
+
     @Bean
     RelayRestore relayRestore(RelayRegistry registry, DeclarativeRelays declaredRelays) {
         return new RelayRestore(registry, declaredRelays);

@@ -28,6 +28,7 @@ import org.springframework.util.unit.DataSize;
  * @param relays declarative relays, same fields as {@code POST /relays}, opened at every start and never persisted
  * @param store where API-created relays and credentials live: this instance's state directory or a shared database
  * @param fleet this instance's place in a fleet sharing one store
+ * @param shutdown what a SIGTERM does to open tunnels
  */
 @ConfigurationProperties("onion")
 public record OnionProperties(
@@ -39,7 +40,8 @@ public record OnionProperties(
         @DefaultValue Map<String, CredentialFiles> credentials,
         @DefaultValue List<RelayRequest> relays,
         @DefaultValue Store store,
-        @DefaultValue Fleet fleet) {
+        @DefaultValue Fleet fleet,
+        @DefaultValue Shutdown shutdown) {
 
     /**
      * What relay and layer requests (API, declared relays, the demo) get for the fields they leave out: the configured
@@ -165,4 +167,11 @@ public record OnionProperties(
             @Nullable String bindAddress,
             @DefaultValue("10s") Duration lease,
             @DefaultValue("2s") Duration callTimeout) {}
+
+    /**
+     * The graceful shutdown (SIGTERM, or the context closing): listeners close at once and readiness turns
+     * OUT_OF_SERVICE; open tunnels run for up to {@code drainTimeout}, and those still open then are closed.
+     * Kubernetes' {@code terminationGracePeriodSeconds} must exceed it (the Helm chart adds a margin).
+     */
+    public record Shutdown(@DefaultValue("30s") Duration drainTimeout) {}
 }

@@ -74,8 +74,8 @@ public final class LayerStack {
         this.peerHost = peerHost;
         this.peerPort = peerPort;
         this.minDepth = minDepth;
-        this.listener = listener;
-        this.handshakes = new HandshakeAccounting(this, layers, listener);
+        this.listener = new ViolationOnce(listener);
+        this.handshakes = new HandshakeAccounting(this, layers, this.listener);
         this.pendingPop = new PendingPop(channel);
     }
 

@@ -23,7 +23,9 @@ import org.springframework.stereotype.Component;
  *       relays retry listening on their own;
  *   <li>{@link #DEGRADED} also for a minute after the process ran out of file descriptors (an accept or a connect
  *       failed with EMFILE): a warning, readiness stays UP;
- *   <li>{@code DOWN} when relays exist and none listens: the instance cannot serve at all, and readiness is DOWN.
+ *   <li>{@code DOWN} when relays exist and none listens: the instance cannot serve at all, and readiness is DOWN;
+ *   <li>{@code OUT_OF_SERVICE} once the instance is shutting down and draining its tunnels (listeners closed), with
+ *       the tunnels still open.
  * </ul>
  *
  * Details (when shown) name the failed relays with why and when they try next, and stored relays that were not loaded
@@ -50,6 +52,15 @@ public class OnionHealthIndicator implements HealthIndicator {
 
     @Override
     public Health health() {
+        if (service.draining()) {
+            int open = service.list().stream()
+                    .mapToInt(relay -> relay.tunnels().size())
+                    .sum();
+            return Health.outOfService()
+                    .withDetail("draining", "shutting down: listeners closed, open tunnels run until they end")
+                    .withDetail("openTunnels", open)
+                    .build();
+        }
         Map<String, String> failed = new LinkedHashMap<>();
         int listening = 0;
         int relays = 0;

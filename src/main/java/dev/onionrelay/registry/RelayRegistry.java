@@ -11,6 +11,7 @@ import dev.onionrelay.relay.RelayException;
 import dev.onionrelay.relay.RelaySpec;
 import dev.onionrelay.relay.RelayState;
 import dev.onionrelay.relay.Tunnel;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.Collections;
 import java.util.Comparator;
@@ -79,6 +80,8 @@ public final class RelayRegistry implements AutoCloseable {
     private final ListenRetries retries;
     private final LiveLayers liveLayers;
     private final CredentialUse credentials;
+    /** Set by {@link #drain}: no relay is created or opened any more. */
+    private volatile boolean draining;
 
     /** A stored relay that was not loaded at start, with why; its file is kept. */
     public record SkippedRelay(String id, String name, String reason) {}
@@ -158,6 +161,7 @@ public final class RelayRegistry implements AutoCloseable {
     public Relay create(RelaySpec spec) {
         String id = UUID.randomUUID().toString();
         synchronized (lock) {
+            Drain.refuseWhile(draining);
             rules.checkRoom(relays.size() + creating.size());
             rules.validate(spec, clashes);
             creating.put(spec.name(), id);
@@ -255,6 +259,9 @@ public final class RelayRegistry implements AutoCloseable {
      */
     public StoreSync reconcile() {
         synchronized (syncLock) {
+            if (draining) {
+                return StoreSync.NOTHING; // shutting down: opens nothing, and closing is the drain's
+            }
             long mark;
             synchronized (lock) {
                 mark = writes.mark();
@@ -438,6 +445,20 @@ public final class RelayRegistry implements AutoCloseable {
     /** Names of the relays whose layers use a credential (as identity or as trust). */
     public Set<String> relaysUsing(String credentialName) {
         return CredentialUse.relaysUsing(list(), credentialName);
+    }
+
+    /** Graceful shutdown ({@link Drain}): no relay is created or opened any more; the relays stay listed. */
+    public Drain.Outcome drain(Duration timeout) {
+        synchronized (syncLock) { // a store sync under way finishes first; the next one opens nothing
+            draining = true;
+        }
+        retries.close();
+        return Drain.run(this::list, timeout);
+    }
+
+    /** Whether {@link #drain} has begun. */
+    public boolean draining() {
+        return draining;
     }
 
     @Override

@@ -18,6 +18,9 @@ import java.util.Set;
  */
 public record StoreSync(List<StoredRelay> open, List<String> close, List<StoredRelay> replace) {
 
+    /** Nothing to do (a registry that is draining follows its store no more). */
+    public static final StoreSync NOTHING = new StoreSync(List.of(), List.of(), List.of());
+
     public StoreSync {
         open = List.copyOf(open);
         close = List.copyOf(close);

@@ -224,6 +224,16 @@ public final class Relay {
 
     /** Closes the listener and every tunnel. */
     public void stop() {
+        stopListening();
+        tunnels.values().forEach(Tunnel::close);
+    }
+
+    /**
+     * Closes the listener and leaves open tunnels running (a drain): from now on a connection to the port is refused by
+     * the operating system, and one accepted just before is closed unadmitted ({@link #accepted}: "stopped").
+     * Idempotent.
+     */
+    public void stopListening() {
         Channel channel = listener;
         if (state == RelayState.LISTENING) {
             state = RelayState.STOPPED;
@@ -231,7 +241,6 @@ public final class Relay {
         if (channel != null) {
             channel.close().syncUninterruptibly();
         }
-        tunnels.values().forEach(Tunnel::close);
     }
 
     @Override

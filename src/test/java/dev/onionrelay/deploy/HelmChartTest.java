@@ -54,10 +54,14 @@ class HelmChartTest {
     void defaultValuesRenderADeploymentAndNoOptionalResources() {
         assertThat(DEFAULTS.kinds())
                 .containsExactlyInAnyOrder(
-                        "ServiceAccount", "Secret", "ConfigMap", "Service", "Service", "Service", "Deployment");
-        assertThat(get(volume(DEFAULTS, "data"), "emptyDir"))
-                .as("state in an emptyDir")
-                .isNotNull();
+                        "ServiceAccount",
+                        "Secret",
+                        "ConfigMap",
+                        "Service",
+                        "Service",
+                        "Service",
+                        "Deployment",
+                        "PersistentVolumeClaim");
     }
 
     @Test
@@ -327,7 +331,10 @@ class HelmChartTest {
         String name = (String) mount.get("name");
         boolean claimTemplate = list(get(chart.workload(), "spec.volumeClaimTemplates")).stream()
                 .anyMatch(claim -> name.equals(get(claim, "metadata.name")));
-        return claimTemplate || get(volume(chart, name), "emptyDir") != null;
+        Object volume = claimTemplate ? null : volume(chart, name);
+        return claimTemplate
+                || get(volume, "emptyDir") != null
+                || get(volume, "persistentVolumeClaim.claimName") != null;
     }
 
     private static Map<String, Object> mountAt(Chart.Rendered chart, String path) {

@@ -309,4 +309,21 @@ class LayerStackTest {
         assertThat(server.end.events).anyMatch(e -> e.startsWith("violation: close_notify on ingress layer 'outer'"));
         assertThat(server.stack.depth()).isEqualTo(2);
     }
+
+    /**
+     * The README's live-layers mistake: a layer pushed on one end only, and the peer then closes its two layers in one
+     * read. Each close_notify lands under the never-started layer; the tunnel closes for one violation, reported once.
+     */
+    @Test
+    void closeNotifiesOnEveryLayerUnderAnUnstartedOneAreOneViolation() throws Exception {
+        twoLayers(0, 0);
+        server.stack.push(server("extra"));
+        pump();
+        client.handlers().get(1).closeOutbound();
+        client.handlers().get(0).closeOutbound();
+        byte[] bothCloseNotifies = client.takeWire();
+        server.channel.writeInbound(Unpooled.wrappedBuffer(bothCloseNotifies));
+        assertThat(server.end.events.stream().filter(e -> e.startsWith("violation:")))
+                .containsExactly("violation: close_notify on ingress layer 'inner' which is not innermost");
+    }
 }

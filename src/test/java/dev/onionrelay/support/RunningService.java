@@ -37,6 +37,7 @@ public final class RunningService implements AutoCloseable {
                 "--onion.state-dir=" + stateDir,
                 "--spring.main.banner-mode=off"));
         args.addAll(List.of(extraArgs));
+        ServiceProcess.noDrainUnlessGiven(args);
         context = new SpringApplicationBuilder(OnionRelayApplication.class).run(args.toArray(String[]::new));
     }
 
