@@ -1,6 +1,5 @@
 package dev.onionrelay.layer.allow;
 
-import com.google.protobuf.Timestamp;
 import dev.cel.bundle.Cel;
 import dev.cel.bundle.CelFactory;
 import dev.cel.common.CelAbstractSyntaxTree;
@@ -17,7 +16,9 @@ import dev.cel.runtime.CelEvaluationException;
 import dev.cel.runtime.CelRuntime;
 import java.time.Instant;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A layer's {@code allow.expression}: a CEL expression over {@code peer} (a map of the {@link PeerIdentity} fields;
@@ -90,6 +91,10 @@ final class PeerExpression {
         } catch (CelValidationException e) {
             throw new Invalid("does not compile: " + e.getMessage());
         }
+        String unknown = unknownPeerField(ast.getExpr());
+        if (unknown != null) {
+            throw new Invalid("peer has no field '" + unknown + "'; it has " + PEER_FIELDS);
+        }
         long cost = estimatedCost(ast.getExpr());
         if (cost > COST_LIMIT) {
             throw new Invalid("its estimated cost " + cost + " exceeds the limit of " + COST_LIMIT
@@ -100,6 +105,33 @@ final class PeerExpression {
         } catch (CelEvaluationException e) {
             throw new Invalid("cannot be planned: " + e.getMessage());
         }
+    }
+
+    /** The fields of {@code peer}: a map to CEL, so its checker cannot catch a misspelt one; this does. */
+    static final java.util.Set<String> PEER_FIELDS = new java.util.TreeSet<>(List.of(
+            "subject",
+            "commonName",
+            "organizationalUnits",
+            "dnsNames",
+            "uris",
+            "ipAddresses",
+            "sha256",
+            "serial",
+            "issuer",
+            "notBefore",
+            "notAfter"));
+
+    private static @Nullable String unknownPeerField(CelExpr root) {
+        return CelNavigableExpr.fromExpr(root)
+                .allNodes()
+                .map(CelNavigableExpr::expr)
+                .filter(e -> e.getKind() == CelExpr.ExprKind.Kind.SELECT
+                        && e.select().operand().getKind() == CelExpr.ExprKind.Kind.IDENT
+                        && e.select().operand().ident().name().equals("peer")
+                        && !PEER_FIELDS.contains(e.select().field()))
+                .map(e -> e.select().field())
+                .findFirst()
+                .orElse(null);
     }
 
     /** The work {@code expr} may do, in nodes evaluated; see the class comment. */
@@ -161,11 +193,9 @@ final class PeerExpression {
         return fields;
     }
 
-    private static Timestamp timestamp(Instant instant) {
-        return Timestamp.newBuilder()
-                .setSeconds(instant.getEpochSecond())
-                .setNanos(instant.getNano())
-                .build();
+    private static Instant timestamp(Instant instant) {
+        // CEL for Java takes timestamps as java.time.Instant.
+        return instant;
     }
 
     String source() {
