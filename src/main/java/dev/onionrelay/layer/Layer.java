@@ -50,6 +50,10 @@ public final class Layer {
         this.handlerName = handlerName;
     }
 
+    PreparedLayer prepared() {
+        return prepared;
+    }
+
     public LayerSpec spec() {
         return prepared.spec();
     }

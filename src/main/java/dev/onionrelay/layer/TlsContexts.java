@@ -266,10 +266,7 @@ public final class TlsContexts {
         }
         KeyMaterial.Identity identity = spec.credential() == null ? null : keyMaterial.identity(spec.credential());
         TlsProvider provider = this.provider.forLayer(index, minDepth, openSslCarries(spec, identity));
-        // A layer with allow asks for the client certificate whatever clientAuth says: without one it refuses anyway
-        // (the trust manager, where allow is applied, is not called for a client that sends none).
-        ClientAuthMode clientAuth =
-                spec.allow() != null && spec.role() == Role.SERVER ? ClientAuthMode.REQUIRE : spec.clientAuth();
+        ClientAuthMode clientAuth = AllowingTrustManager.engineClientAuth(spec, provider);
         SslContextBuilder builder;
         if (spec.role() == Role.SERVER) {
             builder = SslContextBuilder.forServer(
@@ -288,6 +285,7 @@ public final class TlsContexts {
             // Netty 4.2 checks host names by default; FULL keeps that, CHAIN and NONE turn it off explicitly.
             builder.endpointIdentificationAlgorithm(spec.verify() == Verification.FULL ? "HTTPS" : null);
         }
+        AllowingTrustManager allowing = null;
         if (spec.verify() == Verification.NONE) {
             builder.trustManager(InsecureTrustManagerFactory.INSTANCE);
         } else {
@@ -302,7 +300,8 @@ public final class TlsContexts {
                         "trust", "cannot use trust '" + spec.trust() + "': " + e.getMessage(), e);
             }
             if (spec.allow() != null) {
-                trust = new AllowingTrustManager(trust, spec.allow(), where);
+                allowing = new AllowingTrustManager(trust, spec.allow(), where);
+                trust = allowing;
             }
             builder.trustManager(provider == TlsProvider.OPENSSL ? new OpenSslTrustAlerts(trust) : trust);
         }
@@ -317,7 +316,7 @@ public final class TlsContexts {
                     spec.alpn()));
         }
         try {
-            return new PreparedLayer(spec, builder.build(), provider);
+            return new PreparedLayer(spec, builder.build(), provider, allowing);
         } catch (SSLException | IllegalArgumentException e) {
             throw new LayerConfigurationException("protocols", "cannot build TLS context: " + e.getMessage(), e);
         }

@@ -1,11 +1,17 @@
 package dev.onionrelay.layer.allow;
 
+import dev.onionrelay.layer.ClientAuthMode;
+import dev.onionrelay.layer.LayerSpec;
+import dev.onionrelay.layer.Role;
+import dev.onionrelay.layer.TlsProvider;
 import java.net.Socket;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.time.Instant;
 import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.X509ExtendedTrustManager;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A layer's trust followed by its {@code allow}: the peer's chain is verified first (the trust manager wrapped here),
@@ -32,6 +38,36 @@ public final class AllowingTrustManager extends X509ExtendedTrustManager {
         this.trust = trust;
         this.policy = policy;
         this.where = where;
+    }
+
+    /**
+     * How a server layer's engine asks for the client certificate. With {@code allow}, a client without one is refused
+     * whatever {@code clientAuth} says; the trust manager is not called for it, so on the JDK engine the certificate is
+     * only requested and {@link #refuseWithoutCertificate} refuses after the handshake, with {@code access_denied}
+     * like any other refused peer. Elsewhere the engine requires it (and refuses with its own alert).
+     */
+    public static ClientAuthMode engineClientAuth(LayerSpec spec, TlsProvider provider) {
+        if (spec.allow() == null || spec.role() != Role.SERVER) {
+            return spec.clientAuth();
+        }
+        return provider == TlsProvider.JDK && JdkAccessDenied.available()
+                ? ClientAuthMode.OPTIONAL
+                : ClientAuthMode.REQUIRE;
+    }
+
+    /**
+     * On a server layer whose handshake just completed: the refusal of a client that sent no certificate (the
+     * {@code access_denied} alert queued on the engine for the close to send), or null when it sent one.
+     */
+    public @Nullable PeerRefusedException refuseWithoutCertificate(SSLEngine engine) {
+        try {
+            if (engine.getSession().getPeerCertificates().length > 0) {
+                return null;
+            }
+        } catch (SSLPeerUnverifiedException none) {
+            // No certificate: refused below.
+        }
+        return refused(engine, "presented no certificate", "subject=-");
     }
 
     private void authorize(X509Certificate[] chain, SSLEngine engine) throws CertificateException {

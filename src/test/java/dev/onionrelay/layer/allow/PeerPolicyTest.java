@@ -9,10 +9,10 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
-import org.junit.jupiter.api.Test;
 
 /** Which peers a layer's {@code allow} accepts, and which {@code allow} values are refused at create. */
 class PeerPolicyTest {
@@ -116,7 +116,8 @@ class PeerPolicyTest {
                         + " && peer.notBefore < now && peer.issuer == 'CN=dev CA' && size(peer.sha256) == 64");
 
         assertThat(PeerPolicy.compile(allow).refusal(FRONTEND, NOW)).isNull();
-        PeerIdentity other = peer(List.of("frontend"), List.of(), List.of(), List.of("spiffe://else/x"), List.of(), PIN);
+        PeerIdentity other =
+                peer(List.of("frontend"), List.of(), List.of(), List.of("spiffe://else/x"), List.of(), PIN);
         assertThat(PeerPolicy.compile(allow).refusal(other, NOW)).isNotNull();
     }
 
@@ -172,7 +173,8 @@ class PeerPolicyTest {
 
     @Test
     void an_expression_naming_an_unknown_peer_field_or_of_the_wrong_type_is_refused() {
-        assertThatThrownBy(() -> PeerPolicy.compile(new PeerAllow(null, null, null, null, null, null, "peer.uri == []")))
+        assertThatThrownBy(
+                        () -> PeerPolicy.compile(new PeerAllow(null, null, null, null, null, null, "peer.uri == []")))
                 .hasMessageContaining("no field 'uri'");
         assertThatThrownBy(() -> PeerPolicy.compile(new PeerAllow(null, null, null, null, null, null, "now")))
                 .isInstanceOf(InvalidSpecException.class);
