@@ -207,8 +207,7 @@ public final class LayerDefaults {
                 problems.add(new SpecProblem(
                         "allow",
                         "a server layer checks allow on client certificates: set clientAuth to require or optional"));
-            }
-            if (verify == Verification.NONE) {
+            } else if (verify == Verification.NONE) {
                 problems.add(new SpecProblem("allow", "allow judges a verified peer: verify must be full or chain"));
             }
             try {

@@ -116,11 +116,13 @@ class AllowListKindsTest {
     void each_list_kind_allows_its_peer_and_refuses_the_rest(
             TlsProvider provider, String role, String kind, String entry, boolean allowed) throws Exception {
         Onions onions = engines.get(provider);
-        String value = switch (entry) {
-            case "PEER" -> PeerIdentity.sha256(onions.pki.get("peer").leaf());
-            case "STRANGER" -> PeerIdentity.sha256(onions.pki.get("stranger").leaf());
-            default -> entry;
-        };
+        String value =
+                switch (entry) {
+                    case "PEER" -> PeerIdentity.sha256(onions.pki.get("peer").leaf());
+                    case "STRANGER" ->
+                        PeerIdentity.sha256(onions.pki.get("stranger").leaf());
+                    default -> entry;
+                };
         PeerAllow allow = allow(kind, value);
         boolean onServer = role.equals("server");
         LayerSpec exitLayer = onServer
