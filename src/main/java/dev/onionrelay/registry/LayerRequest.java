@@ -22,37 +22,4 @@ public record LayerRequest(
         @Nullable String handshakeTimeout,
         @Nullable String connect,
         @Nullable String profile,
-        @Nullable PeerAllow allow) {
-
-    /** A layer request without {@code allow}. */
-    public LayerRequest(
-            @Nullable String name,
-            @Nullable String role,
-            @Nullable String credential,
-            @Nullable String trust,
-            @Nullable String serverName,
-            @Nullable String verify,
-            @Nullable String clientAuth,
-            @Nullable List<String> protocols,
-            @Nullable List<String> ciphers,
-            @Nullable List<String> alpn,
-            @Nullable String handshakeTimeout,
-            @Nullable String connect,
-            @Nullable String profile) {
-        this(
-                name,
-                role,
-                credential,
-                trust,
-                serverName,
-                verify,
-                clientAuth,
-                protocols,
-                ciphers,
-                alpn,
-                handshakeTimeout,
-                connect,
-                profile,
-                null);
-    }
-}
+        @Nullable PeerAllow allow) {}

@@ -23,9 +23,22 @@ class StoredRelayJsonTest {
 
     static StoredRelay relay() {
         LayerRequest server = new LayerRequest(
-                "outer", null, "hop", "system", null, null, "require", null, null, List.of("h2"), "3s", null, null);
+                "outer",
+                null,
+                "hop",
+                "system",
+                null,
+                null,
+                "require",
+                null,
+                null,
+                List.of("h2"),
+                "3s",
+                null,
+                null,
+                null);
         LayerRequest client = new LayerRequest(
-                null, null, null, "ca", "localhost", null, null, null, null, null, null, null, "strict");
+                null, null, null, "ca", "localhost", null, null, null, null, null, null, null, "strict", null);
         RelayRequest request = new RelayRequest(
                 "exit",
                 new RelayRequest.EndpointRequest("127.0.0.1", 7100),
