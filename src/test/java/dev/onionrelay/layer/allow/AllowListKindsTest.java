@@ -62,6 +62,7 @@ class AllowListKindsTest {
                     List.of("spiffe://test.example/ns/web/sa/peer"),
                     Period.ofDays(30));
             onions.pki.leaf("stranger", "ca");
+            onions.pki.leaf("expiring", "ca", List.of("localhost"), List.of(), List.of(), Period.ofDays(5));
             engines.put(provider, onions);
         }
     }
@@ -148,6 +149,44 @@ class AllowListKindsTest {
                     assertThat(judged.stats().failuresByReason())
                             .as("the alert the other side received")
                             .containsOnlyKeys(ALERT_RECEIVED.get(provider));
+                });
+            }
+        } finally {
+            entryRelay.stop();
+            exit.stop();
+        }
+    }
+
+    /**
+     * Acceptance 3: a CEL expression over the remaining validity of the client certificate allows one that is valid for
+     * another month and refuses one that expires within its ten-day window.
+     */
+    @ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.CsvSource({"peer, true", "expiring, false"})
+    void an_expression_over_remaining_validity_refuses_a_certificate_about_to_expire(String client, boolean allowed)
+            throws Exception {
+        Onions onions = engines.get(TlsProvider.JDK);
+        PeerAllow allow = new PeerAllow(null, null, null, null, null, null, "peer.notAfter - now > duration('240h')");
+        Relay exit = onions.relay(
+                "exit",
+                echo.port(),
+                List.of(Layers.withAllow(Layers.serverRequiringClientCertificate("L", "peer", "ca"), allow)),
+                List.of());
+        Relay entryRelay = onions.relay(
+                "entry",
+                Onions.port(exit),
+                List.of(),
+                List.of(Layers.clientWithCertificate("L", "ca", "localhost", client)));
+        try {
+            String answer = exchange(Onions.port(entryRelay), "ping");
+
+            if (allowed) {
+                assertThat(answer).isEqualTo("ping");
+            } else {
+                assertThat(answer).isEmpty();
+                await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+                    assertThat(exit.stats().failuresByReason()).containsOnlyKeys("access_denied");
+                    assertThat(entryRelay.stats().failuresByReason()).containsOnlyKeys("access_denied");
                 });
             }
         } finally {
