@@ -182,6 +182,7 @@ class AllowListKindsTest {
 
             if (allowed) {
                 assertThat(answer).isEqualTo("ping");
+                assertPeerSansShown(exit, entryRelay);
             } else {
                 assertThat(answer).isEmpty();
                 await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
@@ -192,6 +193,22 @@ class AllowListKindsTest {
         } finally {
             entryRelay.stop();
             exit.stop();
+        }
+    }
+
+    /** While a tunnel is open, each side's layer status names the other's certificate: subject and SANs. */
+    private static void assertPeerSansShown(Relay exit, Relay entryRelay) throws Exception {
+        try (Socket socket = new Socket("127.0.0.1", Onions.port(entryRelay))) {
+            socket.getOutputStream().write('x');
+            socket.getInputStream().read();
+            dev.onionrelay.layer.LayerStatus server =
+                    exit.tunnels().get(0).status().ingress().layers().get(0);
+            assertThat(server.peer()).isEqualTo("CN=peer");
+            assertThat(server.peerSans())
+                    .isEqualTo(new dev.onionrelay.layer.PeerSans(
+                            List.of("localhost", "peer.svc.example"),
+                            List.of("spiffe://test.example/ns/web/sa/peer"),
+                            List.of("127.0.0.1")));
         }
     }
 
