@@ -51,7 +51,7 @@ public record PeerAllow(
     }
 
     /** Whether this names nothing at all (an empty {@code allow} object, refused as a mistake). */
-    public boolean isEmpty() {
+    public boolean namesNothing() {
         return !hasLists() && expression == null;
     }
 }

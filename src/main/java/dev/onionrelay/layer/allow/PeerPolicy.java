@@ -1,5 +1,7 @@
 package dev.onionrelay.layer.allow;
 
+import com.fasterxml.jackson.annotation.JsonCreator;
+import com.fasterxml.jackson.annotation.JsonValue;
 import dev.cel.runtime.CelEvaluationException;
 import dev.onionrelay.layer.InvalidSpecException;
 import dev.onionrelay.layer.SpecProblem;
@@ -31,7 +33,7 @@ public final class PeerPolicy {
      */
     public static PeerPolicy compile(PeerAllow allow) {
         List<SpecProblem> problems = new ArrayList<>();
-        if (allow.isEmpty()) {
+        if (allow.namesNothing()) {
             problems.add(new SpecProblem(
                     "allow", "names no identity: give at least one list entry or an expression, or leave allow out"));
         }
@@ -65,8 +67,16 @@ public final class PeerPolicy {
         }
     }
 
+    /** What this was compiled from; also its stored form (a stored relay's layer keeps its {@code allow} as given). */
+    @JsonValue
     public PeerAllow allow() {
         return allow;
+    }
+
+    /** A stored {@code allow}, compiled again when the relay is read back. */
+    @JsonCreator(mode = JsonCreator.Mode.DELEGATING)
+    static PeerPolicy fromStored(PeerAllow allow) {
+        return compile(allow);
     }
 
     /** Why {@code peer} may not connect at {@code now}, or null when it may. */
