@@ -148,6 +148,7 @@ public class CredentialController {
                 commonName,
                 generate.dnsNames() != null ? generate.dnsNames() : List.of(),
                 generate.ipAddresses() != null ? generate.ipAddresses() : List.of(),
+                generate.uris() != null ? generate.uris() : List.of(),
                 validity);
     }
 

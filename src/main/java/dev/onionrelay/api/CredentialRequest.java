@@ -20,7 +20,8 @@ public record CredentialRequest(
             @Nullable String issuer,
             @Nullable List<String> dnsNames,
             @Nullable List<String> ipAddresses,
-            @Nullable String validity) {}
+            @Nullable String validity,
+            @Nullable List<String> uris) {}
 
     /** Never shows the key, so that a logged request cannot leak it. */
     @Override

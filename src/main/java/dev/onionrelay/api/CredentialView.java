@@ -1,5 +1,6 @@
 package dev.onionrelay.api;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import dev.onionrelay.credential.CredentialInfo;
 import dev.onionrelay.credential.file.FileCredentials;
 import java.time.Instant;
@@ -23,6 +24,7 @@ public record CredentialView(
         String sha256,
         List<String> dnsNames,
         List<String> ipAddresses,
+        @JsonInclude(JsonInclude.Include.NON_EMPTY) List<String> uris,
         boolean hasPrivateKey,
         List<String> usedBy,
         @Nullable FileSource file) {
@@ -64,6 +66,7 @@ public record CredentialView(
                 info.sha256(),
                 info.dnsNames(),
                 info.ipAddresses(),
+                info.uris(),
                 info.hasPrivateKey(),
                 usedBy,
                 file);

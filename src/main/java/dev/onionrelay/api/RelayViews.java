@@ -3,6 +3,8 @@ package dev.onionrelay.api;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import dev.onionrelay.layer.LayerSpec;
 import dev.onionrelay.layer.LayerStatus;
+import dev.onionrelay.layer.PeerSans;
+import dev.onionrelay.layer.allow.PeerAllow;
 import dev.onionrelay.relay.Endpoint;
 import dev.onionrelay.relay.Relay;
 import dev.onionrelay.relay.RelayOptions;
@@ -119,7 +121,19 @@ public final class RelayViews {
             List<String> ciphers,
             List<String> alpn,
             String handshakeTimeout,
-            @Nullable String connect) {}
+            @Nullable String connect,
+            @Nullable AllowView allow) {}
+
+    /** A layer's {@code allow}: the lists it names and its expression. */
+    @JsonInclude(JsonInclude.Include.NON_EMPTY)
+    public record AllowView(
+            List<String> commonNames,
+            List<String> organizationalUnits,
+            List<String> dnsNames,
+            List<String> uris,
+            List<String> ipAddresses,
+            List<String> sha256,
+            @Nullable String expression) {}
 
     /** Relay options; durations in ISO-8601. */
     public record OptionsView(
@@ -185,7 +199,8 @@ public final class RelayViews {
             @Nullable String peer,
             String provider,
             @Nullable Long handshakeMillis,
-            @Nullable String failureReason) {}
+            @Nullable String failureReason,
+            @Nullable PeerSans peerSans) {}
 
     /**
      * A relay as this instance ({@code instance}) sees it: one element in {@code instances} (listening on {@code
@@ -237,7 +252,19 @@ public final class RelayViews {
                 spec.ciphers(),
                 spec.alpn(),
                 spec.handshakeTimeout().toString(),
-                spec.connect());
+                spec.connect(),
+                spec.allow() == null ? null : allow(spec.allow().allow()));
+    }
+
+    private static AllowView allow(PeerAllow allow) {
+        return new AllowView(
+                allow.commonNames(),
+                allow.organizationalUnits(),
+                allow.dnsNames(),
+                allow.uris(),
+                allow.ipAddresses(),
+                allow.sha256(),
+                allow.expression());
     }
 
     /** A tunnel of this instance ({@code instance}), its id as the API shows it ({@code id}). */
@@ -280,7 +307,8 @@ public final class RelayViews {
                 layer.peer(),
                 layer.provider().name(),
                 layer.handshakeMillis(),
-                layer.failureReason());
+                layer.failureReason(),
+                layer.peerSans());
     }
 
     private static String lower(Enum<?> value) {

@@ -33,15 +33,18 @@ public record CredentialInfo(
         String sha256,
         List<String> dnsNames,
         List<String> ipAddresses,
-        boolean hasPrivateKey) {
+        boolean hasPrivateKey,
+        List<String> uris) {
 
     // GeneralName tags from RFC 5280, as X509Certificate.getSubjectAlternativeNames reports them.
     private static final int DNS_NAME = 2;
     private static final int IP_ADDRESS = 7;
+    private static final int URI = 6;
 
     public CredentialInfo {
         dnsNames = List.copyOf(dnsNames);
         ipAddresses = List.copyOf(ipAddresses);
+        uris = List.copyOf(uris);
     }
 
     public static CredentialInfo of(Credential credential) {
@@ -57,7 +60,8 @@ public record CredentialInfo(
                 sha256(leaf),
                 subjectAlternativeNames(leaf, DNS_NAME),
                 subjectAlternativeNames(leaf, IP_ADDRESS),
-                credential.hasPrivateKey());
+                credential.hasPrivateKey(),
+                subjectAlternativeNames(leaf, URI));
     }
 
     private static String sha256(X509Certificate certificate) {

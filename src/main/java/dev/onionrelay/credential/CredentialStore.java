@@ -126,6 +126,7 @@ public final class CredentialStore implements CredentialRepository {
                     issued.commonName(),
                     issued.dnsNames(),
                     issued.ipAddresses(),
+                    issued.uris(),
                     issued.validityOrDefault());
         }
         throw new IllegalArgumentException(

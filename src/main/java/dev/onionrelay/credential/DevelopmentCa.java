@@ -59,6 +59,19 @@ public final class DevelopmentCa {
     static final String ISSUER_FIELD = "generate.issuer";
     static final String DNS_NAMES_FIELD = "generate.dnsNames";
     static final String IP_ADDRESSES_FIELD = "generate.ipAddresses";
+    static final String URIS_FIELD = "generate.uris";
+
+    private static boolean isAbsoluteUri(@Nullable String value) {
+        if (value == null || value.isBlank() || value.length() > 2048) {
+            return false;
+        }
+        try {
+            java.net.URI uri = new java.net.URI(value);
+            return uri.getScheme() != null && uri.getRawSchemeSpecificPart() != null;
+        } catch (java.net.URISyntaxException e) {
+            return false;
+        }
+    }
 
     // Peers whose clock runs slightly behind must not see a certificate that is "not yet valid".
     private static final Duration BACKDATE = Duration.ofMinutes(1);
@@ -126,11 +139,23 @@ public final class DevelopmentCa {
             List<String> dnsNames,
             List<String> ipAddresses,
             Period validity) {
+        return issue(name, issuer, commonName, dnsNames, ipAddresses, List.of(), validity);
+    }
+
+    /** As above, with URI SANs too (SPIFFE IDs such as {@code spiffe://example.org/ns/web/sa/frontend}). */
+    public Credential issue(
+            String name,
+            Credential issuer,
+            String commonName,
+            List<String> dnsNames,
+            List<String> ipAddresses,
+            List<String> uris,
+            Period validity) {
         Instant now = now();
         X509Certificate issuerCertificate = requireUsableIssuer(issuer, now);
         PrivateKey issuerKey = Objects.requireNonNull(issuer.privateKey());
         X500Name subject = subjectFor(commonName);
-        GeneralNames subjectAlternativeNames = subjectAlternativeNames(dnsNames, ipAddresses);
+        GeneralNames subjectAlternativeNames = subjectAlternativeNames(dnsNames, ipAddresses, uris);
         Instant notAfter = notAfter(now, validity);
         Instant issuerNotAfter = issuerCertificate.getNotAfter().toInstant();
         if (notAfter.isAfter(issuerNotAfter)) {
@@ -219,7 +244,8 @@ public final class DevelopmentCa {
                 .build();
     }
 
-    private static GeneralNames subjectAlternativeNames(List<String> dnsNames, List<String> ipAddresses) {
+    private static GeneralNames subjectAlternativeNames(
+            List<String> dnsNames, List<String> ipAddresses, List<String> uris) {
         List<GeneralName> names = new ArrayList<>();
         for (String dnsName : dnsNames) {
             if (dnsName == null
@@ -235,6 +261,14 @@ public final class DevelopmentCa {
                 throw CredentialException.invalid(IP_ADDRESSES_FIELD, "'" + ipAddress + "' is not an IP address");
             }
             names.add(new GeneralName(GeneralName.iPAddress, ipAddress));
+        }
+        for (String uri : uris) {
+            if (!isAbsoluteUri(uri)) {
+                throw CredentialException.invalid(
+                        URIS_FIELD,
+                        "'" + uri + "' is not an absolute URI such as spiffe://example.org/ns/web/sa/frontend");
+            }
+            names.add(new GeneralName(GeneralName.uniformResourceIdentifier, uri));
         }
         return new GeneralNames(names.toArray(GeneralName[]::new));
     }

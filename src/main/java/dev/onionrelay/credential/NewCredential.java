@@ -48,6 +48,7 @@ public sealed interface NewCredential {
             String commonName,
             List<String> dnsNames,
             List<String> ipAddresses,
+            List<String> uris,
             @Nullable Period validity)
             implements NewCredential {
 
@@ -59,6 +60,18 @@ public sealed interface NewCredential {
             // where a bad one can be reported against its field.
             dnsNames = dnsNames == null ? List.of() : Collections.unmodifiableList(new ArrayList<>(dnsNames));
             ipAddresses = ipAddresses == null ? List.of() : Collections.unmodifiableList(new ArrayList<>(ipAddresses));
+            uris = uris == null ? List.of() : Collections.unmodifiableList(new ArrayList<>(uris));
+        }
+
+        /** A leaf without URI SANs. */
+        public GenerateIssued(
+                String name,
+                String issuer,
+                String commonName,
+                List<String> dnsNames,
+                List<String> ipAddresses,
+                @Nullable Period validity) {
+            this(name, issuer, commonName, dnsNames, ipAddresses, List.of(), validity);
         }
 
         public Period validityOrDefault() {

@@ -141,6 +141,7 @@ public class DemoOnion implements ApplicationRunner {
                 null,
                 null,
                 null,
+                null,
                 null);
     }
 }

@@ -1,5 +1,7 @@
 package dev.onionrelay.layer;
 
+import dev.onionrelay.layer.allow.AllowingTrustManager;
+import dev.onionrelay.layer.allow.PeerRefusedException;
 import io.netty.channel.Channel;
 import io.netty.handler.ssl.SslContext;
 import java.io.IOException;
@@ -71,6 +73,18 @@ final class HandshakeAccounting {
 
     /** {@code layer}'s handshake succeeded (and its records are sized): it is established from now on. */
     void succeeded(Layer layer) {
+        AllowingTrustManager allow = layer.prepared().allow();
+        if (allow != null && layer.spec().role() == Role.SERVER) {
+            PeerRefusedException refused =
+                    allow.refuseWithoutCertificate(layer.handler().engine());
+            if (refused != null) {
+                // Failed, not established: the stack goes no further (LayerStack.pushFrom), and the close sends the
+                // access_denied alert the engine holds.
+                reportFailure(layer, refused);
+                channel.close();
+                return;
+            }
+        }
         layer.established();
         listener.handshakeSucceeded(stack, layer, Duration.ofNanos(layer.elapsedNanos()));
     }

@@ -1,5 +1,6 @@
 package dev.onionrelay.layer;
 
+import dev.onionrelay.layer.allow.PeerRefusedException;
 import io.netty.handler.ssl.NotSslRecordException;
 import io.netty.handler.ssl.SslHandshakeTimeoutException;
 import java.nio.channels.ClosedChannelException;
@@ -189,6 +190,9 @@ public final class HandshakeFailures {
         for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
             if (t instanceof NotSslRecordException) {
                 return NOT_TLS;
+            }
+            if (t instanceof PeerRefusedException) {
+                return PeerRefusedException.REASON;
             }
             if (t instanceof CertificateExpiredException || t instanceof CertificateNotYetValidException) {
                 return "certificate_expired";

@@ -23,6 +23,7 @@ public final class Layer {
     private volatile @Nullable String protocol;
     private volatile @Nullable String cipher;
     private volatile @Nullable String peer;
+    private volatile @Nullable PeerSans peerSans;
     private volatile @Nullable String failureReason;
     private volatile @Nullable String failureAlert;
 
@@ -47,6 +48,10 @@ public final class Layer {
         this.prepared = prepared;
         this.handler = handler;
         this.handlerName = handlerName;
+    }
+
+    PreparedLayer prepared() {
+        return prepared;
     }
 
     public LayerSpec spec() {
@@ -129,7 +134,9 @@ public final class Layer {
         SSLSession session = handler.engine().getSession();
         protocol = session.getProtocol();
         cipher = session.getCipherSuite();
-        peer = peerSubject(session);
+        X509Certificate leaf = peerLeaf(session);
+        peer = leaf != null ? leaf.getSubjectX500Principal().getName() : null;
+        peerSans = PeerSans.of(leaf);
         state = LayerState.ESTABLISHED;
     }
 
@@ -160,14 +167,15 @@ public final class Layer {
                 peer,
                 prepared.provider(),
                 handshakeMillis,
-                failureReason);
+                failureReason,
+                peerSans);
     }
 
-    private static @Nullable String peerSubject(SSLSession session) {
+    private static @Nullable X509Certificate peerLeaf(SSLSession session) {
         try {
             Certificate[] chain = session.getPeerCertificates();
             if (chain.length > 0 && chain[0] instanceof X509Certificate leaf) {
-                return leaf.getSubjectX500Principal().getName();
+                return leaf;
             }
         } catch (SSLPeerUnverifiedException noCertificate) {
             // A server layer without client authentication has no peer certificate: nothing to show.

@@ -1,5 +1,7 @@
 package dev.onionrelay.layer;
 
+import dev.onionrelay.layer.allow.PeerAllow;
+import dev.onionrelay.layer.allow.PeerPolicy;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -47,6 +49,7 @@ public final class LayerDefaults {
         private @Nullable String defaultServerName;
         private @Nullable String connect;
         private boolean connectBehind;
+        private @Nullable PeerAllow allow;
 
         private Builder(Side side, int index, Duration relayHandshakeTimeout) {
             this.side = side;
@@ -115,6 +118,12 @@ public final class LayerDefaults {
             return this;
         }
 
+        /** Which peer identities the layer accepts (compiled and checked in {@link #build()}); null for any. */
+        public Builder allow(@Nullable PeerAllow allow) {
+            this.allow = allow;
+            return this;
+        }
+
         /** The name an outermost client layer verifies when it names none (the target host on egress). */
         public Builder defaultServerName(@Nullable String defaultServerName) {
             this.defaultServerName = defaultServerName;
@@ -165,6 +174,7 @@ public final class LayerDefaults {
             if (handshakeTimeout != null) {
                 TlsSettings.timeout(problems, "handshakeTimeout", handshakeTimeout, TlsSettings.MAX_HANDSHAKE_TIMEOUT);
             }
+            PeerPolicy policy = allowPolicy(problems, effectiveRole, effectiveClientAuth, effectiveVerify);
             if (!problems.isEmpty()) {
                 throw new InvalidSpecException(problems);
             }
@@ -180,7 +190,32 @@ public final class LayerDefaults {
                     ciphers != null ? ciphers : List.of(),
                     alpn != null ? alpn : List.of(),
                     handshakeTimeout != null ? handshakeTimeout : relayHandshakeTimeout,
-                    connect);
+                    connect,
+                    policy);
+        }
+
+        /**
+         * The compiled {@code allow}, or null; its problems added. It judges a verified peer certificate, so it needs
+         * one: a server layer must ask for it, and the chain must be verified.
+         */
+        private @Nullable PeerPolicy allowPolicy(
+                List<SpecProblem> problems, Role role, ClientAuthMode clientAuth, Verification verify) {
+            if (allow == null) {
+                return null;
+            }
+            if (role == Role.SERVER && clientAuth == ClientAuthMode.NONE) {
+                problems.add(new SpecProblem(
+                        "allow",
+                        "a server layer checks allow on client certificates: set clientAuth to require or optional"));
+            } else if (verify == Verification.NONE) {
+                problems.add(new SpecProblem("allow", "allow judges a verified peer: verify must be full or chain"));
+            }
+            try {
+                return PeerPolicy.compile(allow);
+            } catch (InvalidSpecException e) {
+                problems.addAll(e.problems());
+                return null;
+            }
         }
     }
 }

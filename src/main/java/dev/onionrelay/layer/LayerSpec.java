@@ -1,5 +1,6 @@
 package dev.onionrelay.layer;
 
+import dev.onionrelay.layer.allow.PeerPolicy;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
@@ -21,6 +22,7 @@ import org.jspecify.annotations.Nullable;
  * @param handshakeTimeout how long the handshake of this layer may take once it starts
  * @param connect egress only: {@code host:port} asked for with HTTP CONNECT through this layer once its handshake is
  *     done, before the next layer starts (an HTTPS proxy hop); null for none
+ * @param allow which peer identities this layer accepts once the chain is verified, compiled; null for any
  */
 public record LayerSpec(
         String name,
@@ -34,7 +36,8 @@ public record LayerSpec(
         List<String> ciphers,
         List<String> alpn,
         Duration handshakeTimeout,
-        @Nullable String connect) {
+        @Nullable String connect,
+        @Nullable PeerPolicy allow) {
 
     /** Trust value that means the JDK's default CA store. */
     public static final String SYSTEM_TRUST = "system";
@@ -49,6 +52,36 @@ public record LayerSpec(
         ciphers = List.copyOf(ciphers);
         alpn = List.copyOf(alpn);
         Objects.requireNonNull(handshakeTimeout, "handshakeTimeout");
+    }
+
+    /** A layer that accepts any peer its trust accepts. */
+    public LayerSpec(
+            String name,
+            Role role,
+            @Nullable String credential,
+            String trust,
+            @Nullable String serverName,
+            Verification verify,
+            ClientAuthMode clientAuth,
+            List<String> protocols,
+            List<String> ciphers,
+            List<String> alpn,
+            Duration handshakeTimeout,
+            @Nullable String connect) {
+        this(
+                name,
+                role,
+                credential,
+                trust,
+                serverName,
+                verify,
+                clientAuth,
+                protocols,
+                ciphers,
+                alpn,
+                handshakeTimeout,
+                connect,
+                null);
     }
 
     /** A layer that asks for no CONNECT through it. */
@@ -76,7 +109,26 @@ public record LayerSpec(
                 ciphers,
                 alpn,
                 handshakeTimeout,
+                null,
                 null);
+    }
+
+    /** The same layer with {@code allow} (compiled) in place of its own. */
+    public LayerSpec withAllow(@Nullable PeerPolicy allow) {
+        return new LayerSpec(
+                name,
+                role,
+                credential,
+                trust,
+                serverName,
+                verify,
+                clientAuth,
+                protocols,
+                ciphers,
+                alpn,
+                handshakeTimeout,
+                connect,
+                allow);
     }
 
     /**

@@ -184,8 +184,9 @@ public final class LayerStack {
         // This listener runs inside the outer handler's unwrap, before it fires the plaintext that follows the
         // handshake: the next layer is therefore in place before its first bytes (a ClientHello) arrive.
         layer.handler().handshakeFuture().addListener(f -> {
-            if (!f.isSuccess()) {
-                done.tryFailure(f.cause());
+            if (!f.isSuccess() || layer.state() == LayerState.FAILED) {
+                // FAILED after a successful handshake: its allow refused the peer (HandshakeAccounting.succeeded).
+                done.tryFailure(f.isSuccess() ? new ClosedChannelException() : f.cause());
                 return;
             }
             Future<Void> between;

@@ -8,6 +8,7 @@ import org.jspecify.annotations.Nullable;
  * @param index position in the stack, 0 = outermost
  * @param handshakeMillis handshake duration, null while handshaking
  * @param failureReason the handshake failure reason, null unless {@link LayerState#FAILED}
+ * @param peerSans the peer certificate's DNS, URI and IP SANs, null until the handshake is done or without one
  */
 public record LayerStatus(
         int index,
@@ -19,4 +20,5 @@ public record LayerStatus(
         @Nullable String peer,
         TlsProvider provider,
         @Nullable Long handshakeMillis,
-        @Nullable String failureReason) {}
+        @Nullable String failureReason,
+        @Nullable PeerSans peerSans) {}

@@ -1,5 +1,6 @@
 package dev.onionrelay.layer;
 
+import dev.onionrelay.layer.allow.AllowingTrustManager;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.handler.ssl.ApplicationProtocolConfig;
 import io.netty.handler.ssl.ClientAuth;
@@ -184,6 +185,11 @@ public final class TlsContexts {
                 return false;
             }
         }
+        if (spec.allow() != null) {
+            // BoringSSL cannot send access_denied for a refused peer (JdkAccessDenied): auto keeps such layers on the
+            // JDK.
+            return false;
+        }
         return spec.ciphers().isEmpty()
                 || !spec.protocols().contains("TLSv1.3")
                 || spec.ciphers().containsAll(TLS13_CIPHERS);
@@ -246,17 +252,27 @@ public final class TlsContexts {
      * minDepth}, on the engine {@link ProviderChoice#forLayer} chooses. Errors name the spec field at fault.
      */
     public PreparedLayer prepare(LayerSpec spec, int index, int minDepth) throws LayerConfigurationException {
+        return prepare(spec, index, minDepth, "layer=" + spec.name());
+    }
+
+    /**
+     * As {@link #prepare(LayerSpec, int, int)}, with {@code where} naming the layer (relay, side, layer) in the log
+     * line of a peer its {@code allow} refuses.
+     */
+    public PreparedLayer prepare(LayerSpec spec, int index, int minDepth, String where)
+            throws LayerConfigurationException {
         if (spec.role() == Role.SERVER && spec.credential() == null) {
             throw new LayerConfigurationException("credential", "a server layer needs an identity credential");
         }
         KeyMaterial.Identity identity = spec.credential() == null ? null : keyMaterial.identity(spec.credential());
         TlsProvider provider = this.provider.forLayer(index, minDepth, openSslCarries(spec, identity));
+        ClientAuthMode clientAuth = AllowingTrustManager.engineClientAuth(spec, provider);
         SslContextBuilder builder;
         if (spec.role() == Role.SERVER) {
             builder = SslContextBuilder.forServer(
                             identity.privateKey(), identity.chain().toArray(X509Certificate[]::new))
                     .clientAuth(
-                            switch (spec.clientAuth()) {
+                            switch (clientAuth) {
                                 case NONE -> ClientAuth.NONE;
                                 case OPTIONAL -> ClientAuth.OPTIONAL;
                                 case REQUIRE -> ClientAuth.REQUIRE;
@@ -269,6 +285,7 @@ public final class TlsContexts {
             // Netty 4.2 checks host names by default; FULL keeps that, CHAIN and NONE turn it off explicitly.
             builder.endpointIdentificationAlgorithm(spec.verify() == Verification.FULL ? "HTTPS" : null);
         }
+        AllowingTrustManager allowing = null;
         if (spec.verify() == Verification.NONE) {
             builder.trustManager(InsecureTrustManagerFactory.INSTANCE);
         } else {
@@ -281,6 +298,10 @@ public final class TlsContexts {
             } catch (GeneralSecurityException e) {
                 throw new LayerConfigurationException(
                         "trust", "cannot use trust '" + spec.trust() + "': " + e.getMessage(), e);
+            }
+            if (spec.allow() != null) {
+                allowing = new AllowingTrustManager(trust, spec.allow(), where);
+                trust = allowing;
             }
             builder.trustManager(provider == TlsProvider.OPENSSL ? new OpenSslTrustAlerts(trust) : trust);
         }
@@ -295,7 +316,7 @@ public final class TlsContexts {
                     spec.alpn()));
         }
         try {
-            return new PreparedLayer(spec, builder.build(), provider);
+            return new PreparedLayer(spec, builder.build(), provider, allowing);
         } catch (SSLException | IllegalArgumentException e) {
             throw new LayerConfigurationException("protocols", "cannot build TLS context: " + e.getMessage(), e);
         }

@@ -1,5 +1,6 @@
 package dev.onionrelay.registry;
 
+import dev.onionrelay.layer.allow.PeerAllow;
 import java.util.List;
 import org.jspecify.annotations.Nullable;
 
@@ -20,4 +21,5 @@ public record LayerRequest(
         @Nullable List<String> alpn,
         @Nullable String handshakeTimeout,
         @Nullable String connect,
-        @Nullable String profile) {}
+        @Nullable String profile,
+        @Nullable PeerAllow allow) {}

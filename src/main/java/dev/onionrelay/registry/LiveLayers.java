@@ -88,8 +88,8 @@ final class LiveLayers {
         }
         rules.checkVerify("verify", spec);
         // Pushed at the live depth, at or above the minimum depth: a close_notify can only pop it.
-        PreparedLayer prepared =
-                opener.prepare(side, List.of(spec), index, stack.minDepth()).get(0);
+        PreparedLayer prepared = opener.prepare(found.spec().name(), side, List.of(spec), index, stack.minDepth())
+                .get(0);
         // Checked again on the tunnel's event loop, where the push happens: a concurrent push or pop may have
         // changed the stack since the checks above.
         return await(live.push(side, prepared, new PushRules(limits.maxDepth(), index)));

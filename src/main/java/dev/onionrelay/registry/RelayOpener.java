@@ -31,11 +31,11 @@ final class RelayOpener {
         this.contexts = contexts;
     }
 
-    /** Builds the TLS context of each configured layer of one side of {@code spec}; see {@link #prepare(Side, List, int, int)}. */
+    /** Builds the TLS context of each configured layer of one side of {@code spec}; see {@link #prepare(String, Side, List, int, int)}. */
     List<PreparedLayer> prepare(Side side, RelaySpec spec) {
         return side == Side.INGRESS
-                ? prepare(side, spec.ingress(), 0, spec.options().minIngressDepth())
-                : prepare(side, spec.egress(), 0, spec.options().minEgressDepth());
+                ? prepare(spec.name(), side, spec.ingress(), 0, spec.options().minIngressDepth())
+                : prepare(spec.name(), side, spec.egress(), 0, spec.options().minEgressDepth());
     }
 
     /**
@@ -43,11 +43,14 @@ final class RelayOpener {
      * {@code minDepth}, on the engine the provider choice gives that position (see {@code ProviderChoice}); errors name
      * the layer field at fault.
      */
-    List<PreparedLayer> prepare(Side side, List<LayerSpec> layers, int firstIndex, int minDepth) {
+    List<PreparedLayer> prepare(String relay, Side side, List<LayerSpec> layers, int firstIndex, int minDepth) {
         List<PreparedLayer> prepared = new ArrayList<>();
         for (int i = 0; i < layers.size(); i++) {
             try {
-                prepared.add(contexts.prepare(layers.get(i), firstIndex + i, minDepth));
+                // Where a refused peer was refused, for the log line of its allow.
+                String where = "relay=" + relay + " side=" + side.label() + " layer="
+                        + layers.get(i).name();
+                prepared.add(contexts.prepare(layers.get(i), firstIndex + i, minDepth, where));
             } catch (LayerConfigurationException e) {
                 throw new RelayException(
                         RelayException.Kind.INVALID, side.label() + "[" + i + "]." + e.field(), e.getMessage());

@@ -365,14 +365,14 @@ public final class RelayRegistry implements AutoCloseable {
         liveLayers.pop(relay, tunnel, side);
     }
 
-    /** Builds the TLS contexts of one side of {@code spec}; see {@link #prepare(Side, List, int, int)}. */
+    /** Builds the TLS contexts of one side of {@code spec}; see {@link #prepare(String, Side, List, int, int)}. */
     public List<PreparedLayer> prepare(Side side, RelaySpec spec) {
         return opener.prepare(side, spec);
     }
 
     /** Builds the TLS context of each layer, the first at {@code firstIndex}; errors name the layer field at fault. */
-    public List<PreparedLayer> prepare(Side side, List<LayerSpec> layers, int firstIndex, int minDepth) {
-        return opener.prepare(side, layers, firstIndex, minDepth);
+    public List<PreparedLayer> prepare(String relay, Side side, List<LayerSpec> layers, int firstIndex, int minDepth) {
+        return opener.prepare(relay, side, layers, firstIndex, minDepth);
     }
 
     /** Finds a relay by id or, failing that, by name. */

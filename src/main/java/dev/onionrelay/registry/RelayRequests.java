@@ -402,6 +402,7 @@ public final class RelayRequests {
                     .defaultServerName(defaultServerName)
                     .serverNameBehindHop(behindHop)
                     .connect(request.connect() != null ? request.connect().trim() : null)
+                    .allow(request.allow())
                     .build();
         } catch (InvalidSpecException e) {
             // Reported together with the request's own problems, so that one answer names every field at fault.

@@ -38,6 +38,9 @@ class StrictJsonTest {
             lone high surrogate                | {"name":"r\\ud800"}                                          | name
             lone low surrogate in a layer      | {"name":"r","egress":[{"serverName":"a\\udc00b"}]}           | egress[0].serverName
             surrogates in the wrong order      | {"name":"r","egress":[{"alpn":["\\udc00\\ud800"]}]}          | egress[0].alpn[0]
+            allow with 'url'                   | {"name":"r","egress":[{"allow":{"url":[]}}]}                | egress[0].allow.url
+            number in an allow list            | {"name":"r","ingress":[{"allow":{"uris":["a",2]}}]}         | ingress[0].allow.uris[1]
+            list for an allow expression       | {"name":"r","egress":[{"allow":{"expression":["x"]}}]}      | egress[0].allow.expression
             """)
     void relayBodiesAreRefusedNamingTheField(String why, String body, String field) {
         assertThatThrownBy(() -> STRICT.readValue(body, RelayRequest.class))

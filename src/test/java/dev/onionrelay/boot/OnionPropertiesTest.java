@@ -57,4 +57,19 @@ class OnionPropertiesTest {
                 .isInstanceOf(BindException.class)
                 .hasMessageContaining(key);
     }
+
+    @org.junit.jupiter.api.Test
+    void aDeclaredLayerBindsItsAllow() {
+        OnionProperties properties = bind(Map.of(
+                "onion.relays[0].name", "exit",
+                "onion.relays[0].ingress[0].credential", "edge",
+                "onion.relays[0].ingress[0].allow.uris[0]", "spiffe://prod.example/ns/web/sa/frontend",
+                "onion.relays[0].ingress[0].allow.expression", "peer.notAfter > now"));
+
+        dev.onionrelay.layer.allow.PeerAllow allow =
+                properties.relays().get(0).ingress().get(0).allow();
+        org.assertj.core.api.Assertions.assertThat(allow.uris())
+                .containsExactly("spiffe://prod.example/ns/web/sa/frontend");
+        org.assertj.core.api.Assertions.assertThat(allow.expression()).isEqualTo("peer.notAfter > now");
+    }
 }

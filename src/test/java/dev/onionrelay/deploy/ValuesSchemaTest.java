@@ -47,6 +47,11 @@ class ValuesSchemaTest {
                         "credentials:\n  edge:\n    existingSecret: edge-tls\n"
                                 + "    certificate: \"-----BEGIN CERTIFICATE-----\\n\"\n",
                         "edge"),
+                Arguments.of(
+                        "a misspelt key inside a layer's allow",
+                        "relays:\n  - name: exit\n    listen: {port: 7443}\n    target: {host: 127.0.0.1, port: 9000}\n"
+                                + "    ingress: [{credential: edge, clientAuth: require, allow: {url: [x]}}]\n",
+                        "url"),
                 Arguments.of("an unknown TLS provider", "tls:\n  provider: gnutls\n", "provider"),
                 Arguments.of("a duration Spring cannot read", "limits:\n  idleTimeout: five minutes\n", "idleTimeout"));
     }

@@ -281,8 +281,27 @@ class RelayRequestsTest {
                         "{\"name\":\"r\",\"target\":{\"host\":\"127.0.0.1\",\"port\":1,"
                                 + "\"via\":{\"host\":\"a/b\",\"port\":3128}}}",
                         List.of("target.via.host")),
+                Arguments.of("a null layer", "{\"name\":\"r\"," + target + ",\"egress\":[null]}", List.of("egress[0]")),
                 Arguments.of(
-                        "a null layer", "{\"name\":\"r\"," + target + ",\"egress\":[null]}", List.of("egress[0]")));
+                        "an empty allow, malformed allow entries, allow on a server layer that asks no certificate",
+                        "{\"name\":\"r\"," + target + ",\"egress\":[{\"allow\":{}},"
+                                + "{\"allow\":{\"ipAddresses\":[\"10.0.0.0/33\"],\"sha256\":[\"abc\"],"
+                                + "\"dnsNames\":[\"a.*.example\"],\"uris\":[\"spiffe://x/*/y\"]}}],"
+                                + "\"ingress\":[{\"credential\":\"c\",\"allow\":{\"commonNames\":[\"a\"]}}]}",
+                        List.of(
+                                "egress[0].allow",
+                                "egress[1].allow.ipAddresses[0]",
+                                "egress[1].allow.sha256[0]",
+                                "egress[1].allow.dnsNames[0]",
+                                "egress[1].allow.uris[0]",
+                                "ingress[0].allow")),
+                Arguments.of(
+                        "an allow expression that does not compile, and one over the cost limit",
+                        "{\"name\":\"r\"," + target
+                                + ",\"egress\":[{\"allow\":{\"expression\":\"peer.uris.exists(u,\"}},"
+                                + "{\"allow\":{\"expression\":\"peer.uris.exists(a, peer.uris.exists(b,"
+                                + " peer.uris.exists(c, a == b && b == c)))\"}}]}",
+                        List.of("egress[0].allow.expression", "egress[1].allow.expression")));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -292,6 +311,20 @@ class RelayRequestsTest {
                 catchThrowableOfType(InvalidRequestException.class, () -> spec(json, DEFAULTS));
         assertThat(refused).as(what).isNotNull();
         assertThat(refused.errors()).extracting(FieldProblem::field).containsExactlyInAnyOrderElementsOf(fields);
+    }
+
+    @Test
+    void anAllowExpressionThatDoesNotCompileIsNamedWithItsPosition() {
+        String json = "{\"name\":\"r\",\"target\":{\"host\":\"127.0.0.1\",\"port\":1},"
+                + "\"ingress\":[{\"credential\":\"c\",\"clientAuth\":\"require\",\"trust\":\"ca\","
+                + "\"allow\":{\"expression\":\"peer.notAfter > now &&\"}}]}";
+        InvalidRequestException refused =
+                catchThrowableOfType(InvalidRequestException.class, () -> spec(json, DEFAULTS));
+
+        assertThat(refused.errors()).singleElement().satisfies(problem -> {
+            assertThat(problem.field()).isEqualTo("ingress[0].allow.expression");
+            assertThat(problem.message()).contains("line 1, column");
+        });
     }
 
     @Test

@@ -77,6 +77,11 @@ public final class Layers {
                 TIMEOUT);
     }
 
+    /** {@code spec} accepting only the peers {@code allow} names. */
+    public static LayerSpec withAllow(LayerSpec spec, dev.onionrelay.layer.allow.PeerAllow allow) {
+        return spec.withAllow(dev.onionrelay.layer.allow.PeerPolicy.compile(allow));
+    }
+
     public static LayerSpec withProtocols(LayerSpec spec, List<String> protocols) {
         return withProtocolsAndCiphers(spec, protocols, spec.ciphers());
     }

@@ -48,6 +48,19 @@ public final class TestPki implements KeyMaterial {
         return credential;
     }
 
+    /** A leaf with URI SANs too (SPIFFE IDs), valid for {@code validity} from now. */
+    public Credential leaf(
+            String name,
+            String issuer,
+            List<String> dnsNames,
+            List<String> ipAddresses,
+            List<String> uris,
+            Period validity) {
+        Credential credential = ca.issue(name, credentials.get(issuer), name, dnsNames, ipAddresses, uris, validity);
+        credentials.put(name, credential);
+        return credential;
+    }
+
     /**
      * A leaf for localhost and 127.0.0.1 issued by {@code issuer} as if the clock read {@code issuedAt}: from a host
      * whose clock runs ahead, a certificate that is not valid yet.

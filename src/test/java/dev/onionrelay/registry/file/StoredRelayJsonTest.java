@@ -23,9 +23,22 @@ class StoredRelayJsonTest {
 
     static StoredRelay relay() {
         LayerRequest server = new LayerRequest(
-                "outer", null, "hop", "system", null, null, "require", null, null, List.of("h2"), "3s", null, null);
+                "outer",
+                null,
+                "hop",
+                "system",
+                null,
+                null,
+                "require",
+                null,
+                null,
+                List.of("h2"),
+                "3s",
+                null,
+                null,
+                null);
         LayerRequest client = new LayerRequest(
-                null, null, null, "ca", "localhost", null, null, null, null, null, null, null, "strict");
+                null, null, null, "ca", "localhost", null, null, null, null, null, null, null, "strict", null);
         RelayRequest request = new RelayRequest(
                 "exit",
                 new RelayRequest.EndpointRequest("127.0.0.1", 7100),
@@ -50,6 +63,43 @@ class StoredRelayJsonTest {
         assertThat(new String(written, StandardCharsets.UTF_8))
                 .startsWith("{\n  \"schemaVersion\" : " + StoredRelayJson.SCHEMA_VERSION + ",");
         assertThat(json.read(written)).isEqualTo(relay);
+    }
+
+    @Test
+    void aLayersAllowIsStoredAsGivenAndCompiledAgainWhenReadBack() {
+        StoredRelay plain = relay();
+        dev.onionrelay.layer.LayerSpec layer = plain.spec()
+                .ingress()
+                .get(0)
+                .withAllow(dev.onionrelay.layer.allow.PeerPolicy.compile(new dev.onionrelay.layer.allow.PeerAllow(
+                        null,
+                        null,
+                        null,
+                        List.of("spiffe://test.example/ns/web/*"),
+                        null,
+                        null,
+                        "peer.notAfter > now")));
+        dev.onionrelay.relay.RelaySpec spec = plain.spec();
+        StoredRelay relay = new StoredRelay(
+                plain.id(),
+                plain.createdAt(),
+                new dev.onionrelay.relay.RelaySpec(
+                        spec.name(),
+                        spec.listen(),
+                        spec.target(),
+                        List.of(layer),
+                        spec.egress(),
+                        spec.options(),
+                        spec.upstream()));
+
+        byte[] written = json.write(relay);
+
+        assertThat(new String(written, StandardCharsets.UTF_8))
+                .contains("\"uris\" : [ \"spiffe://test.example/ns/web/*\" ]")
+                .contains("\"expression\" : \"peer.notAfter > now\"");
+        StoredRelay read = json.read(written);
+        assertThat(read).isEqualTo(relay);
+        assertThat(read.spec().ingress().get(0).allow()).isNotNull();
     }
 
     /** Exactly what the first release wrote for {@link #relay()}: no schemaVersion, the layout of version 1. */

@@ -70,9 +70,10 @@ class StoreSnapshotTest {
                         List.of("h2"),
                         "3s",
                         null,
+                        null,
                         null)),
                 List.of(new LayerRequest(
-                        null, null, null, "ca", "localhost", null, null, null, null, null, null, null, "strict")),
+                        null, null, null, "ca", "localhost", null, null, null, null, null, null, null, "strict", null)),
                 null);
         return new StoredRelay(
                 id,
