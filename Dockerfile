@@ -62,4 +62,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/${MANAGEMENT_SERVER_PORT:-9090} && printf 'GET /actuator/health/liveness HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && grep -q '\"status\":\"UP\"' <&3"]
 # Netty loads its native libraries (BoringSSL, epoll) through JNI: allowed explicitly, so that Java 25 does not print
 # its restricted-method warning at every start (and keeps working when such calls are denied by default).
-ENTRYPOINT ["java", "--enable-native-access=ALL-UNNAMED", "-cp", "/opt/onion-relay", "org.springframework.boot.loader.launch.JarLauncher"]
+ENTRYPOINT ["java", "--enable-native-access=ALL-UNNAMED", "--add-opens=java.base/sun.security.ssl=ALL-UNNAMED", "-cp", "/opt/onion-relay", "org.springframework.boot.loader.launch.JarLauncher"]

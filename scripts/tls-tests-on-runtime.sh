@@ -26,7 +26,7 @@ tests=(
   RecordAlignmentTest RecordSizingTest LayerProviderTest SessionResumptionTest NestedRelayTest
 )
 IFS=, list="${tests[*]}"
-# Pop rounds stay at their verify defaults; -Djvm forks the tests on the runtime; the native-access flag keeps Java
-# 22+ from warning about Netty's native library (Java 17 accepts it too).
-./mvnw -B -o surefire:test -Djvm="$java" -DargLine="--enable-native-access=ALL-UNNAMED" \
+# Pop rounds stay at their verify defaults; -Djvm forks the tests on the runtime, with the pom's argLine (the native
+# access flag keeps Java 22+ from warning about Netty's native library; Java 17 accepts it too).
+./mvnw -B -o surefire:test -Djvm="$java" \
   -Dtest="$list" -Dsurefire.failIfNoSpecifiedTests=false -DtrimStackTrace=false

@@ -192,6 +192,7 @@ class DockerfileTest {
                 .containsExactly(
                         "java",
                         "--enable-native-access=ALL-UNNAMED",
+                        "--add-opens=java.base/sun.security.ssl=ALL-UNNAMED",
                         "-cp",
                         APPLICATION,
                         "org.springframework.boot.loader.launch.JarLauncher");

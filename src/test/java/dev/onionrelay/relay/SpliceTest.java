@@ -86,7 +86,9 @@ class SpliceTest {
         assertThat(tunnel.egress.config().isAutoRead()).isTrue();
 
         egressWritable(true);
-        assertThat(tunnel.ingress.config().isAutoRead()).as("reads started again").isTrue();
+        assertThat(tunnel.ingress.config().isAutoRead())
+                .as("reads started again")
+                .isTrue();
         assertThat(text(tunnel.egress.readOutbound())).isEqualTo("more than the target can take");
     }
 
@@ -99,7 +101,9 @@ class SpliceTest {
         tunnel.ingress.peerFinished();
         tunnel.ingress.pipeline().fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
         tunnel.runPending();
-        assertThat(tunnel.egress.outputShutdowns()).as("the client's end passed on").isEqualTo(1);
+        assertThat(tunnel.egress.outputShutdowns())
+                .as("the client's end passed on")
+                .isEqualTo(1);
 
         // Changing read interest on a socket whose input is shut down fails on epoll: it is left alone.
         egressWritable(true);
@@ -114,7 +118,9 @@ class SpliceTest {
         tunnel.ingress.writeInbound(bytes("first"));
         tunnel.ingress.writeInbound(bytes("second"));
         assertThat(tunnel.egress.outboundMessages()).isEmpty();
-        assertThat(tunnel.ingress.config().isAutoRead()).as("no more reads until the target is ready").isFalse();
+        assertThat(tunnel.ingress.config().isAutoRead())
+                .as("no more reads until the target is ready")
+                .isFalse();
 
         tunnel.state = TunnelState.OPEN;
         ingressSplice.opened(tunnel.egress);
