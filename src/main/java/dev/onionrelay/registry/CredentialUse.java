@@ -34,7 +34,7 @@ final class CredentialUse {
 
     /** Holds, for relay {@code id}, the credentials its layers name; see {@link #held}. */
     void hold(String id, RelaySpec spec) {
-        keyMaterial.hold(id, spec.name(), held(spec));
+        keyMaterial.hold(id, spec.name(), held(spec), presented(spec));
     }
 
     /** Lets go of what relay {@code id} holds: it is closed, or its create failed. */
@@ -51,6 +51,17 @@ final class CredentialUse {
             }
             if (layer.trust() != null && !LayerSpec.SYSTEM_TRUST.equals(layer.trust())) {
                 names.add(layer.trust());
+            }
+        }
+        return names;
+    }
+
+    /** The credentials a relay's layers present as their identity (a subset of {@link #held}). */
+    static Set<String> presented(RelaySpec spec) {
+        Set<String> names = new LinkedHashSet<>();
+        for (LayerSpec layer : allLayers(spec)) {
+            if (layer.credential() != null) {
+                names.add(layer.credential());
             }
         }
         return names;

@@ -125,12 +125,16 @@ public final class PostgresRelayStore implements RelayStore {
         }
         Array names = connection.createArrayOf("text", shared.toArray());
         Set<String> present = new LinkedHashSet<>();
-        try (PreparedStatement lock = connection.prepareStatement(
-                "SELECT name FROM credentials WHERE name = ANY (?) ORDER BY name FOR KEY SHARE")) {
+        Set<String> keyless = new LinkedHashSet<>();
+        try (PreparedStatement lock = connection.prepareStatement("SELECT name, private_key IS NULL FROM credentials"
+                + " WHERE name = ANY (?) ORDER BY name FOR KEY SHARE")) {
             lock.setArray(1, names);
             try (ResultSet row = lock.executeQuery()) {
                 while (row.next()) {
                     present.add(row.getString(1));
+                    if (row.getBoolean(2)) {
+                        keyless.add(row.getString(1));
+                    }
                 }
             }
         }
@@ -138,6 +142,17 @@ public final class PostgresRelayStore implements RelayStore {
         missing.removeAll(present);
         if (!missing.isEmpty()) {
             throw credentialGone(relay, missing);
+        }
+        // A credential rotated into a trust credential on another instance a moment ago (its rotation holds the row
+        // lock until it commits, so this reads the result): a layer cannot present it.
+        keyless.retainAll(presentedNames(relay));
+        if (!keyless.isEmpty()) {
+            throw new RelayException(
+                    RelayException.Kind.CONFLICT,
+                    "credential",
+                    "credential " + keyless.stream().map(n -> "'" + n + "'").toList()
+                            + " has no private key in the store (rotated into a trust credential meanwhile); relay '"
+                            + relay.spec().name() + "' presents it, so nothing was saved");
         }
         try (PreparedStatement uses = connection.prepareStatement(
                 "INSERT INTO relay_credentials (relay_id, credential_name) SELECT ?, unnest(?::text[])")) {
@@ -247,6 +262,18 @@ public final class PostgresRelayStore implements RelayStore {
             }
             return relays;
         });
+    }
+
+    private static Set<String> presentedNames(StoredRelay relay) {
+        Set<String> names = new LinkedHashSet<>();
+        List<LayerSpec> layers = new ArrayList<>(relay.spec().ingress());
+        layers.addAll(relay.spec().egress());
+        for (LayerSpec layer : layers) {
+            if (layer.credential() != null) {
+                names.add(layer.credential());
+            }
+        }
+        return names;
     }
 
     private static Set<String> credentialNames(StoredRelay relay) {
