@@ -102,7 +102,7 @@ final class CredentialUse {
      * Rebuilds the TLS contexts of the relays {@link #toRefresh} picks; one whose contexts cannot be rebuilt keeps its
      * current ones and is named in the result's {@code failed} map.
      */
-    static RelayRegistry.Refresh refresh(List<Relay> relays, String credentialName, RelayOpener opener) {
+    static CredentialRefresh refresh(List<Relay> relays, String credentialName, RelayOpener opener) {
         List<String> refreshed = new ArrayList<>();
         Map<String, String> failed = new LinkedHashMap<>();
         for (Relay relay : toRefresh(relays, credentialName)) {
@@ -127,7 +127,7 @@ final class CredentialUse {
                     credentialName,
                     refreshed);
         }
-        return new RelayRegistry.Refresh(refreshed, failed);
+        return new CredentialRefresh(refreshed, failed);
     }
 
     private static List<LayerSpec> allLayers(RelaySpec spec) {

@@ -92,6 +92,25 @@ public final class ApiOnion {
                 .toList();
     }
 
+    /**
+     * Sends {@code bytes} pseudo-random bytes to {@code host:port} and reads as many back (an echo behind it), then
+     * closes: whether they came back intact. False when the connection is refused or closed early.
+     */
+    public static boolean roundTrip(String host, int port, int bytes) {
+        byte[] sent = new byte[bytes];
+        new java.util.Random(bytes).nextBytes(sent);
+        try (Socket socket = new Socket()) {
+            socket.connect(new InetSocketAddress(host, port), 5_000);
+            socket.setSoTimeout(10_000);
+            socket.getOutputStream().write(sent);
+            socket.getOutputStream().flush();
+            byte[] back = socket.getInputStream().readNBytes(bytes);
+            return java.util.Arrays.equals(sent, back);
+        } catch (java.io.IOException e) {
+            return false;
+        }
+    }
+
     /** The serial of a credential as the API shows it. */
     public static String serial(ApiClient api, String credential) {
         return api.get("/credentials/" + credential).json().at("/serial").asString();

@@ -58,10 +58,32 @@ public final class PostgresRelayStore implements RelayStore {
      */
     @Override
     public void save(StoredRelay relay) {
+        write(relay, false);
+    }
+
+    /**
+     * Writes the replacement only where the row is still at the revision before it (a conditional update on the stored
+     * JSON's revision), so that of two replacements of one relay through different instances at once, one wins.
+     *
+     * @throws RelayException CONFLICT when the revision moved on or the new spec breaks a fleet rule (port, credential),
+     *     NOT_FOUND when the relay was deleted
+     */
+    @Override
+    public void replace(StoredRelay relay) {
+        write(relay, true);
+    }
+
+    private void write(StoredRelay relay, boolean replacing) {
         String name = relay.spec().name();
         db.requireAdmitted();
         try {
             db.transaction("save relay " + name, connection -> {
+                if (replacing) {
+                    replaceRow(connection, relay);
+                    recordCredentialUses(connection, relay);
+                    db.recordChange(connection, "relay", name, "updated");
+                    return null;
+                }
                 boolean updated;
                 try (PreparedStatement upsert = connection.prepareStatement(
                         "INSERT INTO relays (id, name, created_at, stored) VALUES (?, ?, ?, ?::jsonb)"
@@ -103,6 +125,36 @@ public final class PostgresRelayStore implements RelayStore {
                 throw credentialGone(relay, credentialNames(relay));
             }
             throw e;
+        }
+    }
+
+    private void replaceRow(Connection connection, StoredRelay relay) throws SQLException {
+        try (PreparedStatement update = connection.prepareStatement("UPDATE relays SET stored = ?::jsonb"
+                + " WHERE id = ? AND COALESCE((stored ->> 'revision')::bigint, 1) = ?")) {
+            update.setString(1, new String(json.write(relay), StandardCharsets.UTF_8));
+            update.setString(2, relay.id());
+            update.setLong(3, relay.revision() - 1);
+            if (update.executeUpdate() == 1) {
+                return;
+            }
+        }
+        try (PreparedStatement select = connection.prepareStatement(
+                "SELECT COALESCE((stored ->> 'revision')::bigint, 1) FROM relays WHERE id = ?")) {
+            select.setString(1, relay.id());
+            try (ResultSet row = select.executeQuery()) {
+                if (!row.next()) {
+                    throw new RelayException(
+                            RelayException.Kind.NOT_FOUND,
+                            null,
+                            "relay " + relay.spec().name() + " was deleted from the store meanwhile");
+                }
+                throw new RelayException(
+                        RelayException.Kind.CONFLICT,
+                        "revision",
+                        "relay " + relay.spec().name() + " is at revision " + row.getLong(1) + " in the store, not "
+                                + (relay.revision() - 1)
+                                + ": another call changed it meanwhile; read it again and retry");
+            }
         }
     }
 
