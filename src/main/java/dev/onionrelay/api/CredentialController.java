@@ -6,6 +6,7 @@ import dev.onionrelay.credential.CredentialRepository;
 import dev.onionrelay.credential.NewCredential;
 import dev.onionrelay.credential.PemCodec;
 import dev.onionrelay.credential.file.FileCredentials;
+import dev.onionrelay.registry.CredentialRotation;
 import dev.onionrelay.registry.FieldProblem;
 import dev.onionrelay.registry.InvalidRequestException;
 import dev.onionrelay.registry.RelayRegistry;
@@ -25,6 +26,7 @@ import org.springframework.web.bind.annotation.DeleteMapping;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.PutMapping;
 import org.springframework.web.bind.annotation.RequestBody;
 import org.springframework.web.bind.annotation.RequestMapping;
 import org.springframework.web.bind.annotation.ResponseStatus;
@@ -42,11 +44,13 @@ public class CredentialController {
     private final CredentialRepository store;
     private final RelayRegistry relays;
     private final FileCredentials files;
+    private final CredentialRotation rotation;
 
     public CredentialController(CredentialRepository store, RelayRegistry relays, FileCredentials files) {
         this.store = store;
         this.relays = relays;
         this.files = files;
+        this.rotation = new CredentialRotation(store, relays);
     }
 
     @PostMapping(consumes = MediaType.APPLICATION_JSON_VALUE)
@@ -76,6 +80,21 @@ public class CredentialController {
         return ResponseEntity.ok()
                 .contentType(MediaType.parseMediaType(PEM))
                 .body(PemCodec.certificatesToPem(find(name).chain()));
+    }
+
+    @PutMapping(path = "/{name}", consumes = MediaType.APPLICATION_JSON_VALUE)
+    @Operation(
+            summary = "Rotate a credential in place: the next handshake of every relay that uses it, on every instance,"
+                    + " presents or trusts the new material; open tunnels keep theirs")
+    @ApiResponse(responseCode = "200", description = "the credential as rotated: its next version (never its key)")
+    public CredentialView rotate(@PathVariable String name, @RequestBody CredentialRequest request) {
+        if (request.name() != null && !request.name().equals(name)) {
+            throw InvalidRequestException.of(
+                    "name", "the credential is named by the path ('" + name + "'); leave 'name' out or send the same");
+        }
+        CredentialRequest named =
+                new CredentialRequest(name, request.certificate(), request.privateKey(), request.generate());
+        return view(rotation.rotate(toNewCredential(named)));
     }
 
     @DeleteMapping("/{name}")

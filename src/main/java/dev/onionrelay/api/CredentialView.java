@@ -10,6 +10,8 @@ import org.jspecify.annotations.Nullable;
 /**
  * A credential as the API shows it: what identifies the certificate, never key material.
  *
+ * @param version 1 when created, one more with every rotation ({@code PUT /credentials/{name}})
+ * @param rotatedAt when it was last rotated in place; null if never
  * @param file for a credential loaded from files ({@code onion.credentials.<name>}): where from and whether the latest
  *     files could be loaded; null for credentials created over the API
  */
@@ -26,6 +28,8 @@ public record CredentialView(
         List<String> ipAddresses,
         @JsonInclude(JsonInclude.Include.NON_EMPTY) List<String> uris,
         boolean hasPrivateKey,
+        long version,
+        @Nullable Instant rotatedAt,
         List<String> usedBy,
         @Nullable FileSource file) {
 
@@ -68,6 +72,8 @@ public record CredentialView(
                 info.ipAddresses(),
                 info.uris(),
                 info.hasPrivateKey(),
+                info.version(),
+                info.rotatedAt(),
                 usedBy,
                 file);
     }

@@ -74,6 +74,7 @@ public final class FleetViews {
                 local.egress(),
                 local.options(),
                 local.createdAt(),
+                local.revision(),
                 stats,
                 List.copyOf(instances),
                 local.warnings());

@@ -84,6 +84,14 @@ public class OpenApiConfiguration {
                     "409",
                     "conflict: name taken, port in use, credential in use, tunnel not open, minimum depth");
         }
+        if (method == PathItem.HttpMethod.PUT) {
+            problem(
+                    responses,
+                    "409",
+                    "conflict: port in use, a relay declared in configuration or a credential loaded from files (they"
+                            + " change through their own source), an identity that layers present made a trust"
+                            + " credential, or a concurrent change of the same relay");
+        }
         if (method != PathItem.HttpMethod.GET) {
             // Every write is refused while the fleet's shared store cannot be reached or before the instance is
             // admitted to its fleet; a push or pop also when the tunnel's event loop does not answer in time.

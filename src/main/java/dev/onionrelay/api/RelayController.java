@@ -34,6 +34,7 @@ import org.springframework.web.bind.annotation.DeleteMapping;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.PathVariable;
 import org.springframework.web.bind.annotation.PostMapping;
+import org.springframework.web.bind.annotation.PutMapping;
 import org.springframework.web.bind.annotation.RequestBody;
 import org.springframework.web.bind.annotation.RequestMapping;
 import org.springframework.web.bind.annotation.ResponseStatus;
@@ -98,6 +99,15 @@ public class RelayController {
         return FleetViews.relay(local, fleet.ask(request, MEMBER_RELAY));
     }
 
+    @PutMapping(path = "/{relay}", consumes = MediaType.APPLICATION_JSON_VALUE)
+    @Operation(
+            summary = "Replace a relay's definition in place: new tunnels follow it at once, open tunnels keep theirs,"
+                    + " the listener stays open when listen is unchanged")
+    @ApiResponse(responseCode = "200", description = "the relay with its next revision")
+    public RelayViews.RelayView replace(@PathVariable String relay, @RequestBody RelayRequest request) {
+        return view(relays.replace(relay, request));
+    }
+
     @DeleteMapping("/{relay}")
     @ResponseStatus(HttpStatus.NO_CONTENT)
     @Operation(summary = "Close a relay's listener and tunnels and forget it")
@@ -109,7 +119,7 @@ public class RelayController {
     @Operation(summary = "Open tunnels of a relay on every live instance, oldest first")
     public ResponseEntity<List<RelayViews.TunnelView>> tunnels(@PathVariable String relay, HttpServletRequest request) {
         List<RelayViews.TunnelView> local = relays.get(relay).tunnels().stream()
-                .map(t -> RelayViews.tunnel(t.status(), fleet.tunnelId(t.id()), fleet.self()))
+                .map(t -> RelayViews.tunnel(t.status(), t.relay().revisionOf(t), fleet.tunnelId(t.id()), fleet.self()))
                 .toList();
         List<MemberAnswer<List<RelayViews.TunnelView>>> others = fleet.ask(request, TUNNELS);
         List<String> unreachable = FleetViews.unreachable(others);
@@ -130,7 +140,8 @@ public class RelayController {
             @PathVariable String relay, @PathVariable String tunnel, HttpServletRequest request) {
         return here(request, null, tunnel, local -> {
             Tunnel live = find(relay, local);
-            return ResponseEntity.ok(RelayViews.tunnel(live.status(), fleet.tunnelId(live.id()), fleet.self()));
+            return ResponseEntity.ok(RelayViews.tunnel(
+                    live.status(), live.relay().revisionOf(live), fleet.tunnelId(live.id()), fleet.self()));
         });
     }
 

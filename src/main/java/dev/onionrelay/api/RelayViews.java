@@ -40,6 +40,7 @@ public final class RelayViews {
             List<LayerView> egress,
             OptionsView options,
             Instant createdAt,
+            long revision,
             StatsView stats,
             List<InstanceView> instances,
             @Nullable List<String> warnings) {
@@ -57,6 +58,7 @@ public final class RelayViews {
                     egress,
                     options,
                     createdAt,
+                    revision,
                     stats,
                     instances,
                     warnings.isEmpty() ? null : List.copyOf(warnings));
@@ -168,6 +170,7 @@ public final class RelayViews {
             String client,
             Instant openedAt,
             String state,
+            long revision,
             long bytesIn,
             long bytesOut,
             StackView ingress,
@@ -227,6 +230,7 @@ public final class RelayViews {
                         options.halfClose().label(),
                         options.halfCloseTimeout().toString()),
                 relay.createdAt(),
+                relay.revision(),
                 new StatsView(
                         stats.activeTunnels(),
                         stats.totalTunnels(),
@@ -267,14 +271,18 @@ public final class RelayViews {
                 allow.expression());
     }
 
-    /** A tunnel of this instance ({@code instance}), its id as the API shows it ({@code id}). */
-    public static TunnelView tunnel(TunnelStatus status, String id, String instance) {
+    /**
+     * A tunnel of this instance ({@code instance}), its id as the API shows it ({@code id}), opened under revision
+     * {@code revision} of its relay's definition.
+     */
+    public static TunnelView tunnel(TunnelStatus status, long revision, String id, String instance) {
         return new TunnelView(
                 id,
                 status.relay(),
                 status.client(),
                 status.openedAt(),
                 status.state().name(),
+                revision,
                 status.bytesIn(),
                 status.bytesOut(),
                 stack(status.ingress()),

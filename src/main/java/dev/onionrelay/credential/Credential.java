@@ -15,13 +15,17 @@ import org.jspecify.annotations.Nullable;
  *
  * @param chain leaf first, then the certificates that issued it, in order; never empty
  * @param privateKey the key of {@code chain.get(0)}; null for trust credentials
+ * @param version 1 when created, one more with every rotation ({@link #rotatedTo})
+ * @param rotatedAt when the material was last replaced in place; null until the first rotation
  */
 public record Credential(
         String name,
         Kind kind,
         List<X509Certificate> chain,
         @Nullable PrivateKey privateKey,
-        Instant createdAt) {
+        Instant createdAt,
+        long version,
+        @Nullable Instant rotatedAt) {
 
     /** Whether a credential can be presented (identity) or only used to verify peers (trust). */
     public enum Kind {
@@ -33,6 +37,10 @@ public record Credential(
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(kind, "kind");
         Objects.requireNonNull(createdAt, "createdAt");
+        if (version < 1) {
+            throw new IllegalArgumentException(
+                    "credential '" + name + "' has version " + version + "; versions start at 1");
+        }
         chain = List.copyOf(chain);
         if (chain.isEmpty()) {
             throw new IllegalArgumentException("credential '" + name + "' needs at least one certificate");
@@ -43,6 +51,21 @@ public record Credential(
             throw new IllegalArgumentException("credential '" + name + "' is " + kind
                     + (privateKey == null ? " but has no private key" : " but has a private key"));
         }
+    }
+
+    /** A credential as created: version 1, never rotated. */
+    public Credential(
+            String name, Kind kind, List<X509Certificate> chain, @Nullable PrivateKey privateKey, Instant createdAt) {
+        this(name, kind, chain, privateKey, createdAt, 1, null);
+    }
+
+    /**
+     * This credential's name and creation time with {@code replacement}'s material (kind, chain, key): the next
+     * version, rotated at {@code at}. How a credential changes in place; relays that use it pick it up by name.
+     */
+    public Credential rotatedTo(Credential replacement, Instant at) {
+        return new Credential(
+                name, replacement.kind(), replacement.chain(), replacement.privateKey(), createdAt, version + 1, at);
     }
 
     /** A credential whose kind follows from whether a key is given. */
@@ -82,6 +105,7 @@ public record Credential(
                 + ", certificates=" + chain.size()
                 + ", privateKey=" + (privateKey == null ? "none" : "<redacted>")
                 + ", createdAt=" + createdAt
+                + ", version=" + version
                 + "]";
     }
 }

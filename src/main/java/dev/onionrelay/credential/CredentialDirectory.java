@@ -37,6 +37,11 @@ import java.util.regex.Pattern;
  * for identities, {@code <name>.key} (PKCS#8, 0600). The {@code .crt} file is what makes a credential exist: it is
  * written last and deleted first, and every file is replaced atomically, so a crash leaves either the old state or the
  * new one; a key file without its certificate (a crash between the two) is removed at the next start.
+ *
+ * <p>A rotation ({@link #replace}) must change both files as one: it writes the new pair beside the old as
+ * {@code <name>.key.next} and {@code <name>.crt.next}, the certificate last. That certificate is the commit point: once
+ * it exists the rotation is decided, both renames follow, and a crash before they are done is completed at the next
+ * start; a {@code .key.next} without it is left over from a rotation that never committed and is removed.
  */
 final class CredentialDirectory {
 
@@ -48,9 +53,17 @@ final class CredentialDirectory {
     // Temporary files start with a dot, which no credential name can, so they never collide.
     private static final String TEMP_PREFIX = ".";
     private static final String TEMP_SUFFIX = ".tmp";
+    private static final String NEXT_SUFFIX = ".next";
     private static final String CREATED_AT_HEADER = "# created-at: ";
-    private static final Pattern CREATED_AT_LINE =
-            Pattern.compile("^" + Pattern.quote(CREATED_AT_HEADER) + "(\\S+)\\s*$", Pattern.MULTILINE);
+    private static final Pattern CREATED_AT_LINE = header(CREATED_AT_HEADER);
+    private static final String VERSION_HEADER = "# version: ";
+    private static final Pattern VERSION_LINE = header(VERSION_HEADER);
+    private static final String ROTATED_AT_HEADER = "# rotated-at: ";
+    private static final Pattern ROTATED_AT_LINE = header(ROTATED_AT_HEADER);
+    // Says whether a rotation's new material has a key, so that finishing it after a crash knows whether the key file
+    // beside the certificate is the new one (renamed already) or an old one to remove.
+    private static final String KIND_HEADER = "# kind: ";
+    private static final Pattern KIND_LINE = header(KIND_HEADER);
 
     private static final Set<PosixFilePermission> DIRECTORY_PERMISSIONS = PosixFilePermissions.fromString("rwx------");
     private static final Set<PosixFilePermission> KEY_PERMISSIONS = PosixFilePermissions.fromString("rw-------");
@@ -82,10 +95,14 @@ final class CredentialDirectory {
         Map<String, Credential> loaded = new LinkedHashMap<>();
         List<Path> certificateFiles = new ArrayList<>();
         List<Path> keyFiles = new ArrayList<>();
+        finishRotations();
         try (DirectoryStream<Path> files = Files.newDirectoryStream(directory)) {
             for (Path file : files) {
                 String fileName = file.getFileName().toString();
-                if (fileName.startsWith(TEMP_PREFIX) && fileName.endsWith(TEMP_SUFFIX)) {
+                if (fileName.endsWith(KEY_SUFFIX + NEXT_SUFFIX)) {
+                    // A rotation's key whose certificate never followed (finishRotations took every committed one).
+                    deleteQuietly(file);
+                } else if (fileName.startsWith(TEMP_PREFIX) && fileName.endsWith(TEMP_SUFFIX)) {
                     // Left by a write that crashed before its rename; never part of a credential.
                     deleteQuietly(file);
                 } else if (fileName.endsWith(CERTIFICATE_SUFFIX)) {
@@ -166,10 +183,7 @@ final class CredentialDirectory {
                 // an identity at the next start.
                 Files.deleteIfExists(keyFile);
             }
-            String certificatePem =
-                    CREATED_AT_HEADER + credential.createdAt() + "\n" + PemCodec.certificatesToPem(credential.chain());
-            writeAtomically(
-                    certificateFile, certificatePem.getBytes(StandardCharsets.US_ASCII), CERTIFICATE_PERMISSIONS);
+            writeAtomically(certificateFile, certificateFile(credential), CERTIFICATE_PERMISSIONS);
             syncDirectory();
             saved = true;
         } catch (IOException e) {
@@ -179,6 +193,105 @@ final class CredentialDirectory {
                 deleteQuietly(keyFile);
             }
         }
+    }
+
+    /**
+     * Replaces a credential's files with a rotation's material as one change (see the class comment): after a crash
+     * the directory holds the old pair or, at the next start, the new one.
+     *
+     * @throws UncheckedIOException if the new material cannot be written; the old files then stay as they were
+     */
+    void replace(Credential credential) {
+        String name = credential.name();
+        Path nextCertificate = directory.resolve(name + CERTIFICATE_SUFFIX + NEXT_SUFFIX);
+        Path nextKey = directory.resolve(name + KEY_SUFFIX + NEXT_SUFFIX);
+        try {
+            // Left by an earlier rotation that failed before its commit point: never part of this one.
+            Files.deleteIfExists(nextCertificate);
+            Files.deleteIfExists(nextKey);
+            PrivateKey key = credential.privateKey();
+            if (key != null) {
+                byte[] keyPem = PemCodec.privateKeyToPem(key).getBytes(StandardCharsets.US_ASCII);
+                try {
+                    writeAtomically(nextKey, keyPem, KEY_PERMISSIONS);
+                } finally {
+                    Arrays.fill(keyPem, (byte) 0);
+                }
+            }
+            writeAtomically(nextCertificate, certificateFile(credential), CERTIFICATE_PERMISSIONS);
+            syncDirectory();
+        } catch (IOException e) {
+            deleteQuietly(nextKey);
+            throw new UncheckedIOException("cannot save the rotated credential '" + name + "'", e);
+        }
+        try {
+            finishRotation(name);
+        } catch (IOException e) {
+            // Committed: the next start finishes it; until then this process serves the new material from memory.
+            LOG.log(
+                    System.Logger.Level.WARNING,
+                    "credential {0}: rotation saved, its files are renamed at the next start ({1})",
+                    name,
+                    e.getMessage());
+        }
+    }
+
+    /** Completes every committed rotation that a crash interrupted: at start, before the credentials are read. */
+    private void finishRotations() throws IOException {
+        List<String> names = new ArrayList<>();
+        try (DirectoryStream<Path> files =
+                Files.newDirectoryStream(directory, "*" + CERTIFICATE_SUFFIX + NEXT_SUFFIX)) {
+            for (Path file : files) {
+                String fileName = file.getFileName().toString();
+                names.add(fileName.substring(0, fileName.length() - (CERTIFICATE_SUFFIX + NEXT_SUFFIX).length()));
+            }
+        }
+        for (String name : names) {
+            LOG.log(System.Logger.Level.INFO, "credential {0}: finishing a rotation an interruption left undone", name);
+            finishRotation(name);
+        }
+    }
+
+    /** The renames of a committed rotation; each step may already be done, so that running it again is safe. */
+    private void finishRotation(String name) throws IOException {
+        Path nextCertificate = directory.resolve(name + CERTIFICATE_SUFFIX + NEXT_SUFFIX);
+        Path nextKey = directory.resolve(name + KEY_SUFFIX + NEXT_SUFFIX);
+        Path keyFile = directory.resolve(name + KEY_SUFFIX);
+        if (Files.exists(nextKey)) {
+            Files.move(nextKey, keyFile, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } else if (!hasKey(Files.readString(nextCertificate, StandardCharsets.US_ASCII))) {
+            Files.deleteIfExists(keyFile); // the new material is a trust credential
+        }
+        Files.move(
+                nextCertificate,
+                directory.resolve(name + CERTIFICATE_SUFFIX),
+                StandardCopyOption.ATOMIC_MOVE,
+                StandardCopyOption.REPLACE_EXISTING);
+        syncDirectory();
+    }
+
+    /** The certificate file's content: the headers (creation, version, rotation, kind), then the chain as PEM. */
+    private static byte[] certificateFile(Credential credential) {
+        StringBuilder content = new StringBuilder();
+        content.append(CREATED_AT_HEADER).append(credential.createdAt()).append('\n');
+        content.append(VERSION_HEADER).append(credential.version()).append('\n');
+        if (credential.rotatedAt() != null) {
+            content.append(ROTATED_AT_HEADER).append(credential.rotatedAt()).append('\n');
+        }
+        content.append(KIND_HEADER)
+                .append(credential.hasPrivateKey() ? "identity" : "trust")
+                .append('\n');
+        content.append(PemCodec.certificatesToPem(credential.chain()));
+        return content.toString().getBytes(StandardCharsets.US_ASCII);
+    }
+
+    private static boolean hasKey(String certificatePem) {
+        Matcher kind = KIND_LINE.matcher(certificatePem);
+        return kind.find() && kind.group(1).equals("identity");
+    }
+
+    private static Pattern header(String prefix) {
+        return Pattern.compile("^" + Pattern.quote(prefix) + "(\\S+)\\s*$", Pattern.MULTILINE);
     }
 
     /**
@@ -258,7 +371,24 @@ final class CredentialDirectory {
                         "private key " + keyFile.getFileName() + " does not match the certificate");
             }
         }
-        return Credential.of(name, chain, key, createdAt(certificatePem, certificateFile));
+        Credential created = Credential.of(name, chain, key, createdAt(certificatePem, certificateFile));
+        Matcher version = VERSION_LINE.matcher(certificatePem);
+        Matcher rotatedAt = ROTATED_AT_LINE.matcher(certificatePem);
+        if (!version.find()) {
+            return created; // written before versions were recorded, or placed by hand: version 1
+        }
+        try {
+            return new Credential(
+                    name,
+                    created.kind(),
+                    chain,
+                    key,
+                    created.createdAt(),
+                    Long.parseLong(version.group(1)),
+                    rotatedAt.find() ? Instant.parse(rotatedAt.group(1)) : null);
+        } catch (RuntimeException e) {
+            throw CredentialException.invalid("version", "unreadable version or rotated-at line: " + e.getMessage());
+        }
     }
 
     // Files placed by hand have no header; their modification time is the best guess.

@@ -21,23 +21,56 @@ public final class CredentialHolds {
 
     // credential name -> holder id -> holder name (the relay shown in a refusal)
     private final Map<String, Map<String, String>> holders = new HashMap<>();
+    // The subset of the holds in which a layer presents the credential (names it as its identity): such a credential
+    // cannot turn into a trust credential, which has no key to present.
+    private final Map<String, Map<String, String>> presenters = new HashMap<>();
 
     /**
      * Marks {@code names} as used by {@code holder} (a relay's id; {@code holderName} is what a refused delete names).
      * Names that do not exist may be held too. Holding again adds to what the holder already holds.
      */
     public void hold(String holder, String holderName, Collection<String> names) {
+        hold(holder, holderName, names, List.of());
+    }
+
+    /** Like {@link #hold(String, String, Collection)}; {@code presented} are the names a layer presents as identity. */
+    public void hold(String holder, String holderName, Collection<String> names, Collection<String> presented) {
         for (String name : names) {
             holders.computeIfAbsent(name, n -> new LinkedHashMap<>()).put(holder, holderName);
+        }
+        for (String name : presented) {
+            holders.computeIfAbsent(name, n -> new LinkedHashMap<>()).put(holder, holderName);
+            presenters.computeIfAbsent(name, n -> new LinkedHashMap<>()).put(holder, holderName);
         }
     }
 
     /** Lets go of everything {@code holder} holds. */
     public void release(String holder) {
-        holders.values().removeIf(held -> {
-            held.remove(holder);
-            return held.isEmpty();
-        });
+        for (Map<String, Map<String, String>> byName : List.of(holders, presenters)) {
+            byName.values().removeIf(held -> {
+                held.remove(holder);
+                return held.isEmpty();
+            });
+        }
+    }
+
+    /**
+     * @throws CredentialException CONFLICT, naming the relays, while a layer presents {@code name}: what a rotation
+     *     that would turn an identity into a trust credential meets
+     */
+    public void requireNotPresented(String name) {
+        Map<String, String> held = presenters.get(name);
+        if (held != null && !held.isEmpty()) {
+            throw presented(name, List.copyOf(held.values()));
+        }
+    }
+
+    /** The refusal of a rotation that would leave {@code relays}, which present {@code name}, without a key. */
+    public static CredentialException presented(String name, List<String> relays) {
+        return CredentialException.conflict(
+                "privateKey",
+                "credential '" + name + "' is presented by layers of relays " + relays
+                        + "; it cannot become a trust credential (no private key) while they use it");
     }
 
     /** Names of the holders of a credential (relays using it), in the order they took it. */

@@ -12,6 +12,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 import javax.security.auth.x500.X500Principal;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The public description of a credential, as returned by the API: names, validity and
@@ -21,6 +22,8 @@ import javax.security.auth.x500.X500Principal;
  * @param subject the leaf's subject in RFC 2253 form, e.g. {@code CN=h1}
  * @param serial the leaf's serial number in lowercase hex
  * @param sha256 lowercase hex SHA-256 of the leaf's DER encoding, as {@code openssl x509 -fingerprint}
+ * @param version 1 when created, one more with every rotation
+ * @param rotatedAt when it was last rotated in place; null if never
  */
 public record CredentialInfo(
         String name,
@@ -34,7 +37,9 @@ public record CredentialInfo(
         List<String> dnsNames,
         List<String> ipAddresses,
         boolean hasPrivateKey,
-        List<String> uris) {
+        List<String> uris,
+        long version,
+        @Nullable Instant rotatedAt) {
 
     // GeneralName tags from RFC 5280, as X509Certificate.getSubjectAlternativeNames reports them.
     private static final int DNS_NAME = 2;
@@ -61,7 +66,9 @@ public record CredentialInfo(
                 subjectAlternativeNames(leaf, DNS_NAME),
                 subjectAlternativeNames(leaf, IP_ADDRESS),
                 credential.hasPrivateKey(),
-                subjectAlternativeNames(leaf, URI));
+                subjectAlternativeNames(leaf, URI),
+                credential.version(),
+                credential.rotatedAt());
     }
 
     private static String sha256(X509Certificate certificate) {

@@ -37,11 +37,26 @@ public interface CredentialRepository {
      */
     void hold(String holder, String holderName, Collection<String> names);
 
+    /** Like {@link #hold(String, String, Collection)}; {@code presented} are the names layers present as identity. */
+    void hold(String holder, String holderName, Collection<String> names, Collection<String> presented);
+
     /** Lets go of everything {@code holder} holds. */
     void release(String holder);
 
     /** Names of the holders of a credential (relays using it), in the order they took it. */
     List<String> holdersOf(String name);
+
+    /**
+     * Replaces a created credential's material in place (its name and creation time stay; {@link Credential#version()}
+     * goes up by one): the request is validated exactly like a create's, and its name is the credential's. Relays that
+     * use the credential find the new material by name from then on; whoever rebuilds their TLS contexts is told by
+     * the caller (this instance) or by the store's change feed (other instances).
+     *
+     * @throws CredentialException NOT_FOUND for no such credential, INVALID for bad content, CONFLICT for a
+     *     credential that comes from configured files (it rotates with its files) or an identity that layers present
+     *     and the request would make a trust credential
+     */
+    Credential rotate(NewCredential request);
 
     /**
      * Removes the credential, unless something holds it.

@@ -30,8 +30,11 @@ public final class CredentialStore implements CredentialRepository {
 
     private static final String NAME_FIELD = "name";
 
-    /** A registered credential and whether it has files in the directory. */
-    private record Entry(Credential credential, boolean persistent) {}
+    /**
+     * A registered credential, whether it has files in the directory, and whether it came from configured files
+     * ({@link #put}): those rotate with their files, never over the API.
+     */
+    private record Entry(Credential credential, boolean persistent, boolean configured) {}
 
     private final @Nullable CredentialDirectory files;
     private final Clock clock;
@@ -63,7 +66,7 @@ public final class CredentialStore implements CredentialRepository {
         }
         try {
             CredentialDirectory opened = new CredentialDirectory(directory);
-            opened.loadAll().forEach((name, credential) -> entries.put(name, new Entry(credential, true)));
+            opened.loadAll().forEach((name, credential) -> entries.put(name, new Entry(credential, true, false)));
             this.files = opened;
         } catch (IOException e) {
             throw new UncheckedIOException("cannot use credential directory " + directory, e);
@@ -89,9 +92,57 @@ public final class CredentialStore implements CredentialRepository {
             if (files != null) {
                 files.save(credential);
             }
-            entries.put(name, new Entry(credential, files != null));
+            entries.put(name, new Entry(credential, files != null, false));
         }
         return credential;
+    }
+
+    /**
+     * Rotates a created credential in place: the new material, validated like a create's, replaces the old under the
+     * same name (its files replaced as one change, see {@link CredentialDirectory#replace}); the version goes up by one.
+     *
+     * @throws CredentialException NOT_FOUND, INVALID for bad content, CONFLICT for a credential from configured files or
+     *     an identity that a relay's layers present and the request would make a trust credential
+     * @throws UncheckedIOException if the new material cannot be written (the old stays in use)
+     */
+    @Override
+    public Credential rotate(NewCredential request) {
+        String name = request.name();
+        // Checked before any key is generated, and again under the lock.
+        rotatable(name);
+        Credential replacement = build(request, this::find);
+        synchronized (changeLock) {
+            Entry entry = rotatable(name);
+            Credential current = entry.credential();
+            if (current.kind() == Credential.Kind.IDENTITY && replacement.kind() == Credential.Kind.TRUST) {
+                holds.requireNotPresented(name);
+            }
+            Credential rotated = current.rotatedTo(replacement, clock.instant().truncatedTo(ChronoUnit.MILLIS));
+            if (entry.persistent() && files != null) {
+                files.replace(rotated);
+            }
+            entries.put(name, new Entry(rotated, entry.persistent(), false));
+            return rotated;
+        }
+    }
+
+    private Entry rotatable(String name) {
+        Entry entry = name == null ? null : entries.get(name);
+        if (entry == null) {
+            throw CredentialException.notFound(name);
+        }
+        if (entry.configured()) {
+            throw fromFiles(name);
+        }
+        return entry;
+    }
+
+    /** The refusal of a rotation over the API of a credential that configured files define. */
+    public static CredentialException fromFiles(String name) {
+        return CredentialException.conflict(
+                NAME_FIELD,
+                "credential '" + name + "' is loaded from files (onion.credentials." + name
+                        + "); it rotates when its files change");
     }
 
     /**
@@ -159,7 +210,7 @@ public final class CredentialStore implements CredentialRepository {
                 throw CredentialException.conflict(
                         NAME_FIELD, "credential '" + credential.name() + "' already exists in the state directory");
             }
-            entries.put(credential.name(), new Entry(credential, false));
+            entries.put(credential.name(), new Entry(credential, false, true));
         }
     }
 
@@ -189,8 +240,14 @@ public final class CredentialStore implements CredentialRepository {
      */
     @Override
     public void hold(String holder, String holderName, Collection<String> names) {
+        hold(holder, holderName, names, List.of());
+    }
+
+    /** Like {@link #hold(String, String, Collection)}; a presented identity cannot be rotated into a trust credential. */
+    @Override
+    public void hold(String holder, String holderName, Collection<String> names, Collection<String> presented) {
         synchronized (changeLock) {
-            holds.hold(holder, holderName, names);
+            holds.hold(holder, holderName, names, presented);
         }
     }
 

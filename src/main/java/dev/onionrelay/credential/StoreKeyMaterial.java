@@ -35,6 +35,12 @@ public final class StoreKeyMaterial implements KeyMaterial {
     }
 
     @Override
+    public void hold(
+            String holder, String holderName, Collection<String> credentialNames, Collection<String> presented) {
+        store.hold(holder, holderName, credentialNames, presented);
+    }
+
+    @Override
     public void release(String holder) {
         store.release(holder);
     }

@@ -24,6 +24,15 @@ public interface KeyMaterial {
      */
     default void hold(String holder, String holderName, Collection<String> credentialNames) {}
 
+    /**
+     * Like {@link #hold(String, String, Collection)}, also saying which of the names the relay's layers present (as
+     * their identity), so that such a credential is not rotated into one without a key while they do.
+     */
+    default void hold(
+            String holder, String holderName, Collection<String> credentialNames, Collection<String> presented) {
+        hold(holder, holderName, credentialNames);
+    }
+
     /** Lets go of what {@code holder} holds. */
     default void release(String holder) {}
 

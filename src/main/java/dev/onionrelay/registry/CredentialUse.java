@@ -34,7 +34,7 @@ final class CredentialUse {
 
     /** Holds, for relay {@code id}, the credentials its layers name; see {@link #held}. */
     void hold(String id, RelaySpec spec) {
-        keyMaterial.hold(id, spec.name(), held(spec));
+        keyMaterial.hold(id, spec.name(), held(spec), presented(spec));
     }
 
     /** Lets go of what relay {@code id} holds: it is closed, or its create failed. */
@@ -51,6 +51,17 @@ final class CredentialUse {
             }
             if (layer.trust() != null && !LayerSpec.SYSTEM_TRUST.equals(layer.trust())) {
                 names.add(layer.trust());
+            }
+        }
+        return names;
+    }
+
+    /** The credentials a relay's layers present as their identity (a subset of {@link #held}). */
+    static Set<String> presented(RelaySpec spec) {
+        Set<String> names = new LinkedHashSet<>();
+        for (LayerSpec layer : allLayers(spec)) {
+            if (layer.credential() != null) {
+                names.add(layer.credential());
             }
         }
         return names;
@@ -91,7 +102,7 @@ final class CredentialUse {
      * Rebuilds the TLS contexts of the relays {@link #toRefresh} picks; one whose contexts cannot be rebuilt keeps its
      * current ones and is named in the result's {@code failed} map.
      */
-    static RelayRegistry.Refresh refresh(List<Relay> relays, String credentialName, RelayOpener opener) {
+    static CredentialRefresh refresh(List<Relay> relays, String credentialName, RelayOpener opener) {
         List<String> refreshed = new ArrayList<>();
         Map<String, String> failed = new LinkedHashMap<>();
         for (Relay relay : toRefresh(relays, credentialName)) {
@@ -116,7 +127,7 @@ final class CredentialUse {
                     credentialName,
                     refreshed);
         }
-        return new RelayRegistry.Refresh(refreshed, failed);
+        return new CredentialRefresh(refreshed, failed);
     }
 
     private static List<LayerSpec> allLayers(RelaySpec spec) {

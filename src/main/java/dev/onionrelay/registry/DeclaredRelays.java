@@ -85,6 +85,18 @@ final class DeclaredRelays {
         }
     }
 
+    /** A declared relay changes with its configuration, not over the API: CONFLICT. */
+    void checkReplaceable(Relay relay) {
+        if (contains(relay.id())) {
+            throw new RelayException(
+                    RelayException.Kind.CONFLICT,
+                    null,
+                    "relay '" + relay.spec().name()
+                            + "' is declared in configuration (onion.relays) and cannot be replaced over the API;"
+                            + " change it in the configuration instead");
+        }
+    }
+
     boolean contains(String id) {
         return ids.contains(id);
     }

@@ -1,6 +1,5 @@
 package dev.onionrelay.registry;
 
-import dev.onionrelay.layer.LayerSpec;
 import dev.onionrelay.layer.LayerStatus;
 import dev.onionrelay.layer.PreparedLayer;
 import dev.onionrelay.layer.Side;
@@ -13,7 +12,6 @@ import dev.onionrelay.relay.RelayState;
 import dev.onionrelay.relay.Tunnel;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Collections;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -32,19 +30,17 @@ import java.util.regex.Pattern;
  *
  * <p>Creation is all or nothing: a relay is registered only after its listener is bound and its record saved.
  *
- * <p>A relay holds the credentials its layers name (in the credential store) from before it looks them up until it
- * is deleted, so a credential cannot be deleted while a relay that uses it exists or is being created.
- *
- * <p>Relays declared in configuration are opened first at start and are read-only here: {@link #delete} refuses
- * them and no other relay may take their name. A stored relay whose name a declared one has taken is not loaded,
- * its file stays on disk, and {@link #skipped()} reports it.
- *
- * <p>A relay that cannot open at start (port taken, credential missing) is {@link RelayState#FAILED} and tries again
- * with the {@link ListenRetry} backoff; its {@link Relay#error()} says why and when the next try is.
+ * <p>A relay holds the credentials its layers name from before it looks them up until it is deleted, so a credential
+ * cannot be deleted while a relay that uses it exists or is being created. Relays declared in configuration are opened
+ * first at start and are read-only here ({@link #delete} and {@link #replace} refuse them); a stored relay whose name a
+ * declared one has taken is not loaded, its file stays on disk, and {@link #skipped()} reports it. A relay that cannot
+ * open at start (port taken, credential missing) is {@link RelayState#FAILED} and tries again with the
+ * {@link ListenRetry} backoff; its {@link Relay#error()} says why and when the next try is.
  *
  * <p>This class keeps the relays, their creation, deletion and store sync, and the locking that orders them; each
  * other concern has its own class: {@link SpecRules} (validation), {@link RelayOpener} (TLS contexts and binds),
- * {@link ListenRetries}, {@link LiveLayers} (push and pop), {@link CredentialUse} and {@link DeclaredRelays}.
+ * {@link ListenRetries}, {@link LiveLayers} (push and pop), {@link CredentialUse}, {@link DeclaredRelays} and
+ * {@link RelayReplacement}.
  */
 public final class RelayRegistry implements AutoCloseable {
 
@@ -53,8 +49,6 @@ public final class RelayRegistry implements AutoCloseable {
 
     private final OnionEngine engine;
     private final RelayStore store;
-    private final RelayPolicy policy;
-    private final RelayLimits limits;
     private final RelayRequests.Defaults defaults;
     private final Map<String, Relay> relays = new ConcurrentHashMap<>();
     /**
@@ -83,22 +77,14 @@ public final class RelayRegistry implements AutoCloseable {
     /** Set by {@link #drain}: no relay is created or opened any more. */
     private volatile boolean draining;
 
+    private final RelayReplacement replacement;
+
     /** A stored relay that was not loaded at start, with why; its file is kept. */
     public record SkippedRelay(String id, String name, String reason) {}
 
     public RelayRegistry(
             OnionEngine engine, TlsContexts contexts, RelayStore store, RelayPolicy policy, RelayLimits limits) {
-        this(engine, contexts, store, policy, limits, ListenRetry.DEFAULTS);
-    }
-
-    public RelayRegistry(
-            OnionEngine engine,
-            TlsContexts contexts,
-            RelayStore store,
-            RelayPolicy policy,
-            RelayLimits limits,
-            ListenRetry listenRetry) {
-        this(engine, contexts, store, policy, limits, listenRetry, RelayRequests.Defaults.standard(limits));
+        this(engine, contexts, store, policy, limits, ListenRetry.DEFAULTS, RelayRequests.Defaults.standard(limits));
     }
 
     /**
@@ -115,8 +101,6 @@ public final class RelayRegistry implements AutoCloseable {
         this.defaults = defaults;
         this.engine = engine;
         this.store = store;
-        this.policy = policy;
-        this.limits = limits;
         this.rules = new SpecRules(policy, limits);
         this.opener = new RelayOpener(engine, contexts);
         this.claims = new StoreClaims(store, opener, engine);
@@ -125,23 +109,11 @@ public final class RelayRegistry implements AutoCloseable {
         this.credentials = new CredentialUse(contexts.keyMaterial());
         this.declared = new DeclaredRelays(engine, retries, credentials);
         this.clashes = new RunningRelays(relays, creating, declared, this::find);
+        this.replacement = new RelayReplacement(rules, opener, engine, store, credentials, lock, clashes);
     }
 
     public OnionEngine engine() {
         return engine;
-    }
-
-    public RelayPolicy policy() {
-        return policy;
-    }
-
-    public RelayLimits limits() {
-        return limits;
-    }
-
-    /** The defaults requests get for the fields they leave out. */
-    public RelayRequests.Defaults defaults() {
-        return defaults;
     }
 
     /**
@@ -169,8 +141,8 @@ public final class RelayRegistry implements AutoCloseable {
         Relay relay;
         try {
             credentials.hold(id, spec);
-            List<PreparedLayer> ingress = prepare(Side.INGRESS, spec);
-            List<PreparedLayer> egress = prepare(Side.EGRESS, spec);
+            List<PreparedLayer> ingress = opener.prepare(Side.INGRESS, spec);
+            List<PreparedLayer> egress = opener.prepare(Side.EGRESS, spec);
             Instant createdAt = Instant.now();
             relay = claims.claimAndBind(
                     id,
@@ -185,11 +157,7 @@ public final class RelayRegistry implements AutoCloseable {
                             }
                         }
                     },
-                    () -> {
-                        synchronized (lock) {
-                            writes.wrote(id);
-                        }
-                    });
+                    () -> wrote(id));
         } catch (RuntimeException e) {
             credentials.release(id);
             synchronized (lock) {
@@ -203,6 +171,30 @@ public final class RelayRegistry implements AutoCloseable {
             writes.wrote(id);
         }
         return relay;
+    }
+
+    /**
+     * Replaces a relay's definition in place ({@link RelayReplacement}); a name in the request must be the relay's. Under
+     * the sync lock: no store sync or credential refresh of this instance swaps the relay meanwhile.
+     *
+     * @throws InvalidRequestException naming every field at fault
+     * @throws RelayException NOT_FOUND, CONFLICT for a declared relay, and whatever a create would refuse
+     */
+    public Relay replace(String idOrName, RelayRequest request) {
+        Drain.refuseWhile(draining); // a replacement may bind a new listener, which a drain would not close
+        Relay relay = get(idOrName);
+        declared.checkReplaceable(relay);
+        RelaySpec spec = RelayRequests.toSpec(RelayReplacement.keepingName(relay, request), defaults);
+        synchronized (syncLock) {
+            return replacement.replace(get(relay.id()), spec, relay.createdAt(), this::wrote);
+        }
+    }
+
+    /** A store write of this instance about relay {@code id} was acknowledged (see {@link LocalWrites}). */
+    private void wrote(String id) {
+        synchronized (lock) {
+            writes.wrote(id);
+        }
     }
 
     /**
@@ -281,18 +273,25 @@ public final class RelayRegistry implements AutoCloseable {
                     }
                 }
                 Map<String, RelaySpec> running = new LinkedHashMap<>();
+                Map<String, Long> revisions = new HashMap<>();
                 relays.values().stream()
                         .filter(relay -> !declared.contains(relay.id()) && !unsettled.contains(relay.id()))
-                        .forEach(relay -> running.put(relay.id(), relay.spec()));
-                plan = StoreSync.diff(running, stored, skip);
+                        .forEach(relay -> {
+                            running.put(relay.id(), relay.spec());
+                            revisions.put(relay.id(), relay.revision());
+                        });
+                plan = StoreSync.diff(running, revisions, stored, skip);
                 writes.settledUpTo(mark);
             }
             for (String id : plan.close()) {
                 closeLocally(id, "it was deleted from the store");
             }
             for (StoredRelay relay : plan.replace()) {
-                closeLocally(relay.id(), "its stored spec changed");
-                openStored(relay);
+                Relay running = relays.get(relay.id());
+                if (running == null || !replacement.follow(running, relay)) {
+                    closeLocally(relay.id(), "its stored spec changed");
+                    openStored(relay);
+                }
             }
             for (StoredRelay relay : plan.open()) {
                 openStored(relay);
@@ -304,12 +303,14 @@ public final class RelayRegistry implements AutoCloseable {
     private void openStored(StoredRelay stored) {
         RelaySpec spec = stored.spec();
         credentials.hold(stored.id(), spec);
-        put(retries.openOrRetry(
+        Relay relay = retries.openOrRetry(
                 stored.id(),
                 spec,
                 stored.createdAt(),
                 "relay {0} ({1}) listening on {2}, from the store",
-                "relay {0} could not be restored: {1}"));
+                "relay {0} could not be restored: {1}");
+        relay.resumeAt(stored.revision());
+        put(relay);
     }
 
     private void closeLocally(String id, String why) {
@@ -335,11 +336,6 @@ public final class RelayRegistry implements AutoCloseable {
         return declared.skipped();
     }
 
-    /** Whether a relay was declared in configuration (and so cannot be deleted or replaced over the API). */
-    public boolean isDeclared(Relay relay) {
-        return declared.contains(relay.id());
-    }
-
     /** An open tunnel of a relay. */
     public Tunnel tunnel(String relay, String tunnel) {
         return liveLayers.tunnel(relay, tunnel);
@@ -363,16 +359,6 @@ public final class RelayRegistry implements AutoCloseable {
      */
     public void pop(String relay, String tunnel, Side side) {
         liveLayers.pop(relay, tunnel, side);
-    }
-
-    /** Builds the TLS contexts of one side of {@code spec}; see {@link #prepare(String, Side, List, int, int)}. */
-    public List<PreparedLayer> prepare(Side side, RelaySpec spec) {
-        return opener.prepare(side, spec);
-    }
-
-    /** Builds the TLS context of each layer, the first at {@code firstIndex}; errors name the layer field at fault. */
-    public List<PreparedLayer> prepare(String relay, Side side, List<LayerSpec> layers, int firstIndex, int minDepth) {
-        return opener.prepare(relay, side, layers, firstIndex, minDepth);
     }
 
     /** Finds a relay by id or, failing that, by name. */
@@ -428,17 +414,9 @@ public final class RelayRegistry implements AutoCloseable {
      *
      * @return the relays refreshed, and those that kept their old contexts with the reason
      */
-    public Refresh refresh(String credentialName) {
+    public CredentialRefresh refresh(String credentialName) {
         synchronized (syncLock) {
             return CredentialUse.refresh(list(), credentialName, opener);
-        }
-    }
-
-    /** What {@link #refresh} did: relays now on the new material, and relays that kept the old one, with why. */
-    public record Refresh(List<String> refreshed, Map<String, String> failed) {
-        public Refresh {
-            refreshed = List.copyOf(refreshed);
-            failed = Collections.unmodifiableMap(new LinkedHashMap<>(failed));
         }
     }
 

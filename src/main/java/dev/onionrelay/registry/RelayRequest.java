@@ -57,4 +57,9 @@ public record RelayRequest(
     /** Minimum depth per side (nobody can pop a tunnel below it); each defaults to the side's configured depth. */
     public record MinDepthRequest(
             @Nullable Integer ingress, @Nullable Integer egress) {}
+
+    /** The same request with {@code relayName} as its name: a replacement's, whose name is the relay's. */
+    public RelayRequest named(String relayName) {
+        return new RelayRequest(relayName, listen, target, ingress, egress, options);
+    }
 }

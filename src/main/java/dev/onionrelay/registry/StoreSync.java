@@ -33,6 +33,19 @@ public record StoreSync(List<StoredRelay> open, List<String> close, List<StoredR
      * @param skipped ids not to open (a declared relay has their name)
      */
     public static StoreSync diff(Map<String, RelaySpec> running, List<StoredRelay> stored, Set<String> skipped) {
+        return diff(running, Map.of(), stored, skipped);
+    }
+
+    /**
+     * Like {@link #diff(Map, List, Set)}, and a stored relay whose revision differs from the running one's (in
+     * {@code revisions}, by id) is replaced even when its spec is the same: a replacement with an unchanged spec still
+     * counts as one on every instance.
+     */
+    public static StoreSync diff(
+            Map<String, RelaySpec> running,
+            Map<String, Long> revisions,
+            List<StoredRelay> stored,
+            Set<String> skipped) {
         Map<String, StoredRelay> wanted = new LinkedHashMap<>();
         for (StoredRelay relay : stored) {
             if (!skipped.contains(relay.id())) {
@@ -45,7 +58,8 @@ public record StoreSync(List<StoredRelay> open, List<String> close, List<StoredR
             RelaySpec current = running.get(relay.id());
             if (current == null) {
                 open.add(relay);
-            } else if (!current.equals(relay.spec())) {
+            } else if (!current.equals(relay.spec())
+                    || (revisions.containsKey(relay.id()) && revisions.get(relay.id()) != relay.revision())) {
                 replace.add(relay);
             }
         }

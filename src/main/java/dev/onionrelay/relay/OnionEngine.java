@@ -185,7 +185,21 @@ public final class OnionEngine implements AutoCloseable {
     }
 
     private void bind(Relay relay) throws IOException {
-        RelaySpec spec = relay.spec();
+        Channel channel = listen(relay, listenAddress(relay.spec()));
+        relay.listening(channel, ((InetSocketAddress) channel.localAddress()).getPort());
+    }
+
+    /**
+     * Binds a second listener for a listening relay whose replacement listens elsewhere ({@link Relay#replace} takes it
+     * over and closes the old one), so that the relay accepts on one address or the other at every moment.
+     *
+     * @throws IOException when the address cannot be bound; the relay keeps its listener
+     */
+    public Channel listenAlso(Relay relay, RelaySpec replacement) throws IOException {
+        return listen(relay, listenAddress(replacement));
+    }
+
+    private Channel listen(Relay relay, Endpoint address) throws IOException {
         ServerBootstrap bootstrap = new ServerBootstrap()
                 .group(acceptors, workers)
                 .channel(transport.serverChannel())
@@ -205,7 +219,6 @@ public final class OnionEngine implements AutoCloseable {
                         relay.accepted(channel);
                     }
                 });
-        Endpoint address = listenAddress(spec);
         ChannelFuture bind = bootstrap.bind(address.host(), address.port());
         if (!bind.awaitUninterruptibly(10, TimeUnit.SECONDS)) {
             bind.cancel(false);
@@ -218,8 +231,7 @@ public final class OnionEngine implements AutoCloseable {
             }
             throw new IOException(cause.getMessage(), cause);
         }
-        InetSocketAddress bound = (InetSocketAddress) bind.channel().localAddress();
-        relay.listening(bind.channel(), bound.getPort());
+        return bind.channel();
     }
 
     /**

@@ -30,7 +30,11 @@ public final class Relay {
     private volatile @Nullable String error;
     private volatile @Nullable Channel listener;
     /** Which of the fixed targets each new tunnel tries first, and which are down; shared by its tunnels. */
-    private final TargetBalancer balancer;
+    private volatile TargetBalancer balancer;
+    /** The definition's revision: 1 when created, one more with every replacement ({@link #replace}). */
+    private volatile long revision = 1;
+    /** The revision each open tunnel was accepted under, by tunnel id. */
+    private final ConcurrentHashMap<String, Long> tunnelRevisions = new ConcurrentHashMap<>();
     /** Pending connections and tunnel slots. */
     private final Admission admission;
 
@@ -102,6 +106,54 @@ public final class Relay {
                     "replacement layers of relay '" + spec.name() + "' differ from its spec");
         }
         stacks = new Stacks(ingress, egress);
+    }
+
+    /** The revision of the definition new tunnels follow: 1 when created, one more with every {@link #replace}. */
+    public long revision() {
+        return revision;
+    }
+
+    /** The revision {@code tunnel} was accepted under (the current one for a tunnel not listed). */
+    public long revisionOf(Tunnel tunnel) {
+        return tunnelRevisions.getOrDefault(tunnel.id(), revision);
+    }
+
+    /** Takes the revision a relay opened again from its stored form had (a restart, another instance of a fleet). */
+    public void resumeAt(long storedRevision) {
+        this.revision = storedRevision;
+    }
+
+    /**
+     * Replaces the relay's definition in place: tunnels accepted from now on follow {@code next} (its stacks, target,
+     * options), under {@code nextRevision}; open tunnels keep running as they were set up (their layers are on their
+     * pipelines; the spec they read after set-up is its name and timeouts). The listener stays unless
+     * {@code newListener} is given (the listen address changed and the caller bound it already): then it takes over and
+     * the old one is closed after the swap, so no connection is refused in between. Without one, {@code next} must
+     * listen where the relay does (its port pinned by the caller).
+     */
+    public void replace(
+            RelaySpec next,
+            List<PreparedLayer> ingress,
+            List<PreparedLayer> egress,
+            long nextRevision,
+            @Nullable Channel newListener) {
+        Channel oldListener = listener;
+        synchronized (this) {
+            if (!next.target().equals(spec.target())) {
+                balancer = new TargetBalancer(next.target(), engine.settings().targetDownFor());
+            }
+            stacks = new Stacks(ingress, egress);
+            spec = newListener != null
+                    ? next.withListenPort(((java.net.InetSocketAddress) newListener.localAddress()).getPort())
+                    : next;
+            revision = nextRevision;
+            if (newListener != null) {
+                listener = newListener;
+            }
+        }
+        if (newListener != null && oldListener != null) {
+            oldListener.close().syncUninterruptibly();
+        }
     }
 
     /** Sets the layers of a relay that failed to open and is about to try again (its stacks were empty). */
@@ -186,6 +238,8 @@ public final class Relay {
             return;
         }
         Admission.Ticket ticket = admission.enter(channel);
+        // Read before the tunnel reads the definition, so that a replacement in between shows as the older revision.
+        long acceptedUnder = revision;
         Tunnel tunnel;
         try {
             tunnel = factory.create(this, channel, engine, observer, ticket);
@@ -197,6 +251,7 @@ public final class Relay {
             return;
         }
         ticket.closeWith(tunnel::close);
+        tunnelRevisions.put(tunnel.id(), acceptedUnder);
         tunnels.put(tunnel.id(), tunnel);
         stats.totalTunnels.increment();
         try {
@@ -220,6 +275,7 @@ public final class Relay {
         if (tunnels.remove(tunnel.id()) != null) {
             observer.tunnelClosed(this, tunnel);
         }
+        tunnelRevisions.remove(tunnel.id());
     }
 
     /** Closes the listener and every tunnel. */

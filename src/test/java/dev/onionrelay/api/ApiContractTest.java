@@ -134,6 +134,15 @@ class ApiContractTest {
                         .isTrue();
             }
         }
+        // Rotation and replacement in place answer 200 with the new view, and refuse like a create.
+        for (String put : List.of("/relays/{relay}", "/credentials/{name}")) {
+            JsonNode responses = paths.get(put).get("put").get("responses");
+            for (String status : List.of("200", "400", "404", "409")) {
+                assertThat(responses.has(status))
+                        .as("PUT %s documents %s", put, status)
+                        .isTrue();
+            }
+        }
         assertThat(paths.get("/relays/{relay}").get("get").get("responses").has("404"))
                 .isTrue();
         // Every write can meet an unreachable store or an instance not yet ready (503 with Retry-After); reads never
@@ -143,6 +152,8 @@ class ApiContractTest {
                 new String[] {"/relays/{relay}", "delete"},
                 new String[] {"/credentials", "post"},
                 new String[] {"/credentials/{name}", "delete"},
+                new String[] {"/credentials/{name}", "put"},
+                new String[] {"/relays/{relay}", "put"},
                 new String[] {"/relays/{relay}/tunnels/{tunnel}/{side}/layers", "post"},
                 new String[] {"/relays/{relay}/tunnels/{tunnel}/{side}/layers/innermost", "delete"})) {
             JsonNode unavailable =

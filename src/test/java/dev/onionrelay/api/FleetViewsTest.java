@@ -35,6 +35,7 @@ class FleetViewsTest {
                 List.of(),
                 null,
                 Instant.EPOCH,
+                1,
                 ONE,
                 List.of(new InstanceView("a", "LISTENING", null, 1, null)),
                 null);
@@ -154,6 +155,7 @@ class FleetViewsTest {
                 "127.0.0.1:1",
                 Instant.ofEpochSecond(openedAt),
                 "OPEN",
+                1,
                 0,
                 0,
                 empty,

@@ -126,7 +126,8 @@ class ReconcileWithStoreTest {
                         RelayPolicy.DEFAULT_DENIED_TARGETS,
                         false),
                 RelayLimits.DEFAULTS,
-                new ListenRetry(Duration.ofMinutes(1), Duration.ofMinutes(1)));
+                new ListenRetry(Duration.ofMinutes(1), Duration.ofMinutes(1)),
+                RelayRequests.Defaults.standard(RelayLimits.DEFAULTS));
         registries.add(registry);
         return registry;
     }

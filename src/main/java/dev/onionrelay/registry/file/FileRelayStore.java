@@ -2,6 +2,7 @@ package dev.onionrelay.registry.file;
 
 import dev.onionrelay.registry.RelayStore;
 import dev.onionrelay.registry.StoredRelay;
+import dev.onionrelay.relay.RelayException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -42,7 +43,7 @@ public final class FileRelayStore implements RelayStore {
     }
 
     @Override
-    public void save(StoredRelay relay) {
+    public synchronized void save(StoredRelay relay) {
         Path target = directory.resolve(relay.id() + ".json");
         Path temporary = directory.resolve(relay.id() + ".json.tmp");
         try {
@@ -60,6 +61,32 @@ public final class FileRelayStore implements RelayStore {
             }
             throw new UncheckedIOException("cannot save relay " + relay.spec().name(), e);
         }
+    }
+
+    /**
+     * Replaces the relay's file if it still holds the revision before {@code relay}'s. One instance owns a state
+     * directory, and the check and the write are one step under this store's lock.
+     */
+    @Override
+    public synchronized void replace(StoredRelay relay) {
+        Path file = directory.resolve(relay.id() + ".json");
+        long stored;
+        try {
+            stored = json.read(Files.readAllBytes(file)).revision();
+        } catch (java.nio.file.NoSuchFileException e) {
+            throw new RelayException(
+                    RelayException.Kind.NOT_FOUND, null, "relay " + relay.spec().name() + " is not stored any more");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read relay " + relay.spec().name(), e);
+        }
+        if (stored != relay.revision() - 1) {
+            throw new RelayException(
+                    RelayException.Kind.CONFLICT,
+                    "revision",
+                    "relay " + relay.spec().name() + " is at revision " + stored + " now, not " + (relay.revision() - 1)
+                            + ": it was changed meanwhile; read it again and retry");
+        }
+        save(relay);
     }
 
     @Override

@@ -47,7 +47,24 @@ public final class PostgresCredentialRepository implements CredentialRepository 
             String certificatePem,
             byte @Nullable [] sealedKey,
             @Nullable String keyId,
-            Instant createdAt) {}
+            Instant createdAt,
+            long version,
+            @Nullable Instant rotatedAt) {
+
+        public Row {
+            version = Math.max(version, 1); // absent (0) in snapshots written before versions existed
+        }
+
+        /** A row as created: version 1, never rotated. */
+        public Row(
+                String name,
+                String certificatePem,
+                byte @Nullable [] sealedKey,
+                @Nullable String keyId,
+                Instant createdAt) {
+            this(name, certificatePem, sealedKey, keyId, createdAt, 1, null);
+        }
+    }
 
     private final PgStore db;
     private final CredentialStore builder = new CredentialStore(null);
@@ -72,7 +89,8 @@ public final class PostgresCredentialRepository implements CredentialRepository 
         List<Row> read = db.transaction("load credentials", connection -> {
             List<Row> all = new ArrayList<>();
             try (PreparedStatement select = connection.prepareStatement(
-                            "SELECT name, certificate_pem, private_key, key_id, created_at FROM credentials ORDER BY name");
+                            "SELECT name, certificate_pem, private_key, key_id, created_at, version, rotated_at"
+                                    + " FROM credentials ORDER BY name");
                     ResultSet row = select.executeQuery()) {
                 while (row.next()) {
                     all.add(new Row(
@@ -80,7 +98,11 @@ public final class PostgresCredentialRepository implements CredentialRepository 
                             row.getString(2),
                             row.getBytes(3),
                             row.getString(4),
-                            row.getTimestamp(5).toInstant()));
+                            row.getTimestamp(5).toInstant(),
+                            row.getLong(6),
+                            row.getTimestamp(7) == null
+                                    ? null
+                                    : row.getTimestamp(7).toInstant()));
                 }
             }
             return all;
@@ -137,7 +159,8 @@ public final class PostgresCredentialRepository implements CredentialRepository 
     private static boolean sameRow(Row a, Row b) {
         return a.certificatePem().equals(b.certificatePem())
                 && Arrays.equals(a.sealedKey(), b.sealedKey())
-                && a.createdAt().equals(b.createdAt());
+                && a.createdAt().equals(b.createdAt())
+                && a.version() == b.version();
     }
 
     private static boolean sameCredential(Credential a, Credential b) {
@@ -167,10 +190,19 @@ public final class PostgresCredentialRepository implements CredentialRepository 
                 Arrays.fill(pem, (byte) 0);
             }
         }
-        return Credential.of(row.name(), PemCodec.parseCertificates(row.certificatePem()), key, row.createdAt());
+        Credential created =
+                Credential.of(row.name(), PemCodec.parseCertificates(row.certificatePem()), key, row.createdAt());
+        return new Credential(
+                created.name(),
+                created.kind(),
+                created.chain(),
+                key,
+                created.createdAt(),
+                row.version(),
+                row.rotatedAt());
     }
 
-    private static String purpose(String name) {
+    static String purpose(String name) {
         return "credential:" + name;
     }
 
@@ -201,7 +233,9 @@ public final class PostgresCredentialRepository implements CredentialRepository 
                             certificatePem,
                             sealed == null ? null : sealed.value(),
                             sealed == null ? null : sealed.keyId(),
-                            credential.createdAt());
+                            credential.createdAt(),
+                            credential.version(),
+                            credential.rotatedAt());
                     try (PreparedStatement insert = connection.prepareStatement(
                             "INSERT INTO credentials (name, certificate_pem, private_key, key_id, created_at)"
                                     + " VALUES (?, ?, ?, ?, ?)")) {
@@ -233,6 +267,50 @@ public final class PostgresCredentialRepository implements CredentialRepository 
             rows = List.copyOf(nextRows);
         }
         return credential;
+    }
+
+    /**
+     * Rotates a stored credential in the database (see {@link CredentialRotationStatement} for how the database keeps
+     * the rules across instances); other instances read it at their next sync, announced by the change feed.
+     *
+     * @throws dev.onionrelay.store.StoreUnavailableException when the database cannot be reached
+     */
+    @Override
+    public Credential rotate(NewCredential request) {
+        String name = request.name();
+        if (keptLocally(name)) {
+            throw CredentialStore.fromFiles(name);
+        }
+        Credential current = find(name).orElseThrow(() -> CredentialException.notFound(name));
+        db.requireAdmitted();
+        Credential replacement = builder.prepare(request, this::find);
+        synchronized (this) {
+            if (current.kind() == Credential.Kind.IDENTITY && replacement.kind() == Credential.Kind.TRUST) {
+                // Relays being created here or declared in this instance's configuration are not in the database yet.
+                holds.requireNotPresented(name);
+            }
+            byte[] pem = replacement.privateKey() == null
+                    ? null
+                    : PemCodec.privateKeyToPem(replacement.privateKey()).getBytes(StandardCharsets.US_ASCII);
+            Row row;
+            try {
+                row = new CredentialRotationStatement(db)
+                        .rotate(name, PemCodec.certificatesToPem(replacement.chain()), pem);
+            } finally {
+                if (pem != null) {
+                    Arrays.fill(pem, (byte) 0);
+                }
+            }
+            Credential rotated = open(db.keys(), row);
+            Map<String, Credential> next = new TreeMap<>(stored);
+            next.put(name, rotated);
+            stored = Map.copyOf(next);
+            List<Row> nextRows = new ArrayList<>(rows);
+            nextRows.removeIf(r -> r.name().equals(name));
+            nextRows.add(row);
+            rows = List.copyOf(nextRows);
+            return rotated;
+        }
     }
 
     @Override
@@ -271,6 +349,12 @@ public final class PostgresCredentialRepository implements CredentialRepository 
     @Override
     public synchronized void hold(String holder, String holderName, Collection<String> names) {
         holds.hold(holder, holderName, names);
+    }
+
+    @Override
+    public synchronized void hold(
+            String holder, String holderName, Collection<String> names, Collection<String> presented) {
+        holds.hold(holder, holderName, names, presented);
     }
 
     @Override

@@ -58,10 +58,32 @@ public final class PostgresRelayStore implements RelayStore {
      */
     @Override
     public void save(StoredRelay relay) {
+        write(relay, false);
+    }
+
+    /**
+     * Writes the replacement only where the row is still at the revision before it (a conditional update on the stored
+     * JSON's revision), so that of two replacements of one relay through different instances at once, one wins.
+     *
+     * @throws RelayException CONFLICT when the revision moved on or the new spec breaks a fleet rule (port, credential),
+     *     NOT_FOUND when the relay was deleted
+     */
+    @Override
+    public void replace(StoredRelay relay) {
+        write(relay, true);
+    }
+
+    private void write(StoredRelay relay, boolean replacing) {
         String name = relay.spec().name();
         db.requireAdmitted();
         try {
             db.transaction("save relay " + name, connection -> {
+                if (replacing) {
+                    replaceRow(connection, relay);
+                    recordCredentialUses(connection, relay);
+                    db.recordChange(connection, "relay", name, "updated");
+                    return null;
+                }
                 boolean updated;
                 try (PreparedStatement upsert = connection.prepareStatement(
                         "INSERT INTO relays (id, name, created_at, stored) VALUES (?, ?, ?, ?::jsonb)"
@@ -106,6 +128,36 @@ public final class PostgresRelayStore implements RelayStore {
         }
     }
 
+    private void replaceRow(Connection connection, StoredRelay relay) throws SQLException {
+        try (PreparedStatement update = connection.prepareStatement("UPDATE relays SET stored = ?::jsonb"
+                + " WHERE id = ? AND COALESCE((stored ->> 'revision')::bigint, 1) = ?")) {
+            update.setString(1, new String(json.write(relay), StandardCharsets.UTF_8));
+            update.setString(2, relay.id());
+            update.setLong(3, relay.revision() - 1);
+            if (update.executeUpdate() == 1) {
+                return;
+            }
+        }
+        try (PreparedStatement select = connection.prepareStatement(
+                "SELECT COALESCE((stored ->> 'revision')::bigint, 1) FROM relays WHERE id = ?")) {
+            select.setString(1, relay.id());
+            try (ResultSet row = select.executeQuery()) {
+                if (!row.next()) {
+                    throw new RelayException(
+                            RelayException.Kind.NOT_FOUND,
+                            null,
+                            "relay " + relay.spec().name() + " was deleted from the store meanwhile");
+                }
+                throw new RelayException(
+                        RelayException.Kind.CONFLICT,
+                        "revision",
+                        "relay " + relay.spec().name() + " is at revision " + row.getLong(1) + " in the store, not "
+                                + (relay.revision() - 1)
+                                + ": another call changed it meanwhile; read it again and retry");
+            }
+        }
+    }
+
     /**
      * Writes which stored credentials the relay uses, and refuses the relay when one of them is gone from the store
      * (deleted by another instance a moment ago): the rows are locked ({@code FOR KEY SHARE}) so that a concurrent
@@ -125,12 +177,16 @@ public final class PostgresRelayStore implements RelayStore {
         }
         Array names = connection.createArrayOf("text", shared.toArray());
         Set<String> present = new LinkedHashSet<>();
-        try (PreparedStatement lock = connection.prepareStatement(
-                "SELECT name FROM credentials WHERE name = ANY (?) ORDER BY name FOR KEY SHARE")) {
+        Set<String> keyless = new LinkedHashSet<>();
+        try (PreparedStatement lock = connection.prepareStatement("SELECT name, private_key IS NULL FROM credentials"
+                + " WHERE name = ANY (?) ORDER BY name FOR KEY SHARE")) {
             lock.setArray(1, names);
             try (ResultSet row = lock.executeQuery()) {
                 while (row.next()) {
                     present.add(row.getString(1));
+                    if (row.getBoolean(2)) {
+                        keyless.add(row.getString(1));
+                    }
                 }
             }
         }
@@ -138,6 +194,17 @@ public final class PostgresRelayStore implements RelayStore {
         missing.removeAll(present);
         if (!missing.isEmpty()) {
             throw credentialGone(relay, missing);
+        }
+        // A credential rotated into a trust credential on another instance a moment ago (its rotation holds the row
+        // lock until it commits, so this reads the result): a layer cannot present it.
+        keyless.retainAll(presentedNames(relay));
+        if (!keyless.isEmpty()) {
+            throw new RelayException(
+                    RelayException.Kind.CONFLICT,
+                    "credential",
+                    "credential " + keyless.stream().map(n -> "'" + n + "'").toList()
+                            + " has no private key in the store (rotated into a trust credential meanwhile); relay '"
+                            + relay.spec().name() + "' presents it, so nothing was saved");
         }
         try (PreparedStatement uses = connection.prepareStatement(
                 "INSERT INTO relay_credentials (relay_id, credential_name) SELECT ?, unnest(?::text[])")) {
@@ -247,6 +314,18 @@ public final class PostgresRelayStore implements RelayStore {
             }
             return relays;
         });
+    }
+
+    private static Set<String> presentedNames(StoredRelay relay) {
+        Set<String> names = new LinkedHashSet<>();
+        List<LayerSpec> layers = new ArrayList<>(relay.spec().ingress());
+        layers.addAll(relay.spec().egress());
+        for (LayerSpec layer : layers) {
+            if (layer.credential() != null) {
+                names.add(layer.credential());
+            }
+        }
+        return names;
     }
 
     private static Set<String> credentialNames(StoredRelay relay) {

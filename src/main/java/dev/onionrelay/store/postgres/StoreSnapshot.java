@@ -62,6 +62,10 @@ public final class StoreSnapshot {
                     row.sealedKey() == null ? null : Base64.getEncoder().encodeToString(row.sealedKey()));
             credential.put("keyId", row.keyId());
             credential.put("createdAt", row.createdAt().toString());
+            credential.put("version", row.version());
+            credential.put(
+                    "rotatedAt",
+                    row.rotatedAt() == null ? null : row.rotatedAt().toString());
         }
         Path temporary = file.resolveSibling(file.getFileName() + ".tmp");
         try {
@@ -106,7 +110,11 @@ public final class StoreSnapshot {
                                 ? null
                                 : Base64.getDecoder().decode(sealed.asString()),
                         keyId.isNull() || keyId.isMissingNode() ? null : keyId.asString(),
-                        Instant.parse(credential.path("createdAt").asString())));
+                        Instant.parse(credential.path("createdAt").asString()),
+                        credential.path("version").asLong(1),
+                        credential.path("rotatedAt").isString()
+                                ? Instant.parse(credential.path("rotatedAt").asString())
+                                : null));
             }
             return Optional.of(new State(relays, credentials));
         } catch (IOException | RuntimeException e) {
