@@ -21,6 +21,15 @@ final class SlowReaders implements AutoCloseable {
     /** The pattern the clients write: a random block whose length is prime, so that no power-of-two shift matches. */
     private static final int PATTERN = 65_521;
 
+    /**
+     * Bytes a client writes per round (about every 5 ms, at most 1.6 MB/s per tunnel). Written as fast as possible,
+     * the relays' sockets autotune their kernel buffers before the stall arrives (about 33 MB per stalled tunnel where
+     * tcp_rmem allows 32 MB: 100 tunnels went past tcp_mem's pressure mark, where loopback drops segments and waits
+     * out retransmission timeouts); paced, they stay near their defaults. What the relays hold in user space once
+     * everything stalls is the same either way.
+     */
+    private static final int PACE = 8 * 1024;
+
     private final byte[] pattern = new byte[PATTERN];
     private final List<SocketChannel> channels;
     private final long[] written;
@@ -33,9 +42,7 @@ final class SlowReaders implements AutoCloseable {
 
     /** Opens {@code count} echo tunnels (each proved by a small echo) through {@code port}. */
     static SlowReaders open(int port, int count) throws Exception {
-        // Small kernel buffers on the clients' side: 100 stalled tunnels with autotuned buffers at every hop held about
-        // 2 GB of kernel socket memory here, past tcp_mem's pressure mark, where loopback drops segments and waits
-        // out retransmission timeouts. The relays' own sockets size theirs as usual; RSS does not count them.
+        // Small kernel buffers on the clients' side (see PACE for the relays').
         Load.Idle idle = Load.openIdle(port, count, 16, 64 * 1024);
         if (idle.failure() != null) {
             Load.closeAll(idle.channels());
@@ -66,7 +73,7 @@ final class SlowReaders implements AutoCloseable {
             boolean progress = false;
             for (int i = 0; i < channels.size(); i++) {
                 int offset = (int) (written[i] % PATTERN);
-                chunk.clear().put(pattern, offset, PATTERN - offset).put(pattern, 0, offset).flip();
+                chunk.clear().put(pattern, offset, PATTERN - offset).put(pattern, 0, offset).flip().limit(PACE);
                 int n = channels.get(i).write(chunk);
                 if (n > 0) {
                     written[i] += n;
@@ -75,9 +82,8 @@ final class SlowReaders implements AutoCloseable {
             }
             if (progress) {
                 lastProgress = System.nanoTime();
-            } else {
-                sleep(20);
             }
+            sleep(5);
         }
         long total = 0;
         for (long w : written) {
