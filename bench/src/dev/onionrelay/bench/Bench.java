@@ -100,6 +100,9 @@ public final class Bench {
         if (options.phases.contains("memory")) {
             memory();
         }
+        if (options.phases.contains("slow")) {
+            slowReaders(pki);
+        }
         report.footer(Duration.between(began, Instant.now()));
         System.out.println();
         System.out.print(report.text());
@@ -445,6 +448,67 @@ public final class Bench {
             }
         }
         report.memory(depth, count, counts, results, running);
+    }
+
+    /**
+     * Memory per slow-reading depth-2 tunnel (issue 22): fresh entry and exit processes per judged configuration, so
+     * that no pooled memory from earlier phases hides what the tunnels cost; {@code --slow-tunnels} clients write into
+     * echo tunnels and read nothing until every buffer on the way is full; then the relays' memory is compared with
+     * the figures taken before, and every echo is read back and checked.
+     */
+    private void slowReaders(Pki pki) throws Exception {
+        int depth = 2;
+        int count = options.slowTunnels;
+        say("slow readers: " + count + " depth-" + depth + " echo tunnels whose clients write and never read, "
+                + "fresh relay processes");
+        Map<String, List<Contender.SideMemory[]>> results = new LinkedHashMap<>();
+        Map<String, Long> filled = new LinkedHashMap<>();
+        for (Contender.Onion judged : onions.subList(0, options.compare() ? 2 : 1)) {
+            boolean compare = judged.label.endsWith("[compare]");
+            String dir = "slow-" + judged.provider + "-" + judged.transport + (compare ? "-compare" : "");
+            // A heap resident from the start: the heap's growth during the fill (the default G1 heap grows under the
+            // allocation of a busy relay) would otherwise count as the tunnels' cost. Live heap is measured apart.
+            List<String> jvmArgs = new ArrayList<>(List.of("-Xms512m", "-Xmx512m", "-XX:+AlwaysPreTouch"));
+            jvmArgs.addAll(options.jvmArgs);
+            if (compare) {
+                jvmArgs.addAll(options.compareJvmArgs);
+            }
+            Path jar = compare && options.compareJar != null ? options.compareJar : options.jar;
+            RelayService entry = RelayService.start(options.relayJava(compare), jar, work.resolve(dir + "-entry"),
+                    dir + " entry", judged.provider, judged.transport, jvmArgs);
+            RelayService exit = RelayService.start(options.relayJava(compare), jar, work.resolve(dir + "-exit"),
+                    dir + " exit", judged.provider, judged.transport, jvmArgs);
+            try (Contender.Onion onion = new Contender.Onion(judged.provider, judged.transport, "", entry, exit)) {
+                entry.awaitReady(Duration.ofSeconds(600));
+                exit.awaitReady(Duration.ofSeconds(600));
+                onion.configure(pki, depth, sinkPort, Math.max(1024, count + 64));
+                // Every path once (handshakes, a checked transfer), so that the baseline includes what any first
+                // tunnel sets up once per process (classes, TLS contexts, the allocator's first chunks).
+                Load.throughput(onion.port(depth), new Load.Payload(3), 4, 2);
+                Thread.sleep(1000);
+                List<Contender.SideMemory> before = onion.memory(depth);
+                try (SlowReaders slow = SlowReaders.open(onion.port(depth), count)) {
+                    long bytes = slow.fill(Duration.ofSeconds(3), Duration.ofSeconds(90));
+                    Thread.sleep(1000);
+                    onion.verifyRunning(depth, slow.count());
+                    List<Contender.SideMemory> after = onion.memory(depth);
+                    List<Contender.SideMemory[]> pairs = new ArrayList<>();
+                    for (int i = 0; i < before.size(); i++) {
+                        pairs.add(new Contender.SideMemory[] {before.get(i), after.get(i)});
+                    }
+                    say(String.format(Locale.ROOT, "  %s: %.1f MiB written per tunnel before every buffer was "
+                                    + "full; %s", judged.label, bytes / slow.count() / 1048576.0,
+                            Report.perTunnel(pairs, slow.count())));
+                    long reading = System.nanoTime();
+                    slow.verifyEcho(Load.STALL);
+                    say(String.format(Locale.ROOT, "  every echo read back and checked in %.1f s",
+                            (System.nanoTime() - reading) / 1e9));
+                    results.put(judged.label, pairs);
+                    filled.put(judged.label, bytes / slow.count());
+                }
+            }
+        }
+        report.slowReaders(depth, count, results, filled);
     }
 
     private static long openFileLimit() throws IOException {

@@ -293,6 +293,11 @@ final class Load {
      * the first failure (a contender that cannot hold that many) and returns what it has.
      */
     static Idle openIdle(int port, int count, int parallelism) throws Exception {
+        return openIdle(port, count, parallelism, 0);
+    }
+
+    /** As {@link #openIdle(int, int, int)}, with {@code socketBuffer} bytes of kernel buffer each way (0: default). */
+    static Idle openIdle(int port, int count, int parallelism, int socketBuffer) throws Exception {
         ConcurrentLinkedQueue<SocketChannel> opened = new ConcurrentLinkedQueue<>();
         ExecutorService pool = Executors.newFixedThreadPool(parallelism);
         AtomicLong next = new AtomicLong();
@@ -305,7 +310,7 @@ final class Load {
                 while (next.getAndIncrement() < count && failure.get() == null) {
                     SocketChannel channel = null;
                     try {
-                        channel = open(port);
+                        channel = open(port, socketBuffer);
                         new Random(next.get()).nextBytes(message);
                         writeFully(channel, header(Wire.ECHO, 0));
                         writeFully(channel, ByteBuffer.wrap(message));
@@ -358,9 +363,17 @@ final class Load {
     }
 
     static SocketChannel open(int port) throws IOException {
+        return open(port, 0);
+    }
+
+    static SocketChannel open(int port, int socketBuffer) throws IOException {
         SocketChannel channel = SocketChannel.open();
         try {
             channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
+            if (socketBuffer > 0) {
+                channel.setOption(StandardSocketOptions.SO_RCVBUF, socketBuffer);
+                channel.setOption(StandardSocketOptions.SO_SNDBUF, socketBuffer);
+            }
             channel.socket().connect(new InetSocketAddress(LOOPBACK.getAddress(), port), 5000);
             return channel;
         } catch (IOException e) {

@@ -23,7 +23,8 @@ final class Options {
               --setup-concurrency C   concurrent clients in the set-up test (default 8)
               --idle-tunnels N        idle depth-2 tunnels for the memory test (default 2000; the issue asks for
                                       10000, which needs RLIMIT_NOFILE above 20500)
-              --phases LIST           throughput,setup,latency,memory (default all)
+              --slow-tunnels N        slow-reading depth-2 tunnels for the slow-reader test (default 100)
+              --phases LIST           throughput,setup,latency,memory,slow (default all)
               --key ec|rsa            key type of the generated certificates (default ec, P-256)
               --warmup S              seconds of traffic through each contender before measuring, so that the
                                       relays' JIT has compiled the hot paths (default 10; then on until the JIT
@@ -55,7 +56,8 @@ final class Options {
     int streams = 1;
     int setupConcurrency = 8;
     int idleTunnels = 2000;
-    List<String> phases = List.of("throughput", "setup", "latency", "memory");
+    int slowTunnels = 100;
+    List<String> phases = List.of("throughput", "setup", "latency", "memory", "slow");
     String keyType = "ec";
     List<String> jvmArgs = new ArrayList<>();
     Path workDir;
@@ -97,6 +99,7 @@ final class Options {
                 case "--streams" -> o.streams = Integer.parseInt(value);
                 case "--setup-concurrency" -> o.setupConcurrency = Integer.parseInt(value);
                 case "--idle-tunnels" -> o.idleTunnels = Integer.parseInt(value);
+                case "--slow-tunnels" -> o.slowTunnels = Integer.parseInt(value);
                 case "--phases" -> o.phases = list(value);
                 case "--key" -> o.keyType = value;
                 case "--jvm-arg" -> o.jvmArgs.add(value);
@@ -127,7 +130,7 @@ final class Options {
         if (!List.of("ec", "rsa").contains(o.keyType)) {
             throw new IllegalArgumentException("--key is ec or rsa");
         }
-        if (o.maxDepth < 1 || o.maxDepth > 8 || o.runs < 1 || o.streams < 1 || o.idleTunnels < 1
+        if (o.maxDepth < 1 || o.maxDepth > 8 || o.runs < 1 || o.streams < 1 || o.idleTunnels < 1 || o.slowTunnels < 1
                 || o.seconds <= 0 || o.setupConcurrency < 1) {
             throw new IllegalArgumentException("out of range: " + Arrays.toString(args));
         }

@@ -338,6 +338,40 @@ final class Report {
                 rows, sectionNotes));
     }
 
+    /** Issue 22's bound: RSS a slow-reading depth-2 tunnel adds, entry and exit relay processes together. */
+    static final double SLOW_READER_RSS_KIB = 600;
+
+    void slowReaders(int depth, int count, Map<String, List<Contender.SideMemory[]>> results, Map<String, Long> filled) {
+        List<List<String>> rows = new ArrayList<>();
+        results.forEach((label, pairs) -> {
+            double rssTotal = 0;
+            for (Contender.SideMemory[] pair : pairs) {
+                Contender.SideMemory before = pair[0];
+                Contender.SideMemory after = pair[1];
+                double heap = kib(after.heap() - before.heap(), count);
+                double direct = kib(after.direct() - before.direct(), count);
+                double rss = kib(after.rss() - before.rss(), count);
+                rssTotal += rss;
+                rows.add(List.of(label, before.side(), number(filled.get(label) / 1048576.0), number(heap),
+                        number(direct), number(rss)));
+            }
+            rows.add(List.of(label, "entry + exit", "", "", "", number(rssTotal)));
+            targets.add((rssTotal <= SLOW_READER_RSS_KIB ? "PASS" : "FAIL") + String.format(Locale.ROOT,
+                    "  RSS per slow-reading depth-%d tunnel <= %.0f KiB (entry + exit processes): %s %.0f KiB at %d tunnels",
+                    depth, SLOW_READER_RSS_KIB, label, rssTotal, count));
+        });
+        List<String> sectionNotes = List.of(
+                "Fresh entry and exit processes; each client writes into an echo tunnel and reads nothing until no tunnel "
+                        + "takes a byte for 3 s (every buffer on the way full, both directions); then each echo is read "
+                        + "back and compared with what was written. Written: MiB per tunnel until then (mostly kernel "
+                        + "socket buffers, which RSS does not count). Heap, direct (NMT \"Other\") and RSS: (with the "
+                        + "tunnels - before them) / tunnels, per relay process; the baseline is taken after one checked "
+                        + "transfer through fresh relays.");
+        sections.add(new Section(
+                "Slow readers: memory per stalled depth-" + depth + " tunnel, KiB, " + count + " tunnels",
+                List.of("contender", "side", "written MiB", "heap", "direct", "RSS"), rows, sectionNotes));
+    }
+
     private static double kib(long bytes, int count) {
         return bytes / 1024.0 / count;
     }

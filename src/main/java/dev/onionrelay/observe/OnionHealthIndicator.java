@@ -22,7 +22,8 @@ import org.springframework.stereotype.Component;
  *       healthy relays, so readiness stays UP (HTTP 200) and Kubernetes keeps sending them traffic, while the failed
  *       relays retry listening on their own;
  *   <li>{@link #DEGRADED} also for a minute after the process ran out of file descriptors (an accept or a connect
- *       failed with EMFILE): a warning, readiness stays UP;
+ *       failed with EMFILE), or refused a connection because direct memory was at {@code
+ *       onion.limits.max-direct-memory}: a warning, readiness stays UP;
  *   <li>{@code DOWN} when relays exist and none listens: the instance cannot serve at all, and readiness is DOWN;
  *   <li>{@code OUT_OF_SERVICE} once the instance is shutting down and draining its tunnels (listeners closed), with
  *       the tunnels still open.
@@ -41,7 +42,11 @@ public class OnionHealthIndicator implements HealthIndicator {
     static final Status DESCRIPTORS_SHORT =
             new Status(DEGRADED.getCode(), "ran out of file descriptors within the last minute");
 
-    /** How long the component stays DEGRADED after the process last ran out of file descriptors. */
+    /** DEGRADED, for a process that refused connections at its direct memory cap within {@link #DESCRIPTOR_WARNING}. */
+    static final Status DIRECT_MEMORY_FULL =
+            new Status(DEGRADED.getCode(), "refused connections at the direct memory cap within the last minute");
+
+    /** How long the component stays DEGRADED after the process last ran out of file descriptors or direct memory. */
     static final Duration DESCRIPTOR_WARNING = Duration.ofMinutes(1);
 
     private final RelayRegistry service;
@@ -76,13 +81,16 @@ public class OnionHealthIndicator implements HealthIndicator {
         Instant exhausted = service.engine().descriptorExhaustion().last();
         boolean descriptorsShort =
                 exhausted != null && exhausted.isAfter(Instant.now().minus(DESCRIPTOR_WARNING));
+        Instant memoryFull = service.engine().directMemory().lastRefusal();
+        boolean directMemoryFull =
+                memoryFull != null && memoryFull.isAfter(Instant.now().minus(DESCRIPTOR_WARNING));
         Health.Builder health;
-        if (failed.isEmpty() && !descriptorsShort) {
+        if (failed.isEmpty() && !descriptorsShort && !directMemoryFull) {
             health = Health.up();
         } else if (!failed.isEmpty() && listening == 0) {
             health = Health.down();
         } else if (failed.isEmpty()) {
-            health = Health.status(DESCRIPTORS_SHORT);
+            health = Health.status(descriptorsShort ? DESCRIPTORS_SHORT : DIRECT_MEMORY_FULL);
         } else {
             health = Health.status(DEGRADED);
         }
@@ -92,6 +100,12 @@ public class OnionHealthIndicator implements HealthIndicator {
                     "fileDescriptors",
                     "exhausted at " + exhausted + ": connections were left in the backlog or tunnels could not"
                             + " connect; accepting resumes by itself (see onion_descriptors_exhausted_total)");
+        }
+        if (directMemoryFull) {
+            health.withDetail(
+                    "directMemory",
+                    "at its cap (onion.limits.max-direct-memory) at " + memoryFull + ": new connections were refused"
+                            + " while open tunnels carried on (see onion_tunnels_rejected_total{reason=\"direct_memory\"})");
         }
         if (!failed.isEmpty()) {
             health.withDetail("failed", failed);

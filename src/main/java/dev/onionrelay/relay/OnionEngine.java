@@ -30,17 +30,28 @@ import org.jspecify.annotations.Nullable;
  */
 public final class OnionEngine implements AutoCloseable {
 
-    /** Per-channel outbound buffer: above 256 KiB the other side stops reading (backpressure). */
-    static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(64 * 1024, 256 * 1024);
-
-    /** Most bytes one socket read takes (see {@link #READS}). */
-    static final int MAX_READ = 256 * 1024;
+    /**
+     * Per-channel outbound buffer: above 96 KiB the other side of the tunnel stops reading (backpressure), below 48 KiB
+     * it reads again. With reads sized to the room left under the high mark ({@link TunnelReads}), one direction of a
+     * tunnel queues at most the high mark plus {@link TunnelReads#MIN_READ}, and its TLS decoders keep at most the
+     * unfinished record of the last read (whose buffer is at most 96 KiB): under 256 KiB of user-space buffer per
+     * direction beyond the kernel's (issue 22; docs/BENCHMARKS.md, "Slow readers"). Was 64/256 KiB with reads of up to
+     * 256 KiB beyond the mark: about 760 KiB per stalled depth-2 tunnel and relay. 128 KiB measured 600-625 KiB per
+     * stalled depth-2 tunnel for its two relays together (the TLS engines' own buffers come on top), at the bound.
+     */
+    static final WriteBufferWaterMark WATER_MARK = new WriteBufferWaterMark(48 * 1024, 96 * 1024);
 
     /**
-     * Read sizes of both sockets of a tunnel: adaptive, as Netty's default, but up to 256 KiB instead of 64 KiB. A
-     * stream then costs a quarter of the reads, each with its trip through the pipeline and the TLS handlers and its
-     * flush (a writev) on the other side: 9% less relay CPU per GB at depth 1 and 14% at depth 0, measured A/B in one
-     * bench/run (docs/BENCHMARKS.md). A stalled reader holds at most one read more than the high water mark.
+     * Most bytes the adaptive read size grows to; a read never takes more than the room left under the high mark
+     * ({@link TunnelReads}), so a flowing stream reads up to 96 KiB at a time. Larger reads cost less CPU per GB (each
+     * read is one trip through the pipeline and the TLS handlers, and one writev on the other side): 256 KiB reads, with
+     * a 256 KiB mark, were 9% cheaper per GB than 64 KiB at depth 1 (docs/BENCHMARKS.md).
+     */
+    static final int MAX_READ = 128 * 1024;
+
+    /**
+     * Read sizes of a tunnel channel until its tunnel says where its bytes go ({@link Relay} then installs {@link
+     * TunnelReads} on the client's connection, the tunnel on the target's): adaptive up to {@link #MAX_READ}.
      */
     static final RecvByteBufAllocator READS = new AdaptiveRecvByteBufAllocator(512, 16 * 1024, MAX_READ);
 

@@ -233,6 +233,9 @@ public final class Relay {
                                 ? "max_tunnels"
                                 : engine.openTunnels() >= engine.settings().maxTunnels() ? "max_tunnels_total" : null;
         if (refusal != null) {
+            if (refusal.equals("direct_memory")) {
+                engine.directMemory().refused(spec.name());
+            }
             rejected(refusal);
             channel.close();
             return;
@@ -250,6 +253,8 @@ public final class Relay {
             LOG.log(System.Logger.Level.WARNING, "relay " + spec.name() + ": could not set up a tunnel", broken);
             return;
         }
+        // Reads sized to what the target's channel can still take (TunnelReads); the target's side reads into this one.
+        channel.config().setRecvByteBufAllocator(TunnelReads.into(tunnel::egressChannel));
         ticket.closeWith(tunnel::close);
         tunnelRevisions.put(tunnel.id(), acceptedUnder);
         tunnels.put(tunnel.id(), tunnel);

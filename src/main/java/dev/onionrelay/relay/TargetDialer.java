@@ -149,7 +149,7 @@ final class TargetDialer {
                 // The same marks as the accepted side: with Netty's default (32/64 KiB) a single 64 KiB read from the
                 // other side made this channel unwritable, and reads there stopped and restarted on every chunk.
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, OnionEngine.WATER_MARK)
-                .option(ChannelOption.RCVBUF_ALLOCATOR, OnionEngine.READS)
+                .option(ChannelOption.RCVBUF_ALLOCATOR, TunnelReads.into(tunnel.ingressChannel()))
                 .handler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel channel) {

@@ -91,15 +91,15 @@ class BackpressureTest {
                     assertThat(List.of(
                                     ingress.config().getRecvByteBufAllocator(),
                                     egress.config().getRecvByteBufAllocator()))
-                            .as("reads of up to 256 KiB on both sides")
-                            .containsOnly(OnionEngine.READS);
+                            .as("reads sized to the room left on the other side, on both sides")
+                            .allMatch(TunnelReads.class::isInstance);
                     long pending = egress.eventLoop()
                             .submit(() -> egress.unsafe().outboundBuffer().totalPendingWriteBytes())
                             .get();
-                    // At most one read (up to 256 KiB, plus its records' framing) beyond the high mark before reads
-                    // stop.
+                    // A read takes at most the room left under the high mark, or the smallest read when there is none
+                    // (plus its records' framing): before reads sized so, one whole read of up to 256 KiB went beyond.
                     assertThat(pending)
-                            .isLessThanOrEqualTo(OnionEngine.WATER_MARK.high() + OnionEngine.MAX_READ + 16 * 1024);
+                            .isLessThanOrEqualTo(OnionEngine.WATER_MARK.high() + TunnelReads.MIN_READ + 1024);
                     assertThat(ingress.config().isAutoRead()).isFalse();
                 }
                 assertThat(target.isConnected()).isTrue();

@@ -18,9 +18,18 @@ public final class EchoServer implements AutoCloseable {
     private final CopyOnWriteArrayList<Socket> sockets = new CopyOnWriteArrayList<>();
     private final java.io.ByteArrayOutputStream received = new java.io.ByteArrayOutputStream();
     private final boolean record;
+    private final int socketBuffer;
 
     public EchoServer() throws IOException {
         this(false);
+    }
+
+    /**
+     * An echo whose sockets have {@code bytes} of kernel buffer each way instead of the kernel's autotuned ones: a
+     * target that keeps little in flight (tests that fill every buffer of many tunnels).
+     */
+    public static EchoServer withSocketBuffers(int bytes) throws IOException {
+        return new EchoServer(false, 0, bytes);
     }
 
     public EchoServer(boolean record) throws IOException {
@@ -29,9 +38,18 @@ public final class EchoServer implements AutoCloseable {
 
     /** An echo server on a given loopback port (a target that comes back on the port it had). */
     public EchoServer(boolean record, int port) throws IOException {
+        this(record, port, 0);
+    }
+
+    private EchoServer(boolean record, int port, int socketBuffer) throws IOException {
         this.record = record;
+        this.socketBuffer = socketBuffer;
         server = new ServerSocket();
         server.setReuseAddress(true);
+        if (socketBuffer > 0) {
+            // Accepted sockets take the listener's receive buffer (set before bind, so the window scale fits it).
+            server.setReceiveBufferSize(socketBuffer);
+        }
         server.bind(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), port), 50);
         Thread acceptor = new Thread(this::acceptLoop, "echo-accept");
         acceptor.setDaemon(true);
@@ -58,6 +76,9 @@ public final class EchoServer implements AutoCloseable {
         while (!server.isClosed()) {
             try {
                 Socket socket = server.accept();
+                if (socketBuffer > 0) {
+                    socket.setSendBufferSize(socketBuffer);
+                }
                 sockets.add(socket);
                 Thread worker = new Thread(() -> echo(socket), "echo");
                 worker.setDaemon(true);

@@ -23,6 +23,7 @@ public final class ServiceProcess implements AutoCloseable {
     private final Path stateDir;
     private final Path log;
     private final List<String> extraArgs = new ArrayList<>();
+    private final List<String> jvmArgs = new ArrayList<>();
     private final int apiPort;
     private final int managementPort;
     private Process process;
@@ -51,7 +52,9 @@ public final class ServiceProcess implements AutoCloseable {
                 "--add-opens=java.base/sun.security.ssl=ALL-UNNAMED",
                 // Start-up speed only; the service behaves the same.
                 "-XX:TieredStopAtLevel=1",
-                "-XX:+UseSerialGC",
+                "-XX:+UseSerialGC"));
+        command.addAll(jvmArgs);
+        command.addAll(List.of(
                 "-cp",
                 System.getProperty("java.class.path"),
                 OnionRelayApplication.class.getName(),
@@ -131,6 +134,12 @@ public final class ServiceProcess implements AutoCloseable {
     /** More {@code --key=value} arguments for the next {@link #start()} (e.g. ones that name {@link #apiPort()}). */
     public ServiceProcess withArgs(String... more) {
         extraArgs.addAll(List.of(more));
+        return this;
+    }
+
+    /** More JVM options for the next {@link #start()} (e.g. a fixed, pre-touched heap for a memory measurement). */
+    public ServiceProcess withJvmArgs(String... more) {
+        jvmArgs.addAll(List.of(more));
         return this;
     }
 
