@@ -1,6 +1,7 @@
 package dev.onionrelay.registry.file;
 
 import dev.onionrelay.registry.StoredRelay;
+import tools.jackson.databind.DeserializationFeature;
 import tools.jackson.databind.JsonNode;
 import tools.jackson.databind.json.JsonMapper;
 import tools.jackson.databind.node.ObjectNode;
@@ -20,7 +21,11 @@ public final class StoredRelayJson {
 
     static final String VERSION_FIELD = "schemaVersion";
 
-    private final JsonMapper json = JsonMapper.builder().findAndAddModules().build();
+    // A relay stored before revisions existed has no "revision": read as 0, which StoredRelay takes as revision 1.
+    private final JsonMapper json = JsonMapper.builder()
+            .findAndAddModules()
+            .disable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
+            .build();
 
     public byte[] write(StoredRelay relay) {
         ObjectNode file = json.createObjectNode();
