@@ -215,20 +215,33 @@ class PostgresFleetTest {
         }
         ExecutorService clients = Executors.newFixedThreadPool(24);
         List<Future<Integer>> statuses = new ArrayList<>();
+        List<String> refusals = java.util.Collections.synchronizedList(new ArrayList<>());
         try {
             for (int k = 0; k < 100; k++) {
                 int n = k % 20;
                 ApiClient client = api(k % 3);
                 String body = """
                         {"name":"race-%d","listen":{"host":"127.0.0.1","port":%d},"target":{"host":"127.0.0.1","port":%d}}""".formatted(n, ports.get(n), echo.port());
-                statuses.add(clients.submit(() -> client.post("/relays", body).status()));
+                statuses.add(clients.submit(() -> {
+                    ApiClient.Response answer = client.post("/relays", body);
+                    if (answer.status() != 201) {
+                        refusals.add(answer.status() + " race-" + n + ": " + answer.body());
+                    }
+                    return answer.status();
+                }));
             }
             List<Integer> all = new ArrayList<>();
             for (Future<Integer> status : statuses) {
                 all.add(status.get());
             }
-            assertThat(all).filteredOn(s -> s == 201).hasSize(20);
-            assertThat(all).filteredOn(s -> s == 409).hasSize(80);
+            assertThat(all)
+                    .as("refusals: %s", refusals)
+                    .filteredOn(s -> s == 201)
+                    .hasSize(20);
+            assertThat(all)
+                    .as("refusals: %s", refusals)
+                    .filteredOn(s -> s == 409)
+                    .hasSize(80);
         } finally {
             clients.shutdownNow();
         }

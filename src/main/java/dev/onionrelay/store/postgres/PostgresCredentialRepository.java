@@ -70,6 +70,9 @@ public final class PostgresCredentialRepository implements CredentialRepository 
     private final CredentialStore builder = new CredentialStore(null);
     private volatile Map<String, Credential> stored = Map.of();
     private volatile List<Row> rows = List.of();
+    /** Writes of this instance applied to {@link #stored}, so that a refresh can tell whether its read predates one. */
+    private long writes;
+
     private final Map<String, Credential> local = new ConcurrentHashMap<>();
     // This instance's view of which relays hold which names; guarded by this, as deletes are. The database, where
     // each relay's row references its credentials, is the judge across instances.
@@ -86,7 +89,30 @@ public final class PostgresCredentialRepository implements CredentialRepository 
      * @throws dev.onionrelay.store.StoreUnavailableException when the database cannot be reached (the last state stays)
      */
     public Set<String> refresh() {
-        List<Row> read = db.transaction("load credentials", connection -> {
+        for (int attempt = 1; ; attempt++) {
+            long writesBefore;
+            synchronized (this) {
+                writesBefore = writes;
+            }
+            List<Row> read = readRows();
+            // A row sealed under a key this instance lacks (the fleet was re-sealed under a key it was not given): a
+            // configuration error, named, while the last state keeps serving; never a credential silently dropped.
+            db.keys().requireHeld(read.stream().map(Row::keyId).toList());
+            synchronized (this) {
+                // A write of this instance committed while the rows were read: they may predate it, and taking them
+                // would drop what it created (or bring back what it deleted) until the next sync. Read again.
+                if (writes == writesBefore) {
+                    return apply(read);
+                }
+                if (attempt == 3) {
+                    return Set.of(); // busy: the next sync (every write announces one) reads again
+                }
+            }
+        }
+    }
+
+    private List<Row> readRows() {
+        return db.transaction("load credentials", connection -> {
             List<Row> all = new ArrayList<>();
             try (PreparedStatement select = connection.prepareStatement(
                             "SELECT name, certificate_pem, private_key, key_id, created_at, version, rotated_at"
@@ -107,10 +133,6 @@ public final class PostgresCredentialRepository implements CredentialRepository 
             }
             return all;
         });
-        // A row sealed under a key this instance lacks (the fleet was re-sealed under a key it was not given): a
-        // configuration error, named, while the last state keeps serving; never a credential silently dropped.
-        db.keys().requireHeld(read.stream().map(Row::keyId).toList());
-        return apply(read);
     }
 
     /** Takes {@code read} as the stored state (from the database or a snapshot); returns the names that changed. */
@@ -262,6 +284,7 @@ public final class PostgresCredentialRepository implements CredentialRepository 
             Map<String, Credential> next = new TreeMap<>(stored);
             next.put(name, credential);
             stored = Map.copyOf(next);
+            writes++;
             List<Row> nextRows = new ArrayList<>(rows);
             nextRows.add(row);
             rows = List.copyOf(nextRows);
@@ -305,6 +328,7 @@ public final class PostgresCredentialRepository implements CredentialRepository 
             Map<String, Credential> next = new TreeMap<>(stored);
             next.put(name, rotated);
             stored = Map.copyOf(next);
+            writes++;
             List<Row> nextRows = new ArrayList<>(rows);
             nextRows.removeIf(r -> r.name().equals(name));
             nextRows.add(row);
@@ -404,6 +428,7 @@ public final class PostgresCredentialRepository implements CredentialRepository 
         Map<String, Credential> next = new TreeMap<>(stored);
         next.remove(name);
         stored = Map.copyOf(next);
+        writes++;
         rows = rows.stream().filter(row -> !row.name().equals(name)).toList();
         if (!deleted) {
             throw CredentialException.notFound(name);
