@@ -10,7 +10,9 @@ import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.PgCluster;
 import dev.onionrelay.support.Scenario;
 import dev.onionrelay.support.ServiceProcess;
+import dev.onionrelay.support.SteadyStream;
 import dev.onionrelay.support.TestPki;
+import dev.onionrelay.support.TlsEcho;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -20,7 +22,6 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyStore;
 import java.security.MessageDigest;
 import java.security.SecureRandom;
 import java.time.Duration;
@@ -36,11 +37,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
-import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLSocket;
-import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.MethodOrderer;
@@ -277,8 +273,8 @@ class PostgresFleetTest {
             }
         });
 
-        try (Stream stream = new Stream(ADDRESSES[1], port)) {
-            await().atMost(Duration.ofSeconds(10)).until(() -> stream.received.get() > 0);
+        try (SteadyStream stream = new SteadyStream(ADDRESSES[1], port)) {
+            await().atMost(Duration.ofSeconds(10)).until(() -> stream.received() > 0);
             cluster.stop();
             long stoppedAt = System.nanoTime();
             boolean restarted = false;
@@ -322,7 +318,7 @@ class PostgresFleetTest {
                 if (left > 0) {
                     TimeUnit.NANOSECONDS.sleep(left);
                 }
-                assertThat(stream.received.get())
+                assertThat(stream.received())
                         .as("bytes still flow during the outage")
                         .isPositive();
             } finally {
@@ -389,68 +385,6 @@ class PostgresFleetTest {
         }
     }
 
-    /** A connection streaming bytes at a steady pace until {@link #finish}, checking what comes back. */
-    private static final class Stream implements AutoCloseable {
-        final Socket socket;
-        final AtomicLong sent = new AtomicLong();
-        final AtomicLong received = new AtomicLong();
-        final AtomicBoolean stop = new AtomicBoolean();
-        final MessageDigest sentDigest = MessageDigest.getInstance("SHA-256");
-        final MessageDigest receivedDigest = MessageDigest.getInstance("SHA-256");
-        final CompletableFuture<Void> writer;
-        final CompletableFuture<Void> reader;
-
-        Stream(String host, int port) throws Exception {
-            socket = new Socket(host, port);
-            socket.setSoTimeout(120_000);
-            writer = CompletableFuture.runAsync(() -> {
-                try {
-                    Random random = new Random(42);
-                    byte[] chunk = new byte[16 * 1024];
-                    OutputStream out = socket.getOutputStream();
-                    while (!stop.get()) {
-                        random.nextBytes(chunk);
-                        sentDigest.update(chunk);
-                        out.write(chunk);
-                        sent.addAndGet(chunk.length);
-                        Thread.sleep(20);
-                    }
-                    socket.shutdownOutput();
-                } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                }
-            });
-            reader = CompletableFuture.runAsync(() -> {
-                try {
-                    InputStream in = socket.getInputStream();
-                    byte[] buffer = new byte[64 * 1024];
-                    int n;
-                    while ((n = in.read(buffer)) > 0) {
-                        receivedDigest.update(buffer, 0, n);
-                        received.addAndGet(n);
-                    }
-                } catch (IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
-            });
-        }
-
-        boolean finish() throws Exception {
-            stop.set(true);
-            writer.get();
-            reader.get();
-            return sent.get() > 0
-                    && sent.get() == received.get()
-                    && MessageDigest.isEqual(sentDigest.digest(), receivedDigest.digest());
-        }
-
-        @Override
-        public void close() throws IOException {
-            stop.set(true);
-            socket.close();
-        }
-    }
-
     private static Set<String> relays(int i) {
         Set<String> ids = new TreeSet<>();
         for (JsonNode relay : api(i).get("/relays").json()) {
@@ -461,18 +395,7 @@ class PostgresFleetTest {
 
     /** TLS to the relay's ingress layer (trusting the fleet CA), then a checked echo of {@code bytes}. */
     private static boolean tlsEcho(String host, int port, long bytes) throws Exception {
-        KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
-        trust.load(null, null);
-        trust.setCertificateEntry("ca", pki.get("fleet-ca").leaf());
-        TrustManagerFactory trustManagers = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-        trustManagers.init(trust);
-        SSLContext context = SSLContext.getInstance("TLS");
-        context.init(null, trustManagers.getTrustManagers(), null);
-        try (SSLSocket socket = (SSLSocket) context.getSocketFactory().createSocket(host, port)) {
-            socket.setSoTimeout(60_000);
-            socket.startHandshake();
-            return echo(socket, bytes);
-        }
+        return TlsEcho.run(host, port, pki.get("fleet-ca").leaf(), bytes).intact();
     }
 
     /** Sends {@code bytes} while reading them back; true when all came back unchanged. */
