@@ -18,6 +18,7 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.GenericFutureListener;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
@@ -157,7 +158,7 @@ final class TargetDialer {
                         channel.pipeline().addLast(Splice.NAME, splice);
                     }
                 });
-        address.addListener(selected -> {
+        address.addListener(guarded(selected -> {
             if (closed()) {
                 return;
             }
@@ -170,7 +171,7 @@ final class TargetDialer {
             if (requested != null && via != null) {
                 // The destination the client named passed policy; the relay dials the via proxy, which reaches the
                 // destination by name.
-                engine.settings().targets().select(via, loop()).addListener(proxyAddress -> {
+                engine.settings().targets().select(via, loop()).addListener(guarded(proxyAddress -> {
                     if (closed()) {
                         return;
                     }
@@ -182,11 +183,11 @@ final class TargetDialer {
                         return;
                     }
                     connect(bootstrap, (InetSocketAddress) proxyAddress.getNow(), target);
-                });
+                }));
                 return;
             }
             connect(bootstrap, (InetSocketAddress) selected.getNow(), target);
-        });
+        }));
     }
 
     /**
@@ -231,7 +232,7 @@ final class TargetDialer {
             return;
         }
         channel = connect.channel();
-        connect.addListener(f -> {
+        connect.addListener(guarded(f -> {
             if (closed()) {
                 connect.channel().close();
                 return;
@@ -251,7 +252,7 @@ final class TargetDialer {
                             Splice.NAME,
                             target,
                             relay.spec().options().connectTimeout())
-                    .addListener(granted -> {
+                    .addListener(guarded(granted -> {
                         if (closed()) {
                             return;
                         }
@@ -262,8 +263,8 @@ final class TargetDialer {
                             return;
                         }
                         startEgress(connect.channel(), target);
-                    });
-        });
+                    }));
+        }));
     }
 
     /**
@@ -289,7 +290,7 @@ final class TargetDialer {
                 relay.spec().options().minEgressDepth(),
                 events);
         stack = egress;
-        egress.pushAll(relay.egressLayers(), this::connectThroughHop).addListener(pushed -> {
+        egress.pushAll(relay.egressLayers(), this::connectThroughHop).addListener(guarded(pushed -> {
             if (pushed.isSuccess()) {
                 tunnel.open();
             } else {
@@ -300,7 +301,27 @@ final class TargetDialer {
                 }
                 egressFailed("egress handshake failed", false);
             }
-        });
+        }));
+    }
+
+    /**
+     * A step of the dial that throws (a class that cannot load for want of a file descriptor, say) closes the tunnel
+     * at once: Netty would only log it, and the tunnel would wait for its set-up deadline, holding its slot.
+     */
+    private <F extends Future<?>> GenericFutureListener<F> guarded(GenericFutureListener<F> step) {
+        return future -> {
+            try {
+                step.operationComplete(future);
+            } catch (Throwable failure) {
+                LOG.log(
+                        System.Logger.Level.WARNING,
+                        "tunnel {0} of relay {1}: dialing the target failed: {2}",
+                        tunnel.id(),
+                        relay.spec().name(),
+                        String.valueOf(failure));
+                tunnel.close();
+            }
+        };
     }
 
     /**

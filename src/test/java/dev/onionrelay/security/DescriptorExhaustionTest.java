@@ -54,6 +54,23 @@ class DescriptorExhaustionTest {
                 first.getOutputStream().write('w');
                 assertThat(first.getInputStream().read()).isEqualTo('w');
             }
+            // The same for the failure path: a tunnel to a port nothing listens on loads what a failed connect
+            // needs, so that the failures under exhaustion end their tunnels at once.
+            int closedPort;
+            try (java.net.ServerSocket unused = new java.net.ServerSocket(0)) {
+                closedPort = unused.getLocalPort();
+            }
+            assertThat(api.post(
+                                    "/relays",
+                                    Map.of("name", "down", "target", Map.of("host", "127.0.0.1", "port", closedPort)))
+                            .status())
+                    .isEqualTo(201);
+            int downPort =
+                    api.get("/relays/down").json().get("listen").get("port").asInt();
+            try (Socket refused = new Socket(InetAddress.getLoopbackAddress(), downPort)) {
+                refused.setSoTimeout(5000);
+                assertThat(refused.getInputStream().read()).as("ended at once").isEqualTo(-1);
+            }
             metric(service, "onion_tunnels_active");
             service.management().get("/actuator/health");
             long idle;
@@ -66,12 +83,20 @@ class DescriptorExhaustionTest {
             try {
                 for (int i = 0; i < CLIENTS; i++) {
                     Socket socket = new Socket(InetAddress.getLoopbackAddress(), port);
-                    socket.setSoTimeout(2000);
                     clients.add(socket);
                 }
                 for (Socket socket : clients) {
                     try {
                         socket.getOutputStream().write('x');
+                    } catch (IOException closed) {
+                        // refused or closed: what running out of descriptors does
+                    }
+                }
+                // One deadline for all the answers rather than a timeout each: clients left in the backlog stay silent
+                long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+                for (Socket socket : clients) {
+                    try {
+                        socket.setSoTimeout((int) Math.max(1, (deadline - System.nanoTime()) / 1_000_000));
                         if (socket.getInputStream().read() == 'x') {
                             echoed++;
                         }
@@ -96,7 +121,11 @@ class DescriptorExhaustionTest {
             assertThat(echoed).as("not every client can have two descriptors").isLessThan(CLIENTS);
             assertThat(exhausted).anyMatch(line -> !line.endsWith(" 0.0"));
 
-            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
+            // Every tunnel whose connect failed ended at once: none waited for the 30 s set-up deadline.
+            assertThat(metric(service, "onion_tunnels_rejected_total"))
+                    .as("tunnels ended by the set-up deadline instead of by their failure")
+                    .noneMatch(line -> line.contains("setup_timeout") && !line.endsWith(" 0.0"));
+            await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
                 assertThat(api.get("/relays/plain/tunnels").json().size()).isZero();
                 assertThat(api.get("/relays/plain")
                                 .json()
