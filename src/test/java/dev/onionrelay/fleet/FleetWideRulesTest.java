@@ -5,12 +5,11 @@ import static org.awaitility.Awaitility.await;
 
 import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.EchoServer;
+import dev.onionrelay.support.FixedPorts;
 import dev.onionrelay.support.Fleet;
 import dev.onionrelay.support.PgCluster;
 import dev.onionrelay.support.Scenario;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -191,24 +190,8 @@ class FleetWideRulesTest {
         return found;
     }
 
-    /** A port free on the three instances' addresses. */
+    /** A port free on the three instances' addresses, outside the ephemeral range (see {@link FixedPorts}). */
     static int freePortOnAll() throws IOException {
-        while (true) {
-            int port;
-            try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getByName("127.0.0.1"))) {
-                port = socket.getLocalPort();
-            }
-            boolean free = true;
-            for (String address : List.of("127.0.0.1", "127.0.0.2", "127.0.0.3")) {
-                try (ServerSocket probe = new ServerSocket(port, 1, InetAddress.getByName(address))) {
-                    // free here
-                } catch (IOException e) {
-                    free = false;
-                }
-            }
-            if (free) {
-                return port;
-            }
-        }
+        return FixedPorts.freeOnAll("127.0.0.1", "127.0.0.2", "127.0.0.3");
     }
 }

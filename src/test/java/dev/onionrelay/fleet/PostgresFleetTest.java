@@ -7,6 +7,7 @@ import dev.onionrelay.credential.Credential;
 import dev.onionrelay.credential.PemCodec;
 import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.EchoServer;
+import dev.onionrelay.support.FixedPorts;
 import dev.onionrelay.support.PgCluster;
 import dev.onionrelay.support.Scenario;
 import dev.onionrelay.support.ServiceProcess;
@@ -16,9 +17,7 @@ import dev.onionrelay.support.TlsEcho;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -443,24 +442,8 @@ class PostgresFleetTest {
         }
     }
 
-    /** A port free on all three addresses. */
+    /** A port free on the three instances' addresses, outside the ephemeral range (see {@link FixedPorts}). */
     static int freePortOnAll() throws IOException {
-        while (true) {
-            int port;
-            try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getByName(ADDRESSES[0]))) {
-                port = socket.getLocalPort();
-            }
-            boolean free = true;
-            for (String address : ADDRESSES) {
-                try (ServerSocket probe = new ServerSocket(port, 1, InetAddress.getByName(address))) {
-                    // free here
-                } catch (IOException e) {
-                    free = false;
-                }
-            }
-            if (free) {
-                return port;
-            }
-        }
+        return FixedPorts.freeOnAll(ADDRESSES);
     }
 }
