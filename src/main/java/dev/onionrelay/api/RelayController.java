@@ -119,7 +119,7 @@ public class RelayController {
     @Operation(summary = "Open tunnels of a relay on every live instance, oldest first")
     public ResponseEntity<List<RelayViews.TunnelView>> tunnels(@PathVariable String relay, HttpServletRequest request) {
         List<RelayViews.TunnelView> local = relays.get(relay).tunnels().stream()
-                .map(t -> RelayViews.tunnel(t.status(), t.relay().revisionOf(t), fleet.tunnelId(t.id()), fleet.self()))
+                .map(t -> RelayViews.tunnel(t.status(), fleet.tunnelId(t.id()), fleet.self()))
                 .toList();
         List<MemberAnswer<List<RelayViews.TunnelView>>> others = fleet.ask(request, TUNNELS);
         List<String> unreachable = FleetViews.unreachable(others);
@@ -140,8 +140,7 @@ public class RelayController {
             @PathVariable String relay, @PathVariable String tunnel, HttpServletRequest request) {
         return here(request, null, tunnel, local -> {
             Tunnel live = find(relay, local);
-            return ResponseEntity.ok(RelayViews.tunnel(
-                    live.status(), live.relay().revisionOf(live), fleet.tunnelId(live.id()), fleet.self()));
+            return ResponseEntity.ok(RelayViews.tunnel(live.status(), fleet.tunnelId(live.id()), fleet.self()));
         });
     }
 

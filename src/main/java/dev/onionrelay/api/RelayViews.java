@@ -272,17 +272,17 @@ public final class RelayViews {
     }
 
     /**
-     * A tunnel of this instance ({@code instance}), its id as the API shows it ({@code id}), opened under revision
-     * {@code revision} of its relay's definition.
+     * A tunnel of this instance ({@code instance}), its id as the API shows it ({@code id}), with the revision of its
+     * relay's definition it runs.
      */
-    public static TunnelView tunnel(TunnelStatus status, long revision, String id, String instance) {
+    public static TunnelView tunnel(TunnelStatus status, String id, String instance) {
         return new TunnelView(
                 id,
                 status.relay(),
                 status.client(),
                 status.openedAt(),
                 status.state().name(),
-                revision,
+                status.revision(),
                 status.bytesIn(),
                 status.bytesOut(),
                 stack(status.ingress()),

@@ -10,6 +10,7 @@ import dev.onionrelay.relay.Endpoint;
 import dev.onionrelay.relay.PushRules;
 import dev.onionrelay.relay.Relay;
 import dev.onionrelay.relay.RelayException;
+import dev.onionrelay.relay.RelaySpec;
 import dev.onionrelay.relay.Tunnel;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
@@ -58,7 +59,6 @@ final class LiveLayers {
 
     /** See {@link RelayRegistry#push}: checked here, then again on the tunnel's event loop where it is applied. */
     LayerStatus push(String relay, String tunnel, Side side, LayerRequest request) {
-        Relay found = relays.apply(relay);
         Tunnel live = tunnel(relay, tunnel);
         String refusal = live.pushRefusal(side);
         LayerStack stack = live.stack(side);
@@ -76,10 +76,12 @@ final class LiveLayers {
         List<LayerStatus> layers = stack.status();
         int index = layers.size();
         rules.checkMaxDepth(side.label(), index + 1, null);
-        Endpoint firstTarget = found.spec().target().first();
+        // The defaults come from the definition the tunnel runs, which a replacement of the relay does not change.
+        RelaySpec defined = live.definition().spec();
+        Endpoint firstTarget = defined.target().first();
         String defaultServerName = side == Side.EGRESS && index == 0 && firstTarget != null ? firstTarget.host() : null;
         LayerSpec spec = RelayRequests.toLayer(
-                request, side, index, defaultServerName, found.spec().options().handshakeTimeout(), defaults.profile());
+                request, side, index, defaultServerName, defined.options().handshakeTimeout(), defaults.profile());
         if (layers.stream().anyMatch(layer -> layer.name().equals(spec.name()))) {
             throw InvalidRequestException.of(
                     "name",
@@ -88,7 +90,7 @@ final class LiveLayers {
         }
         rules.checkVerify("verify", spec);
         // Pushed at the live depth, at or above the minimum depth: a close_notify can only pop it.
-        PreparedLayer prepared = opener.prepare(found.spec().name(), side, List.of(spec), index, stack.minDepth())
+        PreparedLayer prepared = opener.prepare(defined.name(), side, List.of(spec), index, stack.minDepth())
                 .get(0);
         // Checked again on the tunnel's event loop, where the push happens: a concurrent push or pop may have
         // changed the stack since the checks above.

@@ -95,7 +95,7 @@ final class ProxyFront {
                         refuse(handshake.timedOut(), "request not complete in time");
                     }
                 },
-                tunnel.relay().spec().options().handshakeTimeout());
+                tunnel.definition().spec().options().handshakeTimeout());
         readRequest();
     }
 

@@ -1,7 +1,6 @@
 package dev.onionrelay.relay;
 
 import dev.onionrelay.layer.PreparedLayer;
-import dev.onionrelay.relay.target.TargetBalancer;
 import io.netty.channel.Channel;
 import java.time.Instant;
 import java.util.Comparator;
@@ -11,8 +10,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import org.jspecify.annotations.Nullable;
 
 /**
- * A listener with its ingress stack, target and egress stack, and the tunnels it has open. Created by
- * {@link OnionEngine#open}.
+ * A listener with its definition (ingress stack, target, egress stack, options: one {@link RelayDefinition} per
+ * revision) and the tunnels it has open. Created by {@link OnionEngine#open}.
  */
 public final class Relay {
 
@@ -20,21 +19,18 @@ public final class Relay {
 
     private final String id;
     private final Instant createdAt;
-    // Both stacks in one volatile field so that a replacement is seen whole: never new ingress with old egress.
-    private volatile Stacks stacks;
+    /**
+     * The definition new tunnels take, in one volatile field so that a replacement is seen whole: never new ingress
+     * with old egress, or a new target with old options. Written under this relay's lock, read without it.
+     */
+    private volatile RelayDefinition definition;
+
     private final RelayStats stats = new RelayStats();
     private final ConcurrentHashMap<String, Tunnel> tunnels = new ConcurrentHashMap<>();
     private final RelayObserver observer;
-    private volatile RelaySpec spec;
     private volatile RelayState state;
     private volatile @Nullable String error;
     private volatile @Nullable Channel listener;
-    /** Which of the fixed targets each new tunnel tries first, and which are down; shared by its tunnels. */
-    private volatile TargetBalancer balancer;
-    /** The definition's revision: 1 when created, one more with every replacement ({@link #replace}). */
-    private volatile long revision = 1;
-    /** The revision each open tunnel was accepted under, by tunnel id. */
-    private final ConcurrentHashMap<String, Long> tunnelRevisions = new ConcurrentHashMap<>();
     /** Pending connections and tunnel slots. */
     private final Admission admission;
 
@@ -49,11 +45,10 @@ public final class Relay {
             RelayObserver observer,
             OnionEngine engine) {
         this.id = id;
-        this.spec = spec;
         this.engine = engine;
-        this.balancer = new TargetBalancer(spec.target(), engine.settings().targetDownFor());
+        this.definition = RelayDefinition.first(
+                spec, ingressLayers, egressLayers, engine.settings().targetDownFor());
         this.admission = new Admission(this, engine, stats.activeTunnels);
-        this.stacks = new Stacks(ingressLayers, egressLayers);
         this.createdAt = createdAt;
         this.observer = observer;
         this.state = RelayState.STOPPED;
@@ -63,9 +58,17 @@ public final class Relay {
         return id;
     }
 
-    /** The spec, with the port actually bound once listening. */
+    /** The spec new tunnels follow, with the port actually bound once listening. */
     public RelaySpec spec() {
-        return spec;
+        return definition.spec();
+    }
+
+    /**
+     * The definition new tunnels take. An open tunnel follows the one it took when it was accepted ({@link
+     * Tunnel#definition}), whatever replaced this one since.
+     */
+    public RelayDefinition definition() {
+        return definition;
     }
 
     public RelayState state() {
@@ -85,48 +88,35 @@ public final class Relay {
         return stats;
     }
 
-    List<PreparedLayer> ingressLayers() {
-        return stacks.ingress();
-    }
-
-    List<PreparedLayer> egressLayers() {
-        return stacks.egress();
-    }
-
     /**
      * Replaces the prepared layers (TLS contexts) that tunnels accepted from now on push, e.g. after a credential's
      * files were rotated. Open tunnels are untouched: their {@code SslHandler}s hold the engines they were created with,
      * so they keep running on the old key material until they close. The spec does not change, only the contexts built
      * from it, so the new lists must describe the same layers in the same order.
      */
-    public void replaceLayers(List<PreparedLayer> ingress, List<PreparedLayer> egress) {
-        Stacks current = stacks;
-        if (!sameLayers(current.ingress(), ingress) || !sameLayers(current.egress(), egress)) {
+    public synchronized void replaceLayers(List<PreparedLayer> ingress, List<PreparedLayer> egress) {
+        RelayDefinition current = definition;
+        if (!current.sameLayersAs(ingress, egress)) {
             throw new IllegalArgumentException(
-                    "replacement layers of relay '" + spec.name() + "' differ from its spec");
+                    "replacement layers of relay '" + current.spec().name() + "' differ from its spec");
         }
-        stacks = new Stacks(ingress, egress);
+        definition = current.withLayers(ingress, egress);
     }
 
     /** The revision of the definition new tunnels follow: 1 when created, one more with every {@link #replace}. */
     public long revision() {
-        return revision;
-    }
-
-    /** The revision {@code tunnel} was accepted under (the current one for a tunnel not listed). */
-    public long revisionOf(Tunnel tunnel) {
-        return tunnelRevisions.getOrDefault(tunnel.id(), revision);
+        return definition.revision();
     }
 
     /** Takes the revision a relay opened again from its stored form had (a restart, another instance of a fleet). */
-    public void resumeAt(long storedRevision) {
-        this.revision = storedRevision;
+    public synchronized void resumeAt(long storedRevision) {
+        definition = definition.atRevision(storedRevision);
     }
 
     /**
      * Replaces the relay's definition in place: tunnels accepted from now on follow {@code next} (its stacks, target,
-     * options), under {@code nextRevision}; open tunnels keep running as they were set up (their layers are on their
-     * pipelines; the spec they read after set-up is its name and timeouts). The listener stays unless
+     * options), under {@code nextRevision}; tunnels accepted before, open or still setting up, keep the definition they
+     * took when they were accepted ({@link RelayDefinition}). The listener stays unless
      * {@code newListener} is given (the listen address changed and the caller bound it already): then it takes over and
      * the old one is closed after the swap, so no connection is refused in between. Without one, {@code next} must
      * listen where the relay does (its port pinned by the caller).
@@ -139,14 +129,11 @@ public final class Relay {
             @Nullable Channel newListener) {
         Channel oldListener = listener;
         synchronized (this) {
-            if (!next.target().equals(spec.target())) {
-                balancer = new TargetBalancer(next.target(), engine.settings().targetDownFor());
-            }
-            stacks = new Stacks(ingress, egress);
-            spec = newListener != null
+            RelaySpec spec = newListener != null
                     ? next.withListenPort(((java.net.InetSocketAddress) newListener.localAddress()).getPort())
                     : next;
-            revision = nextRevision;
+            definition = definition.next(
+                    spec, ingress, egress, nextRevision, engine.settings().targetDownFor());
             if (newListener != null) {
                 listener = newListener;
             }
@@ -157,20 +144,8 @@ public final class Relay {
     }
 
     /** Sets the layers of a relay that failed to open and is about to try again (its stacks were empty). */
-    void layers(List<PreparedLayer> ingress, List<PreparedLayer> egress) {
-        stacks = new Stacks(ingress, egress);
-    }
-
-    private static boolean sameLayers(List<PreparedLayer> current, List<PreparedLayer> replacement) {
-        if (current.size() != replacement.size()) {
-            return false;
-        }
-        for (int i = 0; i < current.size(); i++) {
-            if (!current.get(i).spec().equals(replacement.get(i).spec())) {
-                return false;
-            }
-        }
-        return true;
+    synchronized void layers(List<PreparedLayer> ingress, List<PreparedLayer> egress) {
+        definition = definition.withLayers(ingress, egress);
     }
 
     /** Open tunnels, oldest first. */
@@ -186,7 +161,9 @@ public final class Relay {
 
     void listening(Channel channel, int port) {
         this.listener = channel;
-        this.spec = spec.withListenPort(port);
+        synchronized (this) {
+            definition = definition.withListenPort(port);
+        }
         this.state = RelayState.LISTENING;
         this.error = null;
     }
@@ -194,11 +171,6 @@ public final class Relay {
     public void failed(String why) {
         this.error = why;
         this.state = RelayState.FAILED;
-    }
-
-    /** The order and up/down state of this relay's fixed targets, shared by its tunnels. */
-    TargetBalancer balancer() {
-        return balancer;
     }
 
     /** Pending connections and tunnel slots of this relay. */
@@ -219,10 +191,18 @@ public final class Relay {
     @FunctionalInterface
     interface TunnelFactory {
         Tunnel create(
-                Relay relay, Channel channel, OnionEngine engine, RelayObserver observer, Admission.Ticket ticket);
+                Relay relay,
+                RelayDefinition definition,
+                Channel channel,
+                OnionEngine engine,
+                RelayObserver observer,
+                Admission.Ticket ticket);
     }
 
     void accepted(Channel channel, TunnelFactory factory) {
+        // Read once: the tunnel follows this definition to its end, whatever replaces it meanwhile.
+        RelayDefinition current = definition;
+        RelaySpec spec = current.spec();
         // While every tunnel slot is taken, a newcomer could not be admitted anyway: refused at once, before it costs a
         // handshake or a connect to the target. The compare-and-set at admission stays the judge.
         String refusal = state != RelayState.LISTENING
@@ -241,11 +221,9 @@ public final class Relay {
             return;
         }
         Admission.Ticket ticket = admission.enter(channel);
-        // Read before the tunnel reads the definition, so that a replacement in between shows as the older revision.
-        long acceptedUnder = revision;
         Tunnel tunnel;
         try {
-            tunnel = factory.create(this, channel, engine, observer, ticket);
+            tunnel = factory.create(this, current, channel, engine, observer, ticket);
         } catch (RuntimeException | Error broken) {
             admission.release(ticket);
             channel.close();
@@ -256,7 +234,6 @@ public final class Relay {
         // Reads sized to what the target's channel can still take (TunnelReads); the target's side reads into this one.
         channel.config().setRecvByteBufAllocator(TunnelReads.into(tunnel::egressChannel));
         ticket.closeWith(tunnel::close);
-        tunnelRevisions.put(tunnel.id(), acceptedUnder);
         tunnels.put(tunnel.id(), tunnel);
         stats.totalTunnels.increment();
         try {
@@ -280,7 +257,6 @@ public final class Relay {
         if (tunnels.remove(tunnel.id()) != null) {
             observer.tunnelClosed(this, tunnel);
         }
-        tunnelRevisions.remove(tunnel.id());
     }
 
     /** Closes the listener and every tunnel. */
@@ -306,14 +282,6 @@ public final class Relay {
 
     @Override
     public String toString() {
-        return "Relay[" + spec.name() + " " + id + " " + state + "]";
-    }
-
-    /** The layers every new tunnel pushes, outermost first, on each side. */
-    private record Stacks(List<PreparedLayer> ingress, List<PreparedLayer> egress) {
-        Stacks {
-            ingress = List.copyOf(ingress);
-            egress = List.copyOf(egress);
-        }
+        return "Relay[" + spec().name() + " " + id + " " + state + "]";
     }
 }

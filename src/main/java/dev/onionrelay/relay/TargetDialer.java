@@ -45,7 +45,11 @@ final class TargetDialer {
     private static final System.Logger LOG = System.getLogger(Tunnel.class.getName());
 
     private final Tunnel tunnel;
+    /** For its statistics and the observer; everything the dial follows comes from {@link #definition}. */
     private final Relay relay;
+    /** The definition the tunnel was accepted under: its targets, upstream, options and egress layers. */
+    private final RelayDefinition definition;
+
     private final OnionEngine engine;
     private final RelayObserver observer;
     private final TunnelStackEvents events;
@@ -79,6 +83,7 @@ final class TargetDialer {
             Supplier<Splice> splices) {
         this.tunnel = tunnel;
         this.relay = tunnel.relay();
+        this.definition = tunnel.definition();
         this.engine = engine;
         this.observer = observer;
         this.events = events;
@@ -117,7 +122,7 @@ final class TargetDialer {
             tryTarget(destination, engine.settings().targets().selectRequested(destination, loop()));
             return;
         }
-        targetOrder = relay.balancer().order();
+        targetOrder = definition.balancer().order();
         attempt = 0;
         tryFixedTarget();
     }
@@ -131,10 +136,10 @@ final class TargetDialer {
     }
 
     private void tryFixedTarget() {
-        Endpoint target = relay.spec().target().endpoints().get(targetOrder.get(attempt));
+        Endpoint target = definition.spec().target().endpoints().get(targetOrder.get(attempt));
         // Through a plain HTTP proxy the relay dials the proxy (checked like a target) and never resolves the target's
         // name itself: the proxy does, as corporate networks require.
-        Endpoint via = relay.spec().upstream().via();
+        Endpoint via = definition.spec().upstream().via();
         tryTarget(target, engine.settings().targets().select(via != null ? via : target, loop()));
     }
 
@@ -144,7 +149,7 @@ final class TargetDialer {
                 .channel(engine.transport().socketChannel())
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(
                         Integer.MAX_VALUE,
-                        relay.spec().options().connectTimeout().toMillis()))
+                        definition.spec().options().connectTimeout().toMillis()))
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.TCP_NODELAY, true)
                 // The same marks as the accepted side: with Netty's default (32/64 KiB) a single 64 KiB read from the
@@ -167,7 +172,7 @@ final class TargetDialer {
                         selected.cause() instanceof TargetRefusedException refused ? refused.reason() : "unresolved");
                 return;
             }
-            Endpoint via = relay.spec().upstream().via();
+            Endpoint via = definition.spec().upstream().via();
             if (requested != null && via != null) {
                 // The destination the client named passed policy; the relay dials the via proxy, which reaches the
                 // destination by name.
@@ -199,7 +204,7 @@ final class TargetDialer {
         if (requested == null) {
             int index = targetOrder.get(attempt);
             observer.targetConnect(relay, index, reason);
-            relay.balancer().markDown(index);
+            definition.balancer().markDown(index);
             if (++attempt < targetOrder.size()) {
                 tryFixedTarget();
                 return;
@@ -213,7 +218,7 @@ final class TargetDialer {
         Integer index = null;
         if (requested == null) {
             index = targetOrder.get(attempt);
-            relay.balancer().markUp(index);
+            definition.balancer().markUp(index);
             observer.targetConnect(relay, index, "connected");
         }
         connected = new TunnelStatus.Connected(index, target.toString(), TunnelStatus.address(address));
@@ -242,7 +247,7 @@ final class TargetDialer {
                 return;
             }
             connectedTo(address, target);
-            Upstream upstream = relay.spec().upstream();
+            Upstream upstream = definition.spec().upstream();
             if (upstream.via() == null) {
                 startEgress(connect.channel(), target);
                 return;
@@ -251,7 +256,7 @@ final class TargetDialer {
                             connect.channel().pipeline(),
                             Splice.NAME,
                             target,
-                            relay.spec().options().connectTimeout())
+                            definition.spec().options().connectTimeout())
                     .addListener(guarded(granted -> {
                         if (closed()) {
                             return;
@@ -273,7 +278,7 @@ final class TargetDialer {
      * through every layer that names a proxy hop.
      */
     private void startEgress(Channel channel, Endpoint target) {
-        ProxyProtocol proxyProtocol = relay.spec().upstream().proxyProtocol();
+        ProxyProtocol proxyProtocol = definition.spec().upstream().proxyProtocol();
         Channel ingress = tunnel.ingressChannel();
         if (proxyProtocol != ProxyProtocol.OFF) {
             byte[] header = ProxyProtocolHeader.encode(
@@ -287,10 +292,10 @@ final class TargetDialer {
                 Splice.NAME,
                 target.host(),
                 target.port(),
-                relay.spec().options().minEgressDepth(),
+                definition.spec().options().minEgressDepth(),
                 events);
         stack = egress;
-        egress.pushAll(relay.egressLayers(), this::connectThroughHop).addListener(guarded(pushed -> {
+        egress.pushAll(definition.egressLayers(), this::connectThroughHop).addListener(guarded(pushed -> {
             if (pushed.isSuccess()) {
                 tunnel.open();
             } else {
@@ -317,7 +322,7 @@ final class TargetDialer {
                         System.Logger.Level.WARNING,
                         "tunnel {0} of relay {1}: dialing the target failed: {2}",
                         tunnel.id(),
-                        relay.spec().name(),
+                        definition.spec().name(),
                         String.valueOf(failure));
                 tunnel.close();
             }
@@ -358,7 +363,7 @@ final class TargetDialer {
                 stack.channel().pipeline(),
                 stack.innerAnchor(),
                 HostPort.parse(hop),
-                relay.spec().options().connectTimeout());
+                definition.spec().options().connectTimeout());
     }
 
     /** A proxy on the way did not grant the tunnel: counted as a connect failure under its reason, and logged. */
@@ -368,7 +373,7 @@ final class TargetDialer {
                 System.Logger.Level.INFO,
                 "tunnel {0} of relay {1}: {2}",
                 tunnel.id(),
-                relay.spec().name(),
+                definition.spec().name(),
                 cause.getMessage());
         connectFailed(reason);
     }

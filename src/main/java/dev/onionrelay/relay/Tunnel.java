@@ -30,6 +30,10 @@ import org.jspecify.annotations.Nullable;
  * Client bytes that arrive meanwhile are held and reading stops, so what is held is bounded by one read. Once both
  * stacks are up, the held bytes go to the target, a proxy-mode client gets its answer, and bytes flow.
  *
+ * <p>A tunnel follows the {@link RelayDefinition} its relay had when it was accepted, from its set-up to its end: every
+ * part of it reads that one ({@link #definition}), never the relay's current one, so a replacement of the relay
+ * ({@code PUT /relays/{id}}) changes only the tunnels accepted after it.
+ *
  * <p>All state is touched on the one event loop that both channels share.
  */
 public final class Tunnel {
@@ -41,6 +45,9 @@ public final class Tunnel {
     private final String id = UUID.randomUUID().toString();
     private final long sequence = SEQUENCE.incrementAndGet();
     private final Relay relay;
+    /** The revision of the relay's definition this tunnel was accepted under; the only one it reads. */
+    private final RelayDefinition definition;
+
     private final OnionEngine engine;
     private final RelayObserver observer;
     private final Channel ingress;
@@ -59,16 +66,23 @@ public final class Tunnel {
     private final Splice ingressSplice;
     private volatile TunnelState state = TunnelState.HANDSHAKING;
 
-    Tunnel(Relay relay, Channel ingress, OnionEngine engine, RelayObserver observer, Admission.Ticket ticket) {
+    Tunnel(
+            Relay relay,
+            RelayDefinition definition,
+            Channel ingress,
+            OnionEngine engine,
+            RelayObserver observer,
+            Admission.Ticket ticket) {
         this.relay = relay;
+        this.definition = definition;
         this.ingress = ingress;
         this.ticket = ticket;
         this.timers = new TunnelTimers(ingress.eventLoop());
         this.engine = engine;
         this.observer = observer;
-        RelayOptions options = relay.spec().options();
+        RelayOptions options = definition.spec().options();
         this.ending = new TunnelEnding(parts, timers, options.halfClose(), options.halfCloseTimeout());
-        this.front = ProxyFront.of(relay.spec().target().mode(), this, timers, observer, ending);
+        this.front = ProxyFront.of(definition.spec().target().mode(), this, timers, observer, ending);
         TunnelAdmission admission = new TunnelAdmission(this, ticket);
         TunnelStackEvents events = new TunnelStackEvents(this, observer, admission, ending);
         Supplier<Splice> egressSplice =
@@ -115,6 +129,11 @@ public final class Tunnel {
         return relay;
     }
 
+    /** The definition this tunnel follows: its relay's as it was when the tunnel was accepted. */
+    public RelayDefinition definition() {
+        return definition;
+    }
+
     public TunnelState state() {
         return state;
     }
@@ -129,11 +148,12 @@ public final class Tunnel {
     }
 
     public TunnelStatus status() {
-        RelayOptions options = relay.spec().options();
+        RelayOptions options = definition.spec().options();
         Endpoint requested = front != null ? front.requested() : null;
         return new TunnelStatus(
                 id,
-                relay.spec().name(),
+                definition.spec().name(),
+                definition.revision(),
                 TunnelStatus.address(ingress.remoteAddress()),
                 openedAt,
                 state,
@@ -156,7 +176,7 @@ public final class Tunnel {
                     }
                 },
                 engine.settings().setupTimeout());
-        ingressStack.pushAll(relay.ingressLayers()).addListener(f -> {
+        ingressStack.pushAll(definition.ingressLayers()).addListener(f -> {
             if (!f.isSuccess()) {
                 close();
             } else if (front == null) {

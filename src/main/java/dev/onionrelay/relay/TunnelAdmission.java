@@ -25,7 +25,7 @@ final class TunnelAdmission {
 
     /** Watches the client's first byte on {@code ingress}, first in its pipeline; the rest of admission follows. */
     void watch(Channel ingress, OnionEngine engine) {
-        List<PreparedLayer> layers = relay.ingressLayers();
+        List<PreparedLayer> layers = tunnel.definition().ingressLayers();
         // With ingress layers the client speaks first (its ClientHello); without, the target may (a banner). Half the
         // outer layer's handshake timeout at most, so that a silent client never reaches that timeout instead.
         Duration firstByteTimeout = layers.isEmpty()
@@ -45,7 +45,7 @@ final class TunnelAdmission {
 
     /** The client's first byte: admission, on a relay without ingress layers; else a pending connection that spoke. */
     private void firstByteArrived() {
-        if (relay.ingressLayers().isEmpty()) {
+        if (tunnel.definition().ingressLayers().isEmpty()) {
             admit();
         } else {
             relay.admission().spoke(ticket);

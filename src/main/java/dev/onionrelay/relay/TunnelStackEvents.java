@@ -89,7 +89,7 @@ final class TunnelStackEvents implements StackListener {
                 System.Logger.Level.WARNING,
                 "tunnel {0} of relay {1} closed: protocol violation by the {2} peer: {3}",
                 tunnel.id(),
-                relay.spec().name(),
+                tunnel.definition().spec().name(),
                 stack.side().label(),
                 what);
         observer.protocolViolation(relay, stack.side(), what);

@@ -9,12 +9,14 @@ import java.util.List;
 import org.jspecify.annotations.Nullable;
 
 /**
- * A snapshot of one tunnel for the API. {@code requested} is the destination a proxy-mode client asked for (null for
- * fixed targets and before the request is read), {@code connected} where the tunnel connected (null before).
+ * A snapshot of one tunnel for the API. {@code revision} is the revision of its relay's definition the tunnel runs
+ * (the one it was accepted under), {@code requested} the destination a proxy-mode client asked for (null for fixed
+ * targets and before the request is read), {@code connected} where the tunnel connected (null before).
  */
 public record TunnelStatus(
         String id,
         String relay,
+        long revision,
         String client,
         Instant openedAt,
         TunnelState state,

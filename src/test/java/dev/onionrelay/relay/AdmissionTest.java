@@ -153,7 +153,7 @@ class AdmissionTest {
                 NettyEcho echo = new NettyEcho()) {
             Relay hop = tlsHop(onions, echo.port());
             EmbeddedChannel channel = new EmbeddedChannel();
-            hop.accepted(channel, (relay, accepted, engine, observer, ticket) -> {
+            hop.accepted(channel, (relay, definition, accepted, engine, observer, ticket) -> {
                 throw new IllegalStateException("broken on purpose");
             });
             assertThat(channel.isOpen()).isFalse();

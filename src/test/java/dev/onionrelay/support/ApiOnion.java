@@ -116,6 +116,16 @@ public final class ApiOnion {
         return api.get("/credentials/" + credential).json().at("/serial").asString();
     }
 
+    /**
+     * A TLS client layer over {@code layer} (a connected socket, or a layer already over one), handshake done; trusts
+     * anything, as {@link #presented} does. Lets a test connect first and start the handshake when it chooses.
+     */
+    public static SSLSocket tlsOver(Socket layer, int port) throws Exception {
+        SSLSocket tls = (SSLSocket) trustingAnything().getSocketFactory().createSocket(layer, "localhost", port, true);
+        tls.startHandshake();
+        return tls;
+    }
+
     private static SSLContext trustingAnything() throws Exception {
         SSLContext context = SSLContext.getInstance("TLS");
         context.init(
