@@ -108,8 +108,18 @@ final class CredentialUse {
         for (Relay relay : toRefresh(relays, credentialName)) {
             RelaySpec spec = relay.spec();
             try {
-                relay.replaceLayers(opener.prepare(Side.INGRESS, spec), opener.prepare(Side.EGRESS, spec));
-                refreshed.add(spec.name());
+                // A PUT /relays between the read of the spec and the swap changes the layers to prepare: read again.
+                boolean swapped = false;
+                for (int attempt = 0; attempt < 5 && !swapped; attempt++) {
+                    swapped = relay.replaceLayers(
+                            spec, opener.prepare(Side.INGRESS, spec), opener.prepare(Side.EGRESS, spec));
+                    spec = swapped ? spec : relay.spec();
+                }
+                if (swapped) {
+                    refreshed.add(spec.name());
+                } else {
+                    failed.put(spec.name(), "it was replaced five times while its contexts were rebuilt");
+                }
             } catch (RelayException e) {
                 failed.put(spec.name(), e.getMessage());
                 LOG.log(

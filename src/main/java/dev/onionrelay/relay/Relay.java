@@ -91,16 +91,24 @@ public final class Relay {
     /**
      * Replaces the prepared layers (TLS contexts) that tunnels accepted from now on push, e.g. after a credential's
      * files were rotated. Open tunnels are untouched: their {@code SslHandler}s hold the engines they were created with,
-     * so they keep running on the old key material until they close. The spec does not change, only the contexts built
-     * from it, so the new lists must describe the same layers in the same order.
+     * so they keep running on the old key material until they close. The layers were prepared from {@code from}, the
+     * spec the relay had when the caller read it; when a replacement ({@link #replace}) came in between, nothing is
+     * swapped and the answer is false: the caller prepares again from the current spec (the replacement's own contexts
+     * may predate the new key material).
+     *
+     * @return whether the layers were swapped in
      */
-    public synchronized void replaceLayers(List<PreparedLayer> ingress, List<PreparedLayer> egress) {
+    public synchronized boolean replaceLayers(RelaySpec from, List<PreparedLayer> ingress, List<PreparedLayer> egress) {
         RelayDefinition current = definition;
+        if (!current.spec().equals(from)) {
+            return false;
+        }
         if (!current.sameLayersAs(ingress, egress)) {
             throw new IllegalArgumentException(
                     "replacement layers of relay '" + current.spec().name() + "' differ from its spec");
         }
         definition = current.withLayers(ingress, egress);
+        return true;
     }
 
     /** The revision of the definition new tunnels follow: 1 when created, one more with every {@link #replace}. */
