@@ -2,15 +2,12 @@ package dev.onionrelay.relay;
 
 import io.netty.channel.Channel;
 import java.net.InetSocketAddress;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.BiConsumer;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -76,54 +73,35 @@ final class Admission {
     }
 
     /**
-     * Pending connections, oldest first in each of three groups, closed in this order for newcomers: those that have
-     * been silent for {@link #GRACE}, those still within it, and those that have sent a byte.
+     * Pending connections, oldest first in each of two groups, closed in this order for newcomers: those that have not
+     * sent a byte, and those that have.
      */
     private static final class Pool {
         final LinkedHashSet<Ticket> silent = new LinkedHashSet<>();
-        final LinkedHashSet<Ticket> fresh = new LinkedHashSet<>();
         final LinkedHashSet<Ticket> spoken = new LinkedHashSet<>();
 
         int size() {
-            return silent.size() + fresh.size() + spoken.size();
+            return silent.size() + spoken.size();
         }
 
         Ticket oldest() {
-            if (!silent.isEmpty()) {
-                return silent.iterator().next();
-            }
-            return !fresh.isEmpty()
-                    ? fresh.iterator().next()
+            return !silent.isEmpty()
+                    ? silent.iterator().next()
                     : spoken.iterator().next();
         }
 
         void spoke(Ticket ticket) {
-            if (silent.remove(ticket) || fresh.remove(ticket)) {
+            if (silent.remove(ticket)) {
                 spoken.add(ticket);
             }
         }
 
-        void quiet(Ticket ticket) {
-            if (fresh.remove(ticket)) {
-                silent.add(ticket);
-            }
-        }
-
         void remove(Ticket ticket) {
-            if (!silent.remove(ticket) && !fresh.remove(ticket)) {
+            if (!silent.remove(ticket)) {
                 spoken.remove(ticket);
             }
         }
     }
-
-    /**
-     * How long a new connection counts as not yet silent. Its first bytes (a ClientHello sent right after the connect)
-     * are often in the socket already, but the event loop reads them only after it has registered the connections
-     * accepted before it: under a flood that is thousands of registrations, each of which may close the oldest silent
-     * connection. Without the grace, real clients were closed before their first byte was even looked at (8 of 80 in
-     * {@code AdmissionFloodTest}).
-     */
-    static final Duration GRACE = Duration.ofMillis(100);
 
     private record Eviction(Ticket ticket, String reason) {}
 
@@ -145,35 +123,16 @@ final class Admission {
             // Looked up again: an eviction drops a client's pool once it is empty.
             pendingByClient
                     .computeIfAbsent(ticket.client, client -> new Pool())
-                    .fresh
+                    .silent
                     .add(ticket);
-            pending.fresh.add(ticket);
+            pending.silent.add(ticket);
             relay.stats().pendingTunnels.set(pending.size());
         }
         for (Eviction eviction : evicted) {
             relay.rejected(eviction.reason());
             eviction.ticket().close.run();
         }
-        channel.eventLoop().schedule(() -> quiet(ticket), GRACE.toMillis(), TimeUnit.MILLISECONDS);
         return ticket;
-    }
-
-    /** The grace of a connection that has not spoken has passed: it is silent now. */
-    private void quiet(Ticket ticket) {
-        regroup(ticket, Pool::quiet);
-    }
-
-    /** Moves a still pending connection to another group, in the relay's pool and in its client's alike. */
-    private void regroup(Ticket ticket, BiConsumer<Pool, Ticket> move) {
-        synchronized (lock) {
-            if (ticket.stage == Stage.PENDING) {
-                move.accept(pending, ticket);
-                Pool own = pendingByClient.get(ticket.client);
-                if (own != null) {
-                    move.accept(own, ticket);
-                }
-            }
-        }
     }
 
     /**
@@ -194,7 +153,15 @@ final class Admission {
 
     /** The connection sent its first byte: it is no longer among the first to be closed for a newcomer. */
     void spoke(Ticket ticket) {
-        regroup(ticket, Pool::spoke);
+        synchronized (lock) {
+            if (ticket.stage == Stage.PENDING) {
+                pending.spoke(ticket);
+                Pool own = pendingByClient.get(ticket.client);
+                if (own != null) {
+                    own.spoke(ticket);
+                }
+            }
+        }
     }
 
     boolean admitted(Ticket ticket) {

@@ -64,6 +64,7 @@ public final class Tunnel {
     private final TargetDialer dialer;
     private final LayerStack ingressStack;
     private final Splice ingressSplice;
+    private final TunnelAdmission admission;
     private volatile TunnelState state = TunnelState.HANDSHAKING;
 
     Tunnel(
@@ -83,7 +84,7 @@ public final class Tunnel {
         RelayOptions options = definition.spec().options();
         this.ending = new TunnelEnding(parts, timers, options.halfClose(), options.halfCloseTimeout());
         this.front = ProxyFront.of(definition.spec().target().mode(), this, timers, observer, ending);
-        TunnelAdmission admission = new TunnelAdmission(this, ticket);
+        this.admission = new TunnelAdmission(this, ticket, observer);
         TunnelStackEvents events = new TunnelStackEvents(this, observer, admission, ending);
         Supplier<Splice> egressSplice =
                 () -> new Splice(Side.EGRESS, parts, ending, null, relay.stats().bytesOut, () -> {});
@@ -165,7 +166,10 @@ public final class Tunnel {
                 dialer.connected());
     }
 
-    /** Starts the ingress handshakes; the rest follows from their outcome. Called once the channel is active. */
+    /**
+     * Starts the set-up deadline, and the ingress handshakes at the client's first byte; the rest follows from their
+     * outcome. Called once the channel is active.
+     */
     void start() {
         // The whole set-up (every handshake and the connect) has a deadline, so slow peers cannot pile up.
         timers.schedule(
@@ -176,7 +180,8 @@ public final class Tunnel {
                     }
                 },
                 engine.settings().setupTimeout());
-        ingressStack.pushAll(definition.ingressLayers()).addListener(f -> {
+        // The TLS engines only once the client's first byte is in (TunnelAdmission): a silent connection costs none.
+        admission.onFirstByte(layers -> ingressStack.pushAll(layers).addListener(f -> {
             if (!f.isSuccess()) {
                 close();
             } else if (front == null) {
@@ -186,7 +191,7 @@ public final class Tunnel {
                 state = TunnelState.CONNECTING;
                 front.awaitRequest(ingressSplice);
             }
-        });
+        }));
     }
 
     /** The destination is known (a fixed target, or what the client asked for): the target is dialed. */

@@ -56,16 +56,30 @@ final class TunnelStackEvents implements StackListener {
     }
 
     private void recordFailure(LayerStack stack, String layer, String reason, @Nullable String alert) {
-        SocketAddress peer = stack.channel().remoteAddress();
+        recordFailure(relay, observer, stack.side(), stack.channel().remoteAddress(), layer, reason, alert);
+    }
+
+    /**
+     * Counts a failed handshake of {@code layer}: in the relay's statistics and for the observer. Also for the outermost
+     * ingress handshake that never started because of what came (or did not come) before it ({@link TunnelAdmission}).
+     */
+    static void recordFailure(
+            Relay relay,
+            RelayObserver observer,
+            Side side,
+            @Nullable SocketAddress peer,
+            String layer,
+            String reason,
+            @Nullable String alert) {
         relay.stats()
                 .recordFailure(new RelayStats.HandshakeFailure(
                         Instant.now(),
-                        stack.side().label(),
+                        side.label(),
                         layer,
                         reason,
                         alert,
                         peer != null ? TunnelStatus.address(peer) : "unknown"));
-        observer.handshakeFailed(relay, stack.side(), layer, reason, peer);
+        observer.handshakeFailed(relay, side, layer, reason, peer);
     }
 
     @Override

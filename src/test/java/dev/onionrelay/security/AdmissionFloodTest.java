@@ -31,7 +31,7 @@ import org.junit.jupiter.api.Test;
  * relay with default settings, from two addresses of their own (an attacker's), while the real clients come through
  * their entry relay from 127.0.0.1. Silent connections churn through the pending pool (closed oldest first, and before anyone who
  * has spoken), garbage is refused by its first record, and at least 95% of 80 real depth-2 clients complete a 1 MiB
- * echo. The set-up times (connect to first echoed byte) are printed with the slowest ones.
+ * echo, and the 99th percentile of their set-up times (connect to first echoed byte) is under 2 s.
  *
  * <p>File descriptors: this JVM holds both ends of every connection. The flood keeps at most 3,000 silent sockets
  * open (the relay closes most of its ends to make room) and closes each garbage socket once it is refused, so the
@@ -115,6 +115,7 @@ class AdmissionFloodTest {
             }
 
             long started = System.nanoTime();
+            long relayCpuBefore = relayCpuNanos();
             List<Long> setUpMillis = Collections.synchronizedList(new ArrayList<>());
             ExecutorService clients = Executors.newFixedThreadPool(8);
             List<Future<Boolean>> results = new ArrayList<>();
@@ -128,6 +129,7 @@ class AdmissionFloodTest {
                 }
             }
             long clientsDone = System.nanoTime();
+            long relayCpu = relayCpuNanos() - relayCpuBefore;
             clients.shutdown();
             silentFlood.get(60, TimeUnit.SECONDS);
             garbageFlood.get(60, TimeUnit.SECONDS);
@@ -153,13 +155,35 @@ class AdmissionFloodTest {
                     p99,
                     exit.stats().rejectedTunnels(),
                     exit.stats().pendingTunnels());
+            // The share of a CPU the relay's threads got: far below 1 on a machine busy with other work.
+            System.out.printf(
+                    "relay threads: %d ms of CPU in those %d ms; load average %s%n",
+                    relayCpu / 1_000_000,
+                    (clientsDone - started) / 1_000_000,
+                    java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+                            .getSystemLoadAverage());
             System.out.println("rejections: " + rejections + "; client failures: " + FAILURES
                     + "; slowest set-ups (ms): " + sorted.subList(Math.max(0, sorted.size() - 8), sorted.size()));
             assertThat(completed).isGreaterThanOrEqualTo((int) Math.ceil(CLIENTS * 0.95));
-            // The set-up times are printed, not asserted: a time bound is a performance claim, which belongs in
-            // bench/run (issue 22 asks for p99 under 2 s; the clients that start at the flood's peak wait seconds in
-            // the exit's accept queue behind the flood on a loaded 2-core machine, see the closing note of 2026-12-07).
+            // Issue 22's bound. What a real client waits for under the flood is the exit's accept queue: connections
+            // ahead of it are taken at the rate the relay accepts them, which is why accepting costs next to nothing
+            // (no TLS engine before a client's first byte, none at all for garbage; TunnelAdmission). A machine whose
+            // CPUs are taken by other work slows that rate whatever the relay does: the printout above says by how
+            // much.
+            assertThat(p99).as("p99 set-up (ms), of %d set-ups", sorted.size()).isLessThan(2_000);
         }
+    }
+
+    /** CPU time of the engine's threads (acceptor and event loops) so far. */
+    private static long relayCpuNanos() {
+        java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
+        long total = 0;
+        for (java.lang.management.ThreadInfo info : threads.getThreadInfo(threads.getAllThreadIds())) {
+            if (info != null && info.getThreadName().startsWith("onion-")) {
+                total += Math.max(0, threads.getThreadCpuTime(info.getThreadId()));
+            }
+        }
+        return total;
     }
 
     private static Socket open(int port) throws IOException {
