@@ -149,6 +149,7 @@ class FleetDocsTest {
     /** The restored instance: ready, and its relays (with the admin token it takes from the restored store). */
     private static final String RESTORED_CHECK = """
             for i in $(seq 1 300); do
+              kill -0 $RESTORED || break
               curl -sf http://127.0.0.1:$FREE_MANAGEMENT_PORT/actuator/health/readiness >/dev/null && break; sleep 0.5
             done
             curl -s -H "Authorization: Bearer $(cat data/admin.token)" http://127.0.0.1:$FREE_API_PORT/relays; echo
