@@ -51,9 +51,23 @@ final class PastedShell {
     /** The documented ports, each mapped to a free port of its own. */
     PastedShell freePorts(int... documented) {
         for (int port : documented) {
-            ports.computeIfAbsent(port, p -> LocalServers.freePort());
+            ports.computeIfAbsent(port, p -> unusedPort());
         }
         return this;
+    }
+
+    /**
+     * A free port below the kernel's ephemeral range (32768 and up on Linux): the blocks bind theirs long after they are
+     * chosen, and a port from that range can meanwhile become the local port of some outgoing connection (it did).
+     */
+    private int unusedPort() {
+        for (int attempt = 0; attempt < 200; attempt++) {
+            int port = 20000 + java.util.concurrent.ThreadLocalRandom.current().nextInt(12000);
+            if (!ports.containsValue(port) && isFree(port)) {
+                return port;
+            }
+        }
+        return LocalServers.freePort();
     }
 
     /**
@@ -62,13 +76,10 @@ final class PastedShell {
      */
     PastedShell consecutiveFreePorts(int first, int count) {
         for (int attempt = 0; attempt < 50; attempt++) {
-            int base = LocalServers.freePort();
-            if (base + count > 65535) {
-                continue;
-            }
+            int base = unusedPort();
             boolean allFree = true;
             for (int i = 1; i < count && allFree; i++) {
-                allFree = isFree(base + i);
+                allFree = !ports.containsValue(base + i) && isFree(base + i);
             }
             if (allFree) {
                 for (int i = 0; i < count; i++) {
