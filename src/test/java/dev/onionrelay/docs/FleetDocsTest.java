@@ -3,7 +3,6 @@ package dev.onionrelay.docs;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.onionrelay.OnionRelayApplication;
-import dev.onionrelay.support.LocalServers;
 import dev.onionrelay.support.PgCluster;
 import dev.onionrelay.support.Scenario;
 import java.nio.file.Files;
@@ -48,10 +47,10 @@ class FleetDocsTest {
         start = "JAR=onion-relay.jar" + start.substring(start.indexOf('\n'));
 
         try (PgCluster pg = PgCluster.create()) {
-            int restoredApi = LocalServers.freePort();
-            int restoredManagement = LocalServers.freePort();
-            PastedShell shell = new PastedShell(work)
-                    .port(5432, pg.port())
+            PastedShell shell = new PastedShell(work);
+            int restoredApi = shell.unusedPort();
+            int restoredManagement = shell.unusedPort();
+            shell.port(5432, pg.port())
                     .freePorts(8080, 8081, 9090, 9091, 7002, 7003)
                     .replace(
                             "--spring.datasource.password=onion\n",

@@ -60,7 +60,7 @@ final class PastedShell {
      * A free port below the kernel's ephemeral range (32768 and up on Linux): the blocks bind theirs long after they are
      * chosen, and a port from that range can meanwhile become the local port of some outgoing connection (it did).
      */
-    private int unusedPort() {
+    int unusedPort() {
         for (int attempt = 0; attempt < 200; attempt++) {
             int port = 20000 + java.util.concurrent.ThreadLocalRandom.current().nextInt(12000);
             if (!ports.containsValue(port) && isFree(port)) {
