@@ -185,9 +185,8 @@ public final class TlsContexts {
                 return false;
             }
         }
-        if (spec.allow() != null) {
-            // BoringSSL cannot send access_denied for a refused peer (JdkAccessDenied): auto keeps such layers on the
-            // JDK.
+        if (spec.allow() != null && !AllowingTrustManager.sendsAccessDenied(TlsProvider.OPENSSL)) {
+            // A refused peer must get access_denied, which needs Java 22+ on OpenSSL (OpenSslAccessDenied).
             return false;
         }
         return spec.ciphers().isEmpty()
