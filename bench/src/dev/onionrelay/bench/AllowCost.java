@@ -63,7 +63,7 @@ final class AllowCost {
 
     /** One configuration's figures at one depth: CPU ms per tunnel of every run, without and with. */
     record Result(Contender.Onion onion, int depth, List<Double> without, List<Double> with, List<Double> rates,
-            long failures, String engines) {
+            long failures, String engines, String java) {
 
         double least(List<Double> values) {
             return values.stream().mapToDouble(Double::doubleValue).min().orElse(Double.NaN);
@@ -88,7 +88,7 @@ final class AllowCost {
         Duration warmup = Duration.ofMillis(500);
         Duration window = Duration.ofMillis((long) (options.seconds * 1000));
         // The global warm-up did not go through these relays: compile the allow path (CEL included) first.
-        for (int round = 0; round < 3; round++) {
+        for (int round = 0; round < 5; round++) {
             Load.setupRate(pairs.without(), options.setupConcurrency, Duration.ZERO, Duration.ofSeconds(2));
             Load.setupRate(pairs.with(), options.setupConcurrency, Duration.ZERO, Duration.ofSeconds(2));
         }
@@ -117,7 +117,8 @@ final class AllowCost {
                 Thread.sleep(300);
             }
         }
-        return new Result(onion, pairs.depth(), without, with, rates, failures, engines(onion, pairs));
+        return new Result(onion, pairs.depth(), without, with, rates, failures, engines(onion, pairs),
+                Cpu.javaVersion(onion.entry.pid()));
     }
 
     /** The TLS engine of each layer of one open tunnel of the allow pair, exit side then entry side. */

@@ -232,7 +232,7 @@ final class Report {
                     String.format(Locale.ROOT, "%.2f", r.least(r.without())),
                     String.format(Locale.ROOT, "%.2f", r.least(r.with())),
                     String.format(Locale.ROOT, "%.2f", r.ratio()), runs.toString()));
-            sectionNotes.add(r.onion().label + " depth " + r.depth() + ", TLS engine per layer with allow: "
+            sectionNotes.add(r.onion().label + " depth " + r.depth() + " (relays on " + r.java() + "), TLS engine per layer with allow: "
                     + r.engines() + (r.failures() > 0 ? "; " + r.failures() + " connection attempts failed" : ""));
             if (judged.contains(r.onion())) {
                 targets.add(String.format(Locale.ROOT, "%s  issue 26: depth-%d relay CPU per tunnel set up with allow"
