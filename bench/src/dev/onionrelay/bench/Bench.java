@@ -94,6 +94,9 @@ public final class Bench {
         if (options.phases.contains("setup")) {
             setup();
         }
+        if (options.phases.contains("allow")) {
+            allowCost();
+        }
         if (options.phases.contains("latency")) {
             latency(payload);
         }
@@ -354,6 +357,22 @@ public final class Bench {
             say("  depth " + depth + ": " + format(best, "tunnels/s", "CPU ms/tunnel"));
         }
         report.setup(results, failures, onions, stunnel);
+    }
+
+    /** Issue 26: set-up CPU with and without {@code allow} on every layer, same processes, runs alternating. */
+    private void allowCost() throws Exception {
+        say("allow: set-up CPU with and without a five-entry allow list + CEL expression on every layer, "
+                + options.setupConcurrency + " concurrent clients, ~" + options.seconds + " s per run, " + options.runs
+                + " runs each, alternating");
+        List<AllowCost.Result> results = new ArrayList<>();
+        for (Contender.Onion onion : onions) {
+            for (AllowCost.Pairs pairs : AllowCost.configure(onion, Math.min(2, options.maxDepth()), sinkPort)) {
+                AllowCost.Result r = AllowCost.measure(onion, pairs, options);
+                results.add(r);
+                say("  " + AllowCost.format(r));
+            }
+        }
+        report.allowCost(results, onions);
     }
 
     private void latency(Load.Payload payload) throws Exception {

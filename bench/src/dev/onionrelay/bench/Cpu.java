@@ -57,4 +57,20 @@ final class Cpu {
         String[] fields = line.substring(line.lastIndexOf(')') + 2).split(" ");
         return (Long.parseLong(fields[11]) + Long.parseLong(fields[12])) / TICKS_PER_SECOND;
     }
+
+    /** The Java version of a running JVM, from its {@code java} binary's release file, or its path. */
+    static String javaVersion(long pid) {
+        try {
+            Path binary = Path.of("/proc", Long.toString(pid), "exe").toRealPath();
+            Path release = binary.getParent().getParent().resolve("release");
+            for (String line : Files.readAllLines(release)) {
+                if (line.startsWith("JAVA_VERSION=")) {
+                    return "Java " + line.substring(13).replace("\"", "");
+                }
+            }
+            return binary.toString();
+        } catch (IOException | RuntimeException e) {
+            return "an unknown Java";
+        }
+    }
 }

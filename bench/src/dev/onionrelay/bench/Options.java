@@ -24,7 +24,9 @@ final class Options {
               --idle-tunnels N        idle depth-2 tunnels for the memory test (default 2000; the issue asks for
                                       10000, which needs RLIMIT_NOFILE above 20500)
               --slow-tunnels N        slow-reading depth-2 tunnels for the slow-reader test (default 100)
-              --phases LIST           throughput,setup,latency,memory,slow (default all)
+              --phases LIST           throughput,setup,allow,latency,memory,slow (default all); allow: set-up CPU
+                                      with a five-entry allow list + CEL expression on every layer against the
+                                      same mutual-TLS relays without (issue 26)
               --key ec|rsa            key type of the generated certificates (default ec, P-256)
               --warmup S              seconds of traffic through each contender before measuring, so that the
                                       relays' JIT has compiled the hot paths (default 10; then on until the JIT
@@ -57,7 +59,7 @@ final class Options {
     int setupConcurrency = 8;
     int idleTunnels = 2000;
     int slowTunnels = 100;
-    List<String> phases = List.of("throughput", "setup", "latency", "memory", "slow");
+    List<String> phases = List.of("throughput", "setup", "allow", "latency", "memory", "slow");
     String keyType = "ec";
     List<String> jvmArgs = new ArrayList<>();
     Path workDir;

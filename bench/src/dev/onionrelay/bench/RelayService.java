@@ -58,6 +58,8 @@ final class RelayService implements AutoCloseable {
         command.add(java.toString());
         // NMT makes the direct (Unsafe) memory of Netty's buffers visible to the memory measurement.
         command.add("-XX:NativeMemoryTracking=summary");
+        // As the image's entry point: Netty's native libraries, and on Java 22+ the OpenSSL engine's access_denied.
+        command.add("--enable-native-access=ALL-UNNAMED");
         command.addAll(jvmArgs);
         command.addAll(List.of(
                 "-jar", jar.toString(),
@@ -140,6 +142,24 @@ final class RelayService implements AutoCloseable {
         Matcher port = LISTEN_PORT.matcher(created);
         if (!port.find()) {
             throw new IOException("no listen port in " + created);
+        }
+        return Integer.parseInt(port.group(1));
+    }
+
+    /**
+     * Creates a relay whose layers are given as JSON objects (outermost first) on an ephemeral loopback port and
+     * returns the port.
+     */
+    int relayOfLayers(String relayName, int targetPort, List<String> ingress, List<String> egress, int maxTunnels)
+            throws IOException, InterruptedException {
+        String body = "{\"name\":" + Json.quote(relayName)
+                + ",\"listen\":{\"host\":\"127.0.0.1\",\"port\":0}"
+                + ",\"target\":{\"host\":\"127.0.0.1\",\"port\":" + targetPort + "}"
+                + ",\"ingress\":[" + String.join(",", ingress) + "],\"egress\":[" + String.join(",", egress)
+                + "],\"options\":{\"maxTunnels\":" + maxTunnels + ",\"idleTimeout\":\"1h\"}}";
+        Matcher port = LISTEN_PORT.matcher(post("/relays", body));
+        if (!port.find()) {
+            throw new IOException("no listen port for " + relayName);
         }
         return Integer.parseInt(port.group(1));
     }

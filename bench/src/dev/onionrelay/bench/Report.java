@@ -219,6 +219,37 @@ final class Report {
                 columns(onions, "CPU ms"), comparisonInverse(results, onions, stunnel), List.of()));
     }
 
+    void allowCost(List<AllowCost.Result> results, List<Contender.Onion> onions) {
+        List<List<String>> rows = new ArrayList<>();
+        List<String> sectionNotes = new ArrayList<>();
+        List<Contender.Onion> judged = judged(onions);
+        for (AllowCost.Result r : results) {
+            StringBuilder runs = new StringBuilder();
+            for (double ratio : r.runRatios()) {
+                runs.append(runs.length() > 0 ? " " : "").append(String.format(Locale.ROOT, "%.2f", ratio));
+            }
+            rows.add(List.of(r.onion().label, Integer.toString(r.depth()),
+                    String.format(Locale.ROOT, "%.2f", r.least(r.without())),
+                    String.format(Locale.ROOT, "%.2f", r.least(r.with())),
+                    String.format(Locale.ROOT, "%.2f", r.ratio()), runs.toString()));
+            sectionNotes.add(r.onion().label + " depth " + r.depth() + " (relays on " + r.java() + "), TLS engine per layer with allow: "
+                    + r.engines() + (r.failures() > 0 ? "; " + r.failures() + " connection attempts failed" : ""));
+            if (judged.contains(r.onion())) {
+                targets.add(String.format(Locale.ROOT, "%s  issue 26: depth-%d relay CPU per tunnel set up with allow"
+                                + " <= %.2fx without: %s %.2fx (%.2f vs %.2f CPU ms; run by run %s)",
+                        r.ratio() <= AllowCost.WANTED ? "PASS" : "FAIL", r.depth(), AllowCost.WANTED,
+                        r.onion().label, r.ratio(), r.least(r.with()), r.least(r.without()), runs));
+            }
+        }
+        sectionNotes.add("Both pairs use mutual TLS on every layer; with allow, every layer of both sides also checks "
+                + "a five-entry list (CN, OU, URI, CIDR, DNS wildcard: only the last matches) and a CEL expression. "
+                + "Least CPU over the runs; run by run: each run with allow against the run without next to it.");
+        sections.add(new Section(
+                "Set-up cost of allow (issue 26): relay CPU ms per tunnel, entry + exit, mutual TLS without and with",
+                List.of("contender", "depth", "without allow", "with allow", "ratio", "run by run"), rows,
+                sectionNotes));
+    }
+
     private static List<String> columns(List<Contender.Onion> onions, String unit) {
         List<String> columns = new ArrayList<>(List.of("depth"));
         for (int i = 0; i < onions.size(); i++) {

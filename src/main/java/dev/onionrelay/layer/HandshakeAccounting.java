@@ -78,9 +78,10 @@ final class HandshakeAccounting {
             PeerRefusedException refused =
                     allow.refuseWithoutCertificate(layer.handler().engine());
             if (refused != null) {
-                // Failed, not established: the stack goes no further (LayerStack.pushFrom), and the close sends the
-                // access_denied alert the engine holds.
+                // Failed, not established: the stack goes no further (LayerStack.pushFrom). The flush sends the
+                // access_denied alert the engine holds before the close: the OpenSSL engine would drop it on close.
                 reportFailure(layer, refused);
+                channel.flush();
                 channel.close();
                 return;
             }

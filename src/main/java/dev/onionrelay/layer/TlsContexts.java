@@ -176,7 +176,8 @@ public final class TlsContexts {
      * Whether Netty's OpenSSL engine can run {@code spec} as configured. Not with an Ed25519 or Ed448 identity (it finds
      * no key material for them; docs/BENCHMARKS.md), and not for TLS 1.3 with only some of its suites: BoringSSL does not
      * let TLS 1.3 suites be chosen, so a layer that asks for AES-256 only (the {@code strict} profile) would still
-     * accept AES-128.
+     * accept AES-128. Nor for a layer with {@code allow} where the engine cannot send {@code access_denied} (Java 17 to
+     * 21: {@link dev.onionrelay.layer.allow.OpenSslAccessDenied}).
      */
     static boolean openSslCarries(LayerSpec spec, KeyMaterial.Identity identity) {
         if (identity != null) {
@@ -185,9 +186,8 @@ public final class TlsContexts {
                 return false;
             }
         }
-        if (spec.allow() != null) {
-            // BoringSSL cannot send access_denied for a refused peer (JdkAccessDenied): auto keeps such layers on the
-            // JDK.
+        if (spec.allow() != null && !AllowingTrustManager.sendsAccessDenied(TlsProvider.OPENSSL)) {
+            // A refused peer must get access_denied, which needs Java 22+ on OpenSSL (OpenSslAccessDenied).
             return false;
         }
         return spec.ciphers().isEmpty()

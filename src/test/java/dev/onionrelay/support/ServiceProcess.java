@@ -28,6 +28,7 @@ public final class ServiceProcess implements AutoCloseable {
     private final int managementPort;
     private Process process;
     private int fileLimit;
+    private Path java = Path.of(System.getProperty("java.home"), "bin", "java");
 
     public ServiceProcess(Path stateDir, Path log, String... extraArgs) {
         this.stateDir = stateDir;
@@ -45,7 +46,7 @@ public final class ServiceProcess implements AutoCloseable {
             command.addAll(List.of("prlimit", "--nofile=" + fileLimit + ":" + fileLimit));
         }
         command.addAll(List.of(
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                java.toString(),
                 // As the image's entry point: Java 22+ would warn about Netty's native library (17 accepts it too).
                 "--enable-native-access=ALL-UNNAMED",
                 // As the image's entry point: the JDK engine's access_denied alert (layer/allow/JdkAccessDenied).
@@ -140,6 +141,12 @@ public final class ServiceProcess implements AutoCloseable {
     /** More JVM options for the next {@link #start()} (e.g. a fixed, pre-touched heap for a memory measurement). */
     public ServiceProcess withJvmArgs(String... more) {
         jvmArgs.addAll(List.of(more));
+        return this;
+    }
+
+    /** Runs the service on the {@code java} binary given instead of the test's own runtime (the image runs Java 25). */
+    public ServiceProcess withJava(Path javaBinary) {
+        this.java = javaBinary;
         return this;
     }
 

@@ -42,17 +42,27 @@ public final class AllowingTrustManager extends X509ExtendedTrustManager {
 
     /**
      * How a server layer's engine asks for the client certificate. With {@code allow}, a client without one is refused
-     * whatever {@code clientAuth} says; the trust manager is not called for it, so on the JDK engine the certificate is
-     * only requested and {@link #refuseWithoutCertificate} refuses after the handshake, with {@code access_denied}
-     * like any other refused peer. Elsewhere the engine requires it (and refuses with its own alert).
+     * whatever {@code clientAuth} says; the trust manager is not called for it, so where the engine can send {@code
+     * access_denied} ({@link #sendsAccessDenied}) the certificate is only requested and {@link
+     * #refuseWithoutCertificate} refuses after the handshake, with {@code access_denied} like any other refused peer.
+     * Elsewhere the engine requires it (and refuses with its own alert).
      */
     public static ClientAuthMode engineClientAuth(LayerSpec spec, TlsProvider provider) {
         if (spec.allow() == null || spec.role() != Role.SERVER) {
             return spec.clientAuth();
         }
-        return provider == TlsProvider.JDK && JdkAccessDenied.available()
-                ? ClientAuthMode.OPTIONAL
-                : ClientAuthMode.REQUIRE;
+        return sendsAccessDenied(provider) ? ClientAuthMode.OPTIONAL : ClientAuthMode.REQUIRE;
+    }
+
+    /**
+     * Whether a peer refused on {@code provider}'s engine gets {@code access_denied} here: on the JDK with {@link
+     * JdkAccessDenied}, on OpenSSL with {@link OpenSslAccessDenied} (Java 22 and later).
+     */
+    public static boolean sendsAccessDenied(TlsProvider provider) {
+        return switch (provider) {
+            case JDK -> JdkAccessDenied.available();
+            case OPENSSL -> OpenSslAccessDenied.available();
+        };
     }
 
     /**
@@ -85,7 +95,9 @@ public final class AllowingTrustManager extends X509ExtendedTrustManager {
         String line = "peer refused: " + where + " " + peer + " reason=access_denied why=" + why;
         LOG.log(System.Logger.Level.WARNING, line);
         AUDIT.log(System.Logger.Level.INFO, line);
-        JdkAccessDenied.send(engine, "peer not allowed");
+        if (!JdkAccessDenied.send(engine, "peer not allowed")) {
+            OpenSslAccessDenied.send(engine);
+        }
         return new PeerRefusedException("peer not allowed by this layer's allow (" + why + "): " + peer);
     }
 

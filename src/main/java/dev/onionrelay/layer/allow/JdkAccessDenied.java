@@ -18,9 +18,9 @@ import org.jspecify.annotations.Nullable;
  * peer gets {@code certificate_unknown} instead; the handshake statistics still say {@code access_denied}.
  *
  * <p>BoringSSL (the OpenSSL engine) picks the alert from the X.509 error code the trust manager's failure maps to
- * ({@code SSL_alert_from_verify_result}), and no code maps to {@code access_denied}: there a refused peer gets
- * {@code bad_certificate} (see {@code OpenSslTrustAlerts}); {@code onion.tls.provider=auto} runs layers with
- * {@code allow} on the JDK engine for that reason.
+ * ({@code SSL_alert_from_verify_result}), and no code maps to {@code access_denied}: {@link OpenSslAccessDenied} sends
+ * it there on Java 22+; on older runtimes {@code onion.tls.provider=auto} runs layers with {@code allow} on the JDK
+ * engine for that reason.
  */
 public final class JdkAccessDenied {
 
