@@ -66,6 +66,11 @@ public final class Layer {
         return state;
     }
 
+    /** Whether the layer's handshake finished and it has not failed: established, or closing. */
+    boolean handshaken() {
+        return state == LayerState.ESTABLISHED || state == LayerState.CLOSING;
+    }
+
     public @Nullable String failureReason() {
         return failureReason;
     }

@@ -316,9 +316,11 @@ public final class LayerStack {
             index = layers.indexOf(layer);
         }
         if (index != layers.size() - 1) {
-            // Closing every layer innermost first is a clean end; a close_notify under open inner layers is not.
+            // Closing every layer innermost first is a clean end; a close_notify under open inner layers is not (under
+            // one whose handshake never finished, it is a set-up given up, counted by that handshake).
             for (int inner = index + 1; inner < layers.size(); inner++) {
-                if (!layers.get(inner).inboundClosed) {
+                Layer above = layers.get(inner);
+                if (!above.inboundClosed && above.handshaken()) {
                     listener.protocolViolation(
                             this,
                             "close_notify on " + side.label() + " layer '" + layer.name() + "' which is not innermost");

@@ -141,28 +141,18 @@ class ReadmeWalkthroughTest {
                     .as("only the demo's credentials are left")
                     .doesNotContain("\"my-", "workloads", "stunnel-cert");
 
-            // The rotation block's openssl s_client speaks one layer to a relay that peels two, and closes: a protocol
-            // violation of that tunnel, logged once and counted once. Nothing else is one: not the pops of the
-            // live-layers block, not the refused workload, not the proxies.
+            // The rotation block's openssl s_client completes one layer of a relay that peels two, and closes it while
+            // the inner handshake waits: a set-up given up, not a protocol violation. Nothing is one: not that, not the
+            // pops of the live-layers block, not the refused workload, not the proxies.
             List<String> violationLines = Files.readString(log)
                     .lines()
                     .filter(line -> line.toLowerCase(java.util.Locale.ROOT).contains("protocol violation"))
                     .toList();
-            assertThat(violationLines)
-                    .as("violations logged over two runs")
-                    .singleElement()
-                    .asString()
-                    .contains(
-                            "of relay my-exit closed", "close_notify on ingress layer 'outer' which is not innermost");
+            assertThat(violationLines).as("violations logged over two runs").isEmpty();
             // Counted per relay (a deleted relay's meters go with it), so read while the relays exist.
             assertThat(violations(run1.get("violations after rotation")))
-                    .as("counted once, at my-exit's ingress: %s", run1.get("violations after rotation"))
-                    .isEqualTo(1.0);
-            assertThat(run1.get("violations after rotation"))
-                    .filteredOn(line -> !line.endsWith(" 0.0"))
-                    .singleElement()
-                    .asString()
-                    .contains("relay=\"my-exit\"", "side=\"ingress\"");
+                    .as("s_client leaving the outer layer: %s", run1.get("violations after rotation"))
+                    .isZero();
             assertThat(violations(run2.get("violations after live")))
                     .as("the pops of the live-layers block are no violation")
                     .isZero();

@@ -311,19 +311,40 @@ class LayerStackTest {
     }
 
     /**
-     * The README's live-layers mistake: a layer pushed on one end only, and the peer then closes its two layers in one
-     * read. Each close_notify lands under the never-started layer; the tunnel closes for one violation, reported once.
+     * Three layers, and the peer closes the outer two in one read while the innermost stays open: each close_notify
+     * lands under an open layer; the tunnel closes for one violation, reported once.
      */
     @Test
-    void closeNotifiesOnEveryLayerUnderAnUnstartedOneAreOneViolation() throws Exception {
+    void closeNotifiesOnEveryLayerUnderAnOpenOneAreOneViolation() throws Exception {
         twoLayers(0, 0);
-        server.stack.push(server("extra"));
+        Layer serverThird = server.stack.push(server("third"));
+        Layer clientThird = client.stack.push(client("third"));
         pump();
+        assertThat(List.of(serverThird.state(), clientThird.state())).containsOnly(LayerState.ESTABLISHED);
         client.handlers().get(1).closeOutbound();
         client.handlers().get(0).closeOutbound();
         byte[] bothCloseNotifies = client.takeWire();
         server.channel.writeInbound(Unpooled.wrappedBuffer(bothCloseNotifies));
         assertThat(server.end.events.stream().filter(e -> e.startsWith("violation:")))
                 .containsExactly("violation: close_notify on ingress layer 'inner' which is not innermost");
+    }
+
+    /**
+     * The README's live-layers mistake: a layer pushed on one end only, and the peer then closes its two layers. The
+     * close_notifies land under a layer still in its handshake: the peer gave that handshake up (the push fails), which
+     * is no protocol violation; an {@code openssl s_client} that completes the outer of two layers and leaves is the
+     * same case.
+     */
+    @Test
+    void aCloseNotifyUnderALayerStillInItsHandshakeFailsThatHandshakeAndIsNoViolation() throws Exception {
+        twoLayers(0, 0);
+        Layer pushed = server.stack.push(server("extra"));
+        pump();
+        client.handlers().get(1).closeOutbound();
+        client.handlers().get(0).closeOutbound();
+        server.channel.writeInbound(Unpooled.wrappedBuffer(client.takeWire()));
+        server.channel.runPendingTasks();
+        assertThat(server.end.events).noneMatch(e -> e.startsWith("violation:"));
+        assertThat(pushed.state()).as("the push the peer never answered").isEqualTo(LayerState.FAILED);
     }
 }
