@@ -29,6 +29,13 @@ import org.jspecify.annotations.Nullable;
  */
 public final class OpenSslAccessDenied {
 
+    /**
+     * The system property that turns the native call off ({@code -Donion.tls.openssl-access-denied=false}): layers with
+     * {@code allow} then run on the JDK engine under {@code auto}, as on Java 17 to 21. For an operator who would rather
+     * not have a private BoringSSL function called at all.
+     */
+    public static final String SWITCH = "onion.tls.openssl-access-denied";
+
     /** {@code SSL_AD_ACCESS_DENIED}, RFC 8446 section 6. */
     static final byte ACCESS_DENIED = 49;
 
@@ -80,6 +87,9 @@ public final class OpenSslAccessDenied {
             MethodHandle send = null;
             Throwable cause = null;
             try {
+                if ("false".equalsIgnoreCase(System.getProperty(SWITCH, "true").trim())) {
+                    throw new IllegalStateException("switched off by -D" + SWITCH + "=false");
+                }
                 if (!io.netty.handler.ssl.OpenSsl.isAvailable()) {
                     throw new IllegalStateException(
                             "the OpenSSL engine is not available", io.netty.handler.ssl.OpenSsl.unavailabilityCause());
@@ -92,6 +102,13 @@ public final class OpenSslAccessDenied {
             }
             SEND = send;
             UNAVAILABLE = cause;
+            System.getLogger(OpenSslAccessDenied.class.getName())
+                    .log(
+                            System.Logger.Level.INFO,
+                            cause == null
+                                    ? "layers with allow run on OpenSSL: BoringSSL's SSL_send_fatal_alert sends access_denied"
+                                    : "layers with allow run on the JDK engine under onion.tls.provider=auto: "
+                                            + cause);
         }
     }
 

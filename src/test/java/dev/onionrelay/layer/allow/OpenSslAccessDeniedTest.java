@@ -82,6 +82,11 @@ class OpenSslAccessDeniedTest {
         service = new ServiceProcess(dir.resolve("state"), dir.resolve("service.log")).withJava(java);
         service.start();
         api = service.api();
+        port = openGate(api);
+    }
+
+    /** The credentials and the relay {@code gate}: one server layer allowing {@code FRONTEND} only; its port. */
+    private int openGate(ApiClient api) {
         created(api.post(
                 "/credentials",
                 Map.of(
@@ -109,7 +114,7 @@ class OpenSslAccessDeniedTest {
                                         "clientAuth", "require",
                                         "allow", Map.of("uris", List.of(FRONTEND))))));
         created(relay);
-        port = relay.json().get("listen").get("port").asInt();
+        return relay.json().get("listen").get("port").asInt();
     }
 
     @AfterAll
@@ -140,6 +145,42 @@ class OpenSslAccessDeniedTest {
         }
     }
 
+    /**
+     * The operator's switch: with {@code -Donion.tls.openssl-access-denied=false} the native call is never made, the
+     * layer runs on the JDK engine, a refused peer still gets {@code access_denied}, and the log says why.
+     */
+    @Test
+    void switched_off_the_layer_runs_on_the_jdk_engine_and_still_sends_access_denied() throws Exception {
+        Path state = Files.createDirectories(dir.resolve("state-switched-off"));
+        Path log = dir.resolve("switched-off.log");
+        try (ServiceProcess off = new ServiceProcess(state, log)
+                .withJava(java22())
+                .withJvmArgs("-D" + OpenSslAccessDenied.SWITCH + "=false")) {
+            off.start();
+            int gate = openGate(off.api());
+            try (SSLSocket socket =
+                    (SSLSocket) frontendContext().getSocketFactory().createSocket("127.0.0.1", gate)) {
+                socket.setSoTimeout(30_000);
+                socket.getOutputStream().write("ping".getBytes(StandardCharsets.US_ASCII));
+                assertThat(new String(socket.getInputStream().readNBytes(4), StandardCharsets.US_ASCII))
+                        .isEqualTo("ping");
+                ApiClient.Response tunnels = off.api().get("/relays/gate/tunnels");
+                assertThat(tunnels.json().findValues("provider").stream()
+                                .map(tools.jackson.databind.JsonNode::asString))
+                        .as(tunnels.toString())
+                        .isNotEmpty()
+                        .containsOnly("JDK");
+            }
+            assertThat(openssl("other", "TLSv1.3", gate))
+                    .as("refused on the JDK engine")
+                    .containsIgnoringCase("access denied");
+            assertThat(Files.readString(log))
+                    .contains(
+                            "layers with allow run on the JDK engine",
+                            "switched off by -D" + OpenSslAccessDenied.SWITCH);
+        }
+    }
+
     @ParameterizedTest(name = "{0} with {1} over {2}")
     @CsvSource({
         "python, other, TLSv1.3",
@@ -153,7 +194,7 @@ class OpenSslAccessDeniedTest {
             throws Exception {
         long refusedBefore = refusals();
 
-        String output = client.equals("python") ? python(certificate) : openssl(certificate, protocol);
+        String output = client.equals("python") ? python(certificate) : openssl(certificate, protocol, port);
 
         assertThat(output).as("what the client reports").containsIgnoringCase("access denied");
         await().atMost(Duration.ofSeconds(10)).until(() -> refusals() == refusedBefore + 1);
@@ -189,7 +230,7 @@ class OpenSslAccessDeniedTest {
         return String.join("\n", result.lines()).replace('_', ' ');
     }
 
-    private String openssl(String certificate, String protocol) throws Exception {
+    private String openssl(String certificate, String protocol, int port) throws Exception {
         List<String> command = new ArrayList<>(List.of(
                 "openssl",
                 "s_client",
