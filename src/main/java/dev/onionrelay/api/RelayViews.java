@@ -124,7 +124,8 @@ public final class RelayViews {
             List<String> alpn,
             String handshakeTimeout,
             @Nullable String connect,
-            @Nullable AllowView allow) {}
+            @Nullable AllowView allow,
+            @Nullable String padding) {}
 
     /** A layer's {@code allow}: the lists it names and its expression. */
     @JsonInclude(JsonInclude.Include.NON_EMPTY)
@@ -257,7 +258,8 @@ public final class RelayViews {
                 spec.alpn(),
                 spec.handshakeTimeout().toString(),
                 spec.connect(),
-                spec.allow() == null ? null : allow(spec.allow().allow()));
+                spec.allow() == null ? null : allow(spec.allow().allow()),
+                spec.padding() ? "on" : null);
     }
 
     private static AllowView allow(PeerAllow allow) {

@@ -298,6 +298,9 @@ public final class HandshakeFailures {
                 || lower.contains("certificate_required")) {
             return "certificate_required";
         }
+        if (lower.contains("no_application_protocol") || lower.contains("no compatible protocols")) {
+            return "no_application_protocol";
+        }
         if (lower.contains("no appropriate protocol")
                 || lower.contains("unsupported_protocol")
                 || lower.contains("protocol_version")

@@ -1,6 +1,7 @@
 package dev.onionrelay.layer;
 
 import dev.onionrelay.layer.allow.AllowingTrustManager;
+import dev.onionrelay.layer.shaping.ShapedFrames;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.handler.ssl.ApplicationProtocolConfig;
 import io.netty.handler.ssl.ClientAuth;
@@ -308,7 +309,22 @@ public final class TlsContexts {
         builder.sslProvider(provider.netty())
                 .protocols(spec.protocols())
                 .ciphers(spec.ciphers().isEmpty() ? AEAD_CIPHERS : spec.ciphers(), SupportedCipherSuiteFilter.INSTANCE);
-        if (!spec.alpn().isEmpty()) {
+        if (spec.padding()) {
+            // Both ends offer only the shaped protocol. On the JDK a peer that offers others gets
+            // no_application_protocol;
+            // Netty's OpenSSL engine cannot send it, and a peer that offers no ALPN passes both engines: such a layer
+            // fails right after its handshake (HandshakeAccounting.succeeded), before it carries a byte.
+            boolean jdk = provider == TlsProvider.JDK;
+            builder.applicationProtocolConfig(new ApplicationProtocolConfig(
+                    ApplicationProtocolConfig.Protocol.ALPN,
+                    jdk
+                            ? ApplicationProtocolConfig.SelectorFailureBehavior.FATAL_ALERT
+                            : ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+                    jdk
+                            ? ApplicationProtocolConfig.SelectedListenerFailureBehavior.FATAL_ALERT
+                            : ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
+                    List.of(ShapedFrames.ALPN)));
+        } else if (!spec.alpn().isEmpty()) {
             builder.applicationProtocolConfig(new ApplicationProtocolConfig(
                     ApplicationProtocolConfig.Protocol.ALPN,
                     ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
