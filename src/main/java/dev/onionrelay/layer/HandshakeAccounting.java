@@ -2,6 +2,7 @@ package dev.onionrelay.layer;
 
 import dev.onionrelay.layer.allow.AllowingTrustManager;
 import dev.onionrelay.layer.allow.PeerRefusedException;
+import dev.onionrelay.layer.shaping.ShapedAlpn;
 import dev.onionrelay.layer.shaping.ShapedFrames;
 import io.netty.channel.Channel;
 import io.netty.handler.ssl.SslContext;
@@ -87,7 +88,7 @@ final class HandshakeAccounting {
                 return;
             }
         }
-        if (layer.spec().padding() && !ShapedFrames.ALPN.equals(layer.handler().applicationProtocol())) {
+        if (layer.spec().padding() && !ShapedAlpn.negotiated(layer.handler().engine())) {
             // A peer that offers no ALPN at all passes the engines' own check: a shaped layer never carries its bytes.
             reportFailure(
                     layer,

@@ -298,7 +298,8 @@ public final class HandshakeFailures {
                 || lower.contains("certificate_required")) {
             return "certificate_required";
         }
-        if (lower.contains("no_application_protocol") || lower.contains("no compatible protocols")) {
+        // JDK server: "No matching application layer protocol values"; a shaped layer's own check names it.
+        if (lower.contains("no_application_protocol") || lower.contains("no matching application layer protocol")) {
             return "no_application_protocol";
         }
         if (lower.contains("no appropriate protocol")

@@ -1,6 +1,7 @@
 package dev.onionrelay.layer;
 
 import dev.onionrelay.layer.allow.AllowingTrustManager;
+import dev.onionrelay.layer.shaping.ShapedAlpn;
 import dev.onionrelay.layer.shaping.ShapedFrames;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.handler.ssl.ApplicationProtocolConfig;
@@ -149,12 +150,21 @@ public final class TlsContexts {
             handler = halfClosing(prepared, prepared.context().newHandler(allocator, serverName, peerPort));
         }
         requestServerName(handler.engine(), serverName);
+        shapedAlpnOnJdk(prepared, handler);
         return handler;
     }
 
     /** A server layer's TLS handler for one connection. */
     public static SslHandler newServerHandler(PreparedLayer prepared, ByteBufAllocator allocator) {
-        return halfClosing(prepared, prepared.context().newHandler(allocator));
+        return shapedAlpnOnJdk(
+                prepared, halfClosing(prepared, prepared.context().newHandler(allocator)));
+    }
+
+    private static SslHandler shapedAlpnOnJdk(PreparedLayer prepared, SslHandler handler) {
+        if (prepared.spec().padding() && prepared.provider() == TlsProvider.JDK) {
+            ShapedAlpn.onJdkEngine(handler.engine());
+        }
+        return handler;
     }
 
     /**
@@ -309,22 +319,16 @@ public final class TlsContexts {
         builder.sslProvider(provider.netty())
                 .protocols(spec.protocols())
                 .ciphers(spec.ciphers().isEmpty() ? AEAD_CIPHERS : spec.ciphers(), SupportedCipherSuiteFilter.INSTANCE);
-        if (spec.padding()) {
-            // Both ends offer only the shaped protocol. On the JDK a peer that offers others gets
-            // no_application_protocol;
-            // Netty's OpenSSL engine cannot send it, and a peer that offers no ALPN passes both engines: such a layer
-            // fails right after its handshake (HandshakeAccounting.succeeded), before it carries a byte.
-            boolean jdk = provider == TlsProvider.JDK;
+        if (spec.padding() && provider == TlsProvider.OPENSSL) {
+            // Only the shaped protocol; BoringSSL answers a peer that offers others with no_application_protocol. On
+            // the JDK the engine itself is set up (ShapedAlpn); a peer that offers no ALPN passes both engines and
+            // fails right after its handshake (HandshakeAccounting.succeeded), before the layer carries a byte.
             builder.applicationProtocolConfig(new ApplicationProtocolConfig(
                     ApplicationProtocolConfig.Protocol.ALPN,
-                    jdk
-                            ? ApplicationProtocolConfig.SelectorFailureBehavior.FATAL_ALERT
-                            : ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
-                    jdk
-                            ? ApplicationProtocolConfig.SelectedListenerFailureBehavior.FATAL_ALERT
-                            : ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
+                    ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+                    ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
                     List.of(ShapedFrames.ALPN)));
-        } else if (!spec.alpn().isEmpty()) {
+        } else if (!spec.alpn().isEmpty() && !spec.padding()) {
             builder.applicationProtocolConfig(new ApplicationProtocolConfig(
                     ApplicationProtocolConfig.Protocol.ALPN,
                     ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
