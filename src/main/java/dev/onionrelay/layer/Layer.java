@@ -10,6 +10,7 @@ import io.netty.channel.ChannelPipeline;
 import io.netty.handler.ssl.SslHandler;
 import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
+import java.util.function.LongConsumer;
 import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSession;
 import org.jspecify.annotations.Nullable;
@@ -121,10 +122,10 @@ public final class Layer {
     }
 
     /** With {@code padding: "on"}: puts the frame handler right inside the layer's TLS handler. */
-    void attachShaper(ChannelPipeline pipeline) {
+    void attachShaper(ChannelPipeline pipeline, LongConsumer onPadding) {
         if (spec().padding()) {
             RecordSizes sizes = spec().role() == Role.CLIENT ? RecordSizes.CLIENT : RecordSizes.SERVER;
-            shaper = new ShapingHandler(new ShapingPolicy(sizes), () -> wrapDataSize);
+            shaper = new ShapingHandler(new ShapingPolicy(sizes), () -> wrapDataSize, onPadding);
             pipeline.addAfter(handlerName, shaperName(), shaper);
         }
     }

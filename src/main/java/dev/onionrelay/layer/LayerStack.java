@@ -247,7 +247,7 @@ public final class LayerStack {
         channel.pipeline().addBefore(anchor, layer.watchName(), new AlertWatch(layer));
         channel.pipeline().addBefore(anchor, layer.handlerName(), handler);
         channel.pipeline().addAfter(layer.handlerName(), layer.guardName(), new LayerGuard(layer, this, handshakes));
-        layer.attachShaper(channel.pipeline());
+        layer.attachShaper(channel.pipeline(), bytes -> listener.paddingSent(this, bytes));
         if (dynamic) {
             listener.pushed(this, layer, Initiator.LOCAL);
         }

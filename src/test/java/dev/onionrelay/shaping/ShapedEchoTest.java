@@ -22,8 +22,10 @@ import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
@@ -43,6 +45,7 @@ class ShapedEchoTest {
     static final long BYTES = 64L * 1024 * 1024;
 
     final List<String> pops = new CopyOnWriteArrayList<>();
+    final Map<String, Long> paddingEvents = new ConcurrentHashMap<>();
     Onions onions;
     EchoServer target;
 
@@ -67,6 +70,11 @@ class ShapedEchoTest {
             @Override
             public void layerPopped(Relay relay, Side side, dev.onionrelay.layer.Initiator initiator) {
                 pops.add(relay.spec().name() + "/" + initiator.label());
+            }
+
+            @Override
+            public void paddingSent(Relay relay, Side side, long bytes) {
+                paddingEvents.merge(relay.spec().name() + " " + side.label(), bytes, Long::sum);
             }
         });
         onions.pki.ca("ca");
@@ -106,6 +114,10 @@ class ShapedEchoTest {
                 });
         await().atMost(Duration.ofSeconds(10))
                 .untilAsserted(() -> assertThat(pops).containsExactlyInAnyOrder("entry/local", "exit/peer"));
+        assertThat(paddingEvents)
+                .as("padding told to the observer (onion_shaping_padding_bytes_total)")
+                .containsOnlyKeys("entry egress", "exit ingress")
+                .allSatisfy((where, bytes) -> assertThat(bytes).isPositive());
         assertThat(entry.stats().handshakeFailures() + exit.stats().handshakeFailures())
                 .isZero();
     }

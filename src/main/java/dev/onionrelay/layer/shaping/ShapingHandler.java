@@ -10,6 +10,7 @@ import java.nio.channels.ClosedChannelException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.IntSupplier;
+import java.util.function.LongConsumer;
 
 /**
  * The frames of one shaped layer ({@link ShapedFrames}), right inside the layer's TLS handler: what the layer carries
@@ -25,6 +26,7 @@ public final class ShapingHandler extends ChannelDuplexHandler {
 
     private final ShapingPolicy policy;
     private final IntSupplier recordPlaintext;
+    private final LongConsumer onPadding;
 
     private CompositeByteBuf pending;
     private final List<ChannelPromise> pendingPromises = new ArrayList<>();
@@ -41,10 +43,12 @@ public final class ShapingHandler extends ChannelDuplexHandler {
 
     /**
      * @param recordPlaintext the plaintext the layer's TLS handler puts in one record (final once its handshake is done)
+     * @param onPadding told of the padding and close-frame bytes this end sends (metrics)
      */
-    public ShapingHandler(ShapingPolicy policy, IntSupplier recordPlaintext) {
+    public ShapingHandler(ShapingPolicy policy, IntSupplier recordPlaintext, LongConsumer onPadding) {
         this.policy = policy;
         this.recordPlaintext = recordPlaintext;
+        this.onPadding = onPadding;
     }
 
     /** Padding and close-frame bytes we sent, frame headers included. */
@@ -95,8 +99,13 @@ public final class ShapingHandler extends ChannelDuplexHandler {
     public void sendClose(ChannelHandlerContext ctx) {
         flush(ctx);
         int size = policy.closeFrame(recordPlaintext.getAsInt());
-        paddingSent += size;
+        padded(size);
         ctx.writeAndFlush(ShapedFrames.filler(ctx.alloc(), ShapedFrames.CLOSE, size));
+    }
+
+    private void padded(int bytes) {
+        paddingSent += bytes;
+        onPadding.accept(bytes);
     }
 
     /** Data frames for {@code bytes}, each filling at most one record, the last completing {@code promise}. */
@@ -140,7 +149,7 @@ public final class ShapingHandler extends ChannelDuplexHandler {
             record.writeByte(ShapedFrames.DATA).writeShort(shaped.data()).writeBytes(bytes, shaped.data());
             if (shaped.padding() > 0) {
                 ShapedFrames.writeFiller(record, ShapedFrames.PADDING, shaped.padding());
-                paddingSent += shaped.padding();
+                padded(shaped.padding());
             }
             boolean last = i == records.size() - 1 && !bytes.isReadable();
             ctx.write(record, last ? all : ctx.voidPromise());

@@ -19,10 +19,10 @@ class ShapingHandlerTest {
 
     @Test
     void whatOneEndFramesTheOtherUnframesByteForByteInAnyCut() {
-        EmbeddedChannel sender = new EmbeddedChannel(
-                new ShapingHandler(new ShapingPolicy(RecordSizes.CLIENT, new SplittableRandom(5)), () -> RECORD));
-        EmbeddedChannel receiver = new EmbeddedChannel(
-                new ShapingHandler(new ShapingPolicy(RecordSizes.SERVER, new SplittableRandom(6)), () -> RECORD));
+        EmbeddedChannel sender = new EmbeddedChannel(new ShapingHandler(
+                new ShapingPolicy(RecordSizes.CLIENT, new SplittableRandom(5)), () -> RECORD, bytes -> {}));
+        EmbeddedChannel receiver = new EmbeddedChannel(new ShapingHandler(
+                new ShapingPolicy(RecordSizes.SERVER, new SplittableRandom(6)), () -> RECORD, bytes -> {}));
         byte[] sent = new byte[200_000];
         new Random(7).nextBytes(sent);
         // Writes of many sizes, inside the opening window and after it.
