@@ -89,6 +89,37 @@ class ShapedRecordSizesTest {
         assertThat(largestShare(resumed, Observed::teardown)).isGreaterThan(0.5);
     }
 
+    /**
+     * Acceptance 3, its byte part: a 1 MiB echo through a shaped outer layer puts at most 10% more bytes on the wire
+     * than through a plain one (the same set-up, records counted by the tap), set-up and teardown included.
+     */
+    @Test
+    void aMebibyteThroughAShapedLayerCostsAtMostTenPercentMoreBytes() throws Exception {
+        long plain = wireBytesOfOneMebibyteEcho(false);
+        long shaped = wireBytesOfOneMebibyteEcho(true);
+
+        System.out.printf(
+                "1 MiB echo on the wire: plain %d bytes, shaped %d bytes (+%.2f%%)%n",
+                plain, shaped, 100.0 * (shaped - plain) / plain);
+        assertThat(shaped).as("bytes on the wire, shaped").isLessThanOrEqualTo(plain * 11 / 10);
+        assertThat(shaped).as("the shaped layer pads something").isGreaterThan(plain);
+    }
+
+    private long wireBytesOfOneMebibyteEcho(boolean padding) throws Exception {
+        if (tap != null) {
+            tap.close();
+        }
+        openExit(padding);
+        Relay entry = entry(padding);
+        assertThat(Traffic.echoThenClose(Onions.port(entry), 1 << 20).intact()).isTrue();
+        TlsRecordTap.Connection connection = tap.connections().get(0);
+        assertThat(connection.awaitEnd(10)).isTrue();
+        entry.stop();
+        return connection.records().stream()
+                .mapToLong(TlsRecordTap.Record::size)
+                .sum();
+    }
+
     private void openExit(boolean padding) throws Exception {
         Relay exit = onions.relay(
                 "exit",
