@@ -7,6 +7,7 @@ import dev.onionrelay.layer.LayerSpec;
 import dev.onionrelay.layer.LayerStatus;
 import dev.onionrelay.layer.Side;
 import dev.onionrelay.layer.TlsProvider;
+import dev.onionrelay.layer.shaping.ShapingHandler;
 import dev.onionrelay.relay.Relay;
 import dev.onionrelay.relay.RelayObserver;
 import dev.onionrelay.relay.Tunnel;
@@ -46,6 +47,7 @@ class ShapedEchoTest {
 
     final List<String> pops = new CopyOnWriteArrayList<>();
     final Map<String, Long> paddingEvents = new ConcurrentHashMap<>();
+    final Map<String, Long> framesAfterPop = new ConcurrentHashMap<>();
     Onions onions;
     EchoServer target;
 
@@ -70,6 +72,12 @@ class ShapedEchoTest {
             @Override
             public void layerPopped(Relay relay, Side side, dev.onionrelay.layer.Initiator initiator) {
                 pops.add(relay.spec().name() + "/" + initiator.label());
+                // Right after the removal, on the event loop: what is left inside the popped layer's place.
+                framesAfterPop.put(
+                        relay.spec().name(),
+                        relay.tunnels().get(0).stack(side).channel().pipeline().toMap().values().stream()
+                                .filter(handler -> handler instanceof ShapingHandler)
+                                .count());
             }
 
             @Override
@@ -114,6 +122,9 @@ class ShapedEchoTest {
                 });
         await().atMost(Duration.ofSeconds(10))
                 .untilAsserted(() -> assertThat(pops).containsExactlyInAnyOrder("entry/local", "exit/peer"));
+        assertThat(framesAfterPop)
+                .as("the popped layer's frame handler left with it: one shaped layer left, one frame handler, each end")
+                .containsExactlyInAnyOrderEntriesOf(Map.of("entry", 1L, "exit", 1L));
         assertThat(paddingEvents)
                 .as("padding told to the observer (onion_shaping_padding_bytes_total)")
                 .containsOnlyKeys("entry egress", "exit ingress")
