@@ -23,39 +23,4 @@ public record LayerRequest(
         @Nullable String connect,
         @Nullable String profile,
         @Nullable PeerAllow allow,
-        @Nullable String padding) {
-
-    /** A plain layer request (no {@code padding}). */
-    public LayerRequest(
-            @Nullable String name,
-            @Nullable String role,
-            @Nullable String credential,
-            @Nullable String trust,
-            @Nullable String serverName,
-            @Nullable String verify,
-            @Nullable String clientAuth,
-            @Nullable List<String> protocols,
-            @Nullable List<String> ciphers,
-            @Nullable List<String> alpn,
-            @Nullable String handshakeTimeout,
-            @Nullable String connect,
-            @Nullable String profile,
-            @Nullable PeerAllow allow) {
-        this(
-                name,
-                role,
-                credential,
-                trust,
-                serverName,
-                verify,
-                clientAuth,
-                protocols,
-                ciphers,
-                alpn,
-                handshakeTimeout,
-                connect,
-                profile,
-                allow,
-                null);
-    }
-}
+        @Nullable String padding) {}
