@@ -124,7 +124,8 @@ public final class RelayViews {
             List<String> alpn,
             String handshakeTimeout,
             @Nullable String connect,
-            @Nullable AllowView allow) {}
+            @Nullable AllowView allow,
+            @Nullable String padding) {}
 
     /** A layer's {@code allow}: the lists it names and its expression. */
     @JsonInclude(JsonInclude.Include.NON_EMPTY)
@@ -190,7 +191,10 @@ public final class RelayViews {
 
     public record StackView(int depth, int minDepth, List<LiveLayerView> layers) {}
 
-    /** A live layer; protocol, cipher, peer and handshakeMillis appear once known. */
+    /**
+     * A live layer; protocol, cipher, peer and handshakeMillis appear once known; padding ({@code "on"}) and its bytes
+     * each way only on a shaped layer.
+     */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record LiveLayerView(
             int index,
@@ -203,7 +207,10 @@ public final class RelayViews {
             String provider,
             @Nullable Long handshakeMillis,
             @Nullable String failureReason,
-            @Nullable PeerSans peerSans) {}
+            @Nullable PeerSans peerSans,
+            @Nullable String padding,
+            @Nullable Long paddingBytesSent,
+            @Nullable Long paddingBytesReceived) {}
 
     /**
      * A relay as this instance ({@code instance}) sees it: one element in {@code instances} (listening on {@code
@@ -257,7 +264,8 @@ public final class RelayViews {
                 spec.alpn(),
                 spec.handshakeTimeout().toString(),
                 spec.connect(),
-                spec.allow() == null ? null : allow(spec.allow().allow()));
+                spec.allow() == null ? null : allow(spec.allow().allow()),
+                spec.padding() ? "on" : null);
     }
 
     private static AllowView allow(PeerAllow allow) {
@@ -316,7 +324,10 @@ public final class RelayViews {
                 layer.provider().name(),
                 layer.handshakeMillis(),
                 layer.failureReason(),
-                layer.peerSans());
+                layer.peerSans(),
+                layer.padding(),
+                layer.paddingBytesSent(),
+                layer.paddingBytesReceived());
     }
 
     private static String lower(Enum<?> value) {

@@ -142,6 +142,7 @@ public class DemoOnion implements ApplicationRunner {
                 null,
                 null,
                 null,
+                null,
                 null);
     }
 }

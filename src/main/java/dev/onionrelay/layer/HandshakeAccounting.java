@@ -2,6 +2,8 @@ package dev.onionrelay.layer;
 
 import dev.onionrelay.layer.allow.AllowingTrustManager;
 import dev.onionrelay.layer.allow.PeerRefusedException;
+import dev.onionrelay.layer.shaping.ShapedAlpn;
+import dev.onionrelay.layer.shaping.ShapedFrames;
 import io.netty.channel.Channel;
 import io.netty.handler.ssl.SslContext;
 import java.io.IOException;
@@ -11,6 +13,7 @@ import java.util.Map;
 import java.util.WeakHashMap;
 import java.util.concurrent.RejectedExecutionException;
 import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLHandshakeException;
 
 /**
  * Tells the stack's owner how each layer's handshake ended, once per layer: succeeded (with how long it took), failed
@@ -85,6 +88,15 @@ final class HandshakeAccounting {
                 channel.close();
                 return;
             }
+        }
+        if (layer.spec().padding() && !ShapedAlpn.negotiated(layer.handler().engine())) {
+            // A peer that offers no ALPN at all passes the engines' own check: a shaped layer never carries its bytes.
+            reportFailure(
+                    layer,
+                    new SSLHandshakeException("no_application_protocol: the peer did not negotiate " + ShapedFrames.ALPN
+                            + " for a layer with padding on"));
+            channel.close();
+            return;
         }
         layer.established();
         listener.handshakeSucceeded(stack, layer, Duration.ofNanos(layer.elapsedNanos()));

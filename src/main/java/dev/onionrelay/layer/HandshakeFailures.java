@@ -298,6 +298,10 @@ public final class HandshakeFailures {
                 || lower.contains("certificate_required")) {
             return "certificate_required";
         }
+        // JDK server: "No matching application layer protocol values"; a shaped layer's own check names it.
+        if (lower.contains("no_application_protocol") || lower.contains("no matching application layer protocol")) {
+            return "no_application_protocol";
+        }
         if (lower.contains("no appropriate protocol")
                 || lower.contains("unsupported_protocol")
                 || lower.contains("protocol_version")

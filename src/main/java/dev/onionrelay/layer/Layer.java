@@ -1,8 +1,16 @@
 package dev.onionrelay.layer;
 
+import dev.onionrelay.layer.shaping.RecordSizes;
+import dev.onionrelay.layer.shaping.ShapedFrames;
+import dev.onionrelay.layer.shaping.ShapingHandler;
+import dev.onionrelay.layer.shaping.ShapingPolicy;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPipeline;
 import io.netty.handler.ssl.SslHandler;
 import java.security.cert.Certificate;
 import java.security.cert.X509Certificate;
+import java.util.function.LongConsumer;
 import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSession;
 import org.jspecify.annotations.Nullable;
@@ -43,6 +51,8 @@ public final class Layer {
     final AlertScanner alertsSent = new AlertScanner();
     /** Plaintext bytes per record, final once the handshake is done (see {@link RecordSizing}). */
     private int wrapDataSize;
+    /** The frames of a layer with {@code padding: "on"} (see {@link ShapingHandler}), null for a plain layer. */
+    private @Nullable ShapingHandler shaper;
 
     Layer(PreparedLayer prepared, SslHandler handler, String handlerName) {
         this.prepared = prepared;
@@ -102,14 +112,54 @@ public final class Layer {
                 : handler.engine().isOutboundDone();
     }
 
+    /**
+     * Plaintext of one record that the layers inside may fill: on a shaped layer, a frame header less than the record
+     * takes, so that one inner record still fills exactly one record of this layer.
+     */
     int wrapDataSize() {
-        return wrapDataSize;
+        return shaper != null ? wrapDataSize - ShapedFrames.HEADER : wrapDataSize;
     }
 
     /** Sets how much plaintext the handler puts in each record; kept here because the handler does not tell. */
     void wrapDataSize(int size) {
         wrapDataSize = size;
         handler.setWrapDataSize(size);
+    }
+
+    /** With {@code padding: "on"}: puts the frame handler right inside the layer's TLS handler. */
+    void attachShaper(ChannelPipeline pipeline, LongConsumer onPadding) {
+        if (spec().padding()) {
+            RecordSizes sizes = spec().role() == Role.CLIENT ? RecordSizes.CLIENT : RecordSizes.SERVER;
+            shaper = new ShapingHandler(new ShapingPolicy(sizes), () -> wrapDataSize, onPadding);
+            pipeline.addAfter(handlerName, shaperName(), shaper);
+        }
+    }
+
+    /** Takes the frame handler out, before the TLS handler: what follows the close_notify is not framed. */
+    void detachShaper(ChannelPipeline pipeline) {
+        if (shaper != null && pipeline.context(shaperName()) != null) {
+            pipeline.remove(shaperName());
+        }
+    }
+
+    /** A push, pop or teardown starts on the connection: a shaped layer shapes the next bytes it carries. */
+    void shapeNextBurst() {
+        if (shaper != null) {
+            shaper.burst();
+        }
+    }
+
+    /** Sends our close_notify on this layer, a shaped layer's close frame ahead of it. */
+    ChannelFuture closeOutbound(ChannelPipeline pipeline) {
+        ChannelHandlerContext framing = shaper != null ? pipeline.context(shaperName()) : null;
+        if (framing != null) {
+            shaper.sendClose(framing);
+        }
+        return handler.closeOutbound();
+    }
+
+    private String shaperName() {
+        return handlerName + "-shaping";
     }
 
     String handlerName() {
@@ -173,7 +223,10 @@ public final class Layer {
                 prepared.provider(),
                 handshakeMillis,
                 failureReason,
-                peerSans);
+                peerSans,
+                shaper != null ? "on" : null,
+                shaper != null ? shaper.paddingSent() : null,
+                shaper != null ? shaper.paddingReceived() : null);
     }
 
     private static @Nullable X509Certificate peerLeaf(SSLSession session) {

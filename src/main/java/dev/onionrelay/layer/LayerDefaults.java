@@ -2,6 +2,7 @@ package dev.onionrelay.layer;
 
 import dev.onionrelay.layer.allow.PeerAllow;
 import dev.onionrelay.layer.allow.PeerPolicy;
+import dev.onionrelay.layer.shaping.ShapedFrames;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -50,6 +51,7 @@ public final class LayerDefaults {
         private @Nullable String connect;
         private boolean connectBehind;
         private @Nullable PeerAllow allow;
+        private @Nullable String padding;
 
         private Builder(Side side, int index, Duration relayHandshakeTimeout) {
             this.side = side;
@@ -124,6 +126,12 @@ public final class LayerDefaults {
             return this;
         }
 
+        /** {@code "on"} or {@code "off"} (the default): whether the layer is shaped (docs/SHAPING.md). */
+        public Builder padding(@Nullable String padding) {
+            this.padding = padding;
+            return this;
+        }
+
         /** The name an outermost client layer verifies when it names none (the target host on egress). */
         public Builder defaultServerName(@Nullable String defaultServerName) {
             this.defaultServerName = defaultServerName;
@@ -175,6 +183,7 @@ public final class LayerDefaults {
                 TlsSettings.timeout(problems, "handshakeTimeout", handshakeTimeout, TlsSettings.MAX_HANDSHAKE_TIMEOUT);
             }
             PeerPolicy policy = allowPolicy(problems, effectiveRole, effectiveClientAuth, effectiveVerify);
+            boolean shaped = padding(problems);
             if (!problems.isEmpty()) {
                 throw new InvalidSpecException(problems);
             }
@@ -191,7 +200,22 @@ public final class LayerDefaults {
                     alpn != null ? alpn : List.of(),
                     handshakeTimeout != null ? handshakeTimeout : relayHandshakeTimeout,
                     connect,
-                    policy);
+                    policy,
+                    shaped);
+        }
+
+        /** Whether the layer is shaped; a value other than on or off, or an ALPN list beside on, is a problem. */
+        private boolean padding(List<SpecProblem> problems) {
+            if (padding != null && !padding.equals("on") && !padding.equals("off")) {
+                problems.add(new SpecProblem("padding", "padding is \"on\" or \"off\""));
+                return false;
+            }
+            boolean shaped = "on".equals(padding);
+            if (shaped && alpn != null && !alpn.isEmpty()) {
+                problems.add(new SpecProblem(
+                        "alpn", "a layer with padding on negotiates " + ShapedFrames.ALPN + " itself: leave alpn out"));
+            }
+            return shaped;
         }
 
         /**

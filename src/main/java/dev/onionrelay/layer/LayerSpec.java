@@ -23,6 +23,8 @@ import org.jspecify.annotations.Nullable;
  * @param connect egress only: {@code host:port} asked for with HTTP CONNECT through this layer once its handshake is
  *     done, before the next layer starts (an HTTPS proxy hop); null for none
  * @param allow which peer identities this layer accepts once the chain is verified, compiled; null for any
+ * @param padding whether the layer is shaped ({@code padding: "on"}, docs/SHAPING.md): framed records negotiated by
+ *     ALPN between two onion-relay ends
  */
 public record LayerSpec(
         String name,
@@ -37,7 +39,8 @@ public record LayerSpec(
         List<String> alpn,
         Duration handshakeTimeout,
         @Nullable String connect,
-        @Nullable PeerPolicy allow) {
+        @Nullable PeerPolicy allow,
+        boolean padding) {
 
     /** Trust value that means the JDK's default CA store. */
     public static final String SYSTEM_TRUST = "system";
@@ -52,6 +55,38 @@ public record LayerSpec(
         ciphers = List.copyOf(ciphers);
         alpn = List.copyOf(alpn);
         Objects.requireNonNull(handshakeTimeout, "handshakeTimeout");
+    }
+
+    /** A plain layer (padding off). */
+    public LayerSpec(
+            String name,
+            Role role,
+            @Nullable String credential,
+            String trust,
+            @Nullable String serverName,
+            Verification verify,
+            ClientAuthMode clientAuth,
+            List<String> protocols,
+            List<String> ciphers,
+            List<String> alpn,
+            Duration handshakeTimeout,
+            @Nullable String connect,
+            @Nullable PeerPolicy allow) {
+        this(
+                name,
+                role,
+                credential,
+                trust,
+                serverName,
+                verify,
+                clientAuth,
+                protocols,
+                ciphers,
+                alpn,
+                handshakeTimeout,
+                connect,
+                allow,
+                false);
     }
 
     /** A layer that accepts any peer its trust accepts. */
@@ -128,7 +163,27 @@ public record LayerSpec(
                 alpn,
                 handshakeTimeout,
                 connect,
-                allow);
+                allow,
+                padding);
+    }
+
+    /** The same layer shaped ({@code true}) or plain. */
+    public LayerSpec withPadding(boolean padding) {
+        return new LayerSpec(
+                name,
+                role,
+                credential,
+                trust,
+                serverName,
+                verify,
+                clientAuth,
+                protocols,
+                ciphers,
+                alpn,
+                handshakeTimeout,
+                connect,
+                allow,
+                padding);
     }
 
     /**

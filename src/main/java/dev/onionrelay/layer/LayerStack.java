@@ -34,9 +34,8 @@ import org.jspecify.annotations.Nullable;
  * against the channel's writability) and then leaves through the layer outside, in order. The peer's data that
  * precedes its close_notify is still read through the popping layer: with TLS 1.3 and 1.2, on both engines.
  *
- * <p>What is not a stack rule lives beside it: {@link RecordSizing} (plaintext per record, pure arithmetic),
- * {@link HandshakeAccounting} (how each handshake ended, for metrics and events) and {@link PendingPop} (the writes
- * held while our pop waits for the peer's answer).
+ * <p>Beside it: {@link RecordSizing} (plaintext per record), {@link HandshakeAccounting} (how each handshake ended),
+ * {@link PendingPop} (writes held while our pop waits) and, on a shaped layer, the frames ({@code layer.shaping}).
  *
  * <p>All methods except {@link #status()} and {@link #depth()} run on the channel's event loop.
  */
@@ -97,8 +96,7 @@ public final class LayerStack {
 
     /** Live layers that run on {@code provider}. Safe from any thread. */
     public int depthOn(TlsProvider provider) {
-        return (int)
-                layers.stream().filter(layer -> layer.provider() == provider).count();
+        return (int) layers.stream().filter(l -> l.provider() == provider).count();
     }
 
     /** Whether the peer has ended its direction on this side (close_notify at the minimum depth). */
@@ -237,6 +235,7 @@ public final class LayerStack {
         Layer layer = new Layer(prepared, handler, "tls-" + HANDLER_SEQUENCE.incrementAndGet());
         // Provisional until the handshake tells the protocol (see alignRecords); only handshake messages use it.
         layer.wrapDataSize(RecordSizing.provisional(layers.size()));
+        layers.forEach(Layer::shapeNextBurst);
         layers.add(layer);
         handler.handshakeFuture().addListener(f -> onHandshake(layer, f));
         handler.sslCloseFuture().addListener(f -> {
@@ -248,6 +247,7 @@ public final class LayerStack {
         channel.pipeline().addBefore(anchor, layer.watchName(), new AlertWatch(layer));
         channel.pipeline().addBefore(anchor, layer.handlerName(), handler);
         channel.pipeline().addAfter(layer.handlerName(), layer.guardName(), new LayerGuard(layer, this, handshakes));
+        layer.attachShaper(channel.pipeline(), bytes -> listener.paddingSent(this, bytes));
         if (dynamic) {
             listener.pushed(this, layer, Initiator.LOCAL);
         }
@@ -364,16 +364,16 @@ public final class LayerStack {
 
     private void remove(Layer layer, Initiator initiator) {
         layer.closing();
-        SslHandler handler = layer.handler();
         if (!layer.ownCloseSent()) {
             // Data written to us but not flushed yet must be wrapped before the engine closes.
             channel.flush();
-            handler.closeOutbound();
+            layer.closeOutbound(channel.pipeline());
         }
         layer.removed = true;
         layers.remove(layer);
         // Removal forwards whatever followed the close_notify to the next handler (the layer outside's plaintext).
-        channel.pipeline().remove(handler);
+        layer.detachShaper(channel.pipeline());
+        channel.pipeline().remove(layer.handler());
         channel.pipeline().remove(layer.guardName());
         // What was written while we waited for the peer's close_notify now goes out through the layer outside,
         // after the popped layer's close_notify and in the order it was written.
@@ -401,7 +401,8 @@ public final class LayerStack {
         // held right inside it until it is gone, because its engine, once closed, fails every later write.
         channel.flush();
         pendingPop.holdWrites(innermost);
-        innermost.handler().closeOutbound();
+        layers.forEach(Layer::shapeNextBurst);
+        innermost.closeOutbound(channel.pipeline());
     }
 
     /**
@@ -424,12 +425,13 @@ public final class LayerStack {
             return closed;
         }
         channel.flush();
+        layers.forEach(Layer::shapeNextBurst);
         ChannelFuture last = null;
         for (int i = layers.size() - 1; i >= 0; i--) {
             Layer layer = layers.get(i);
             layer.closing();
             if (!layer.ownCloseSent()) {
-                last = layer.handler().closeOutbound();
+                last = layer.closeOutbound(channel.pipeline());
             }
         }
         return last != null ? last : channel.writeAndFlush(Unpooled.EMPTY_BUFFER);

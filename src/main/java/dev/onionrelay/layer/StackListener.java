@@ -22,6 +22,9 @@ public interface StackListener {
 
     default void popped(LayerStack stack, Layer layer, Initiator initiator) {}
 
+    /** A shaped layer of {@code stack} sent {@code bytes} of padding and close frames (docs/SHAPING.md). */
+    default void paddingSent(LayerStack stack, long bytes) {}
+
     /**
      * The peer closed the innermost layer at the minimum depth: the inbound direction of this side has ended
      * (end of direction at the minimum depth), nothing more will be read from it.

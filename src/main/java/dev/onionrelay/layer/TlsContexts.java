@@ -1,6 +1,8 @@
 package dev.onionrelay.layer;
 
 import dev.onionrelay.layer.allow.AllowingTrustManager;
+import dev.onionrelay.layer.shaping.ShapedAlpn;
+import dev.onionrelay.layer.shaping.ShapedFrames;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.handler.ssl.ApplicationProtocolConfig;
 import io.netty.handler.ssl.ClientAuth;
@@ -148,12 +150,21 @@ public final class TlsContexts {
             handler = halfClosing(prepared, prepared.context().newHandler(allocator, serverName, peerPort));
         }
         requestServerName(handler.engine(), serverName);
+        shapedAlpnOnJdk(prepared, handler);
         return handler;
     }
 
     /** A server layer's TLS handler for one connection. */
     public static SslHandler newServerHandler(PreparedLayer prepared, ByteBufAllocator allocator) {
-        return halfClosing(prepared, prepared.context().newHandler(allocator));
+        return shapedAlpnOnJdk(
+                prepared, halfClosing(prepared, prepared.context().newHandler(allocator)));
+    }
+
+    private static SslHandler shapedAlpnOnJdk(PreparedLayer prepared, SslHandler handler) {
+        if (prepared.spec().padding() && prepared.provider() == TlsProvider.JDK) {
+            ShapedAlpn.onJdkEngine(handler.engine());
+        }
+        return handler;
     }
 
     /**
@@ -308,7 +319,16 @@ public final class TlsContexts {
         builder.sslProvider(provider.netty())
                 .protocols(spec.protocols())
                 .ciphers(spec.ciphers().isEmpty() ? AEAD_CIPHERS : spec.ciphers(), SupportedCipherSuiteFilter.INSTANCE);
-        if (!spec.alpn().isEmpty()) {
+        if (spec.padding() && provider == TlsProvider.OPENSSL) {
+            // Only the shaped protocol; BoringSSL answers a peer that offers others with no_application_protocol. On
+            // the JDK the engine itself is set up (ShapedAlpn); a peer that offers no ALPN passes both engines and
+            // fails right after its handshake (HandshakeAccounting.succeeded), before the layer carries a byte.
+            builder.applicationProtocolConfig(new ApplicationProtocolConfig(
+                    ApplicationProtocolConfig.Protocol.ALPN,
+                    ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+                    ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
+                    List.of(ShapedFrames.ALPN)));
+        } else if (!spec.alpn().isEmpty() && !spec.padding()) {
             builder.applicationProtocolConfig(new ApplicationProtocolConfig(
                     ApplicationProtocolConfig.Protocol.ALPN,
                     ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,

@@ -52,6 +52,11 @@ final class ViolationOnce implements StackListener {
     }
 
     @Override
+    public void paddingSent(LayerStack stack, long bytes) {
+        owner.paddingSent(stack, bytes);
+    }
+
+    @Override
     public void inboundEnded(LayerStack stack) {
         owner.inboundEnded(stack);
     }

@@ -108,6 +108,14 @@ public class OnionMetrics implements RelayObserver, SmartLifecycle {
     }
 
     @Override
+    public void paddingSent(Relay relay, Side side, long bytes) {
+        RelayMeters meters = meters(relay);
+        if (meters != null) {
+            meters.paddingSent(side, bytes);
+        }
+    }
+
+    @Override
     public void connectFailed(Relay relay, String reason) {
         RelayMeters meters = meters(relay);
         if (meters != null) {

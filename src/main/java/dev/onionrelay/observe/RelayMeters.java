@@ -73,6 +73,7 @@ final class RelayMeters {
     private final Map<Side, Counter> violations = new ConcurrentHashMap<>();
     private final Map<Side, Map<Initiator, Counter>> pushes = new EnumMap<>(Side.class);
     private final Map<Side, Map<Initiator, Counter>> pops = new EnumMap<>(Side.class);
+    private final Map<Side, Counter> padding = new EnumMap<>(Side.class);
     private volatile boolean closed;
     private volatile LiveStacks live =
             new LiveStacks(0, new LiveStacks.Depths(0, 0, 0, 0), new LiveStacks.Depths(0, 0, 0, 0));
@@ -198,6 +199,12 @@ final class RelayMeters {
             }
             pushes.put(side, perInitiator("onion.layer.pushes", "Layers pushed on live tunnels (startTLS)", sideTags));
             pops.put(side, perInitiator("onion.layer.pops", "Layers popped from live tunnels (stopTLS)", sideTags));
+            padding.put(
+                    side,
+                    keep(Counter.builder("onion.shaping.padding.bytes")
+                            .description("Padding and close-frame bytes sent on shaped layers (padding: on)")
+                            .tags(sideTags)
+                            .register(registry)));
             for (String layer : configuredLayers.get(side)) {
                 layer(side, layer);
             }
@@ -264,6 +271,10 @@ final class RelayMeters {
 
     void layerPushed(Side side, Initiator initiator) {
         pushes.get(side).get(initiator).increment();
+    }
+
+    void paddingSent(Side side, long bytes) {
+        padding.get(side).increment(bytes);
     }
 
     void layerPopped(Side side, Initiator initiator) {

@@ -22,4 +22,5 @@ public record LayerRequest(
         @Nullable String handshakeTimeout,
         @Nullable String connect,
         @Nullable String profile,
-        @Nullable PeerAllow allow) {}
+        @Nullable PeerAllow allow,
+        @Nullable String padding) {}

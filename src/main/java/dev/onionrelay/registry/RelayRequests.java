@@ -403,6 +403,7 @@ public final class RelayRequests {
                     .serverNameBehindHop(behindHop)
                     .connect(request.connect() != null ? request.connect().trim() : null)
                     .allow(request.allow())
+                    .padding(request.padding())
                     .build();
         } catch (InvalidSpecException e) {
             // Reported together with the request's own problems, so that one answer names every field at fault.

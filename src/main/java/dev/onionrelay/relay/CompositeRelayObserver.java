@@ -58,6 +58,11 @@ public final class CompositeRelayObserver implements RelayObserver {
     }
 
     @Override
+    public void paddingSent(Relay relay, Side side, long bytes) {
+        observers.forEach(o -> o.paddingSent(relay, side, bytes));
+    }
+
+    @Override
     public void connectFailed(Relay relay, String reason) {
         observers.forEach(o -> o.connectFailed(relay, reason));
     }

@@ -28,6 +28,9 @@ public interface RelayObserver {
 
     default void layerPopped(Relay relay, Side side, Initiator initiator) {}
 
+    /** A shaped layer on {@code side} sent {@code bytes} of padding (docs/SHAPING.md). */
+    default void paddingSent(Relay relay, Side side, long bytes) {}
+
     default void connectFailed(Relay relay, String reason) {}
 
     /**

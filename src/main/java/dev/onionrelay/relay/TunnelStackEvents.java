@@ -88,6 +88,11 @@ final class TunnelStackEvents implements StackListener {
     }
 
     @Override
+    public void paddingSent(LayerStack stack, long bytes) {
+        observer.paddingSent(relay, stack.side(), bytes);
+    }
+
+    @Override
     public void popped(LayerStack stack, Layer layer, Initiator initiator) {
         observer.layerPopped(relay, stack.side(), initiator);
     }

@@ -320,6 +320,7 @@ class HostileRequestsTest {
         layerFields.put("alpn", "\"h2\"");
         layerFields.put("handshakeTimeout", "10");
         layerFields.put("profile", "false");
+        layerFields.put("padding", "true");
         layerFields.forEach((field, value) -> {
             cases.add(Case.json(
                     "egress " + field + " " + value,
@@ -429,7 +430,10 @@ class HostileRequestsTest {
                 "\"name\":\"a\\nb\"",
                 "\"verify\":\"sometimes\"",
                 "\"profile\":\"paranoid\"",
-                "\"profile\":\"strict\",\"protocols\":[\"TLSv1.2\"]");
+                "\"profile\":\"strict\",\"protocols\":[\"TLSv1.2\"]",
+                "\"padding\":\"maybe\"",
+                "\"padding\":\"ON\"",
+                "\"padding\":\"on\",\"alpn\":[\"h2\"]");
         for (String setting : settings) {
             cases.add(Case.json(
                     "egress " + setting,

@@ -36,9 +36,10 @@ class StoredRelayJsonTest {
                 "3s",
                 null,
                 null,
+                null,
                 null);
         LayerRequest client = new LayerRequest(
-                null, null, null, "ca", "localhost", null, null, null, null, null, null, null, "strict", null);
+                null, null, null, "ca", "localhost", null, null, null, null, null, null, null, "strict", null, null);
         RelayRequest request = new RelayRequest(
                 "exit",
                 new RelayRequest.EndpointRequest("127.0.0.1", 7100),
