@@ -1,0 +1,181 @@
+package dev.onionrelay.shaping;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.onionrelay.support.Scenario;
+import dev.onionrelay.support.TlsRecordTap;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Disabled;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Issue 27's detector, with teeth: depth-2 onion tunnels and ordinary HTTPS connections (curl, Python's http.client)
+ * of the same request and response sizes pass through one {@link TlsRecordTap}; a {@link SizeBoxDetector} trained on
+ * half of each finds the tunnels among the other half by their inner handshake, and live tunnels by a push or a pop.
+ * With {@code padding: "off"} (today's wire) it must reach a true-positive rate of 0.95 at a false-positive rate of
+ * at most 0.05; with {@code padding: "on"} it must fall to 0.1 or less.
+ *
+ * <p>{@code -Ddetector.flows=N} sets the connections per class (default 200), {@code -Ddetector.seed=S} the split's
+ * seed (default 27); {@code scripts/detector-run} runs this class with them. Every figure is printed.
+ */
+@Scenario
+class TlsInTlsDetectionTest {
+
+    static final int FLOWS = Integer.getInteger("detector.flows", 200);
+    static final long SEED = Long.getLong("detector.seed", 27);
+    static final int PARALLEL = 4;
+    static final Duration SETTLE = Duration.ofSeconds(60);
+
+    @TempDir
+    static Path files;
+
+    static HttpTarget target;
+    static TlsRecordTap tap;
+    static OnionTraffic onions;
+    static List<Flow> tunnels;
+    static List<Flow> https;
+    static List<Flow> keepAliveHttps;
+
+    @BeforeAll
+    static void generate() throws Exception {
+        long started = System.nanoTime();
+        target = new HttpTarget(files);
+        tap = new TlsRecordTap(target.tlsPort);
+        https = ordinaryConnections(1);
+        onions = tunnelsThroughTheTap(UnaryOperator.identity());
+        onions.newTunnels(FLOWS, PARALLEL, new Random(SEED));
+        tunnels = flows(FLOWS);
+        System.out.printf(
+                "detector: %d tunnels and %d HTTPS connections generated in %.1f s%n",
+                FLOWS, FLOWS, (System.nanoTime() - started) / 1e9);
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        if (onions != null) {
+            onions.close();
+        }
+        if (tap != null) {
+            tap.close();
+        }
+        if (target != null) {
+            target.close();
+        }
+    }
+
+    @Test
+    void theInnerHandshakeOfEveryNewTunnelGivesItAwayWithPaddingOff() {
+        System.out.println("first exchange (client record, client burst, server burst) of the tunnels: "
+                + DetectorEvaluation.commonest(tunnels, flow -> flow.first().toString(), 6));
+        System.out.println("of the HTTPS connections: "
+                + DetectorEvaluation.commonest(https, flow -> flow.first().toString(), 3));
+        System.out.printf(
+                "median answer time of the first exchange: tunnels %.2f ms, HTTPS %.2f ms%n",
+                DetectorEvaluation.medianAnswerMillis(tunnels), DetectorEvaluation.medianAnswerMillis(https));
+        DetectorEvaluation evaluation =
+                DetectorEvaluation.run(SizeBoxDetector.Where.FIRST, tunnels, Map.of("https", https), SEED);
+        System.out.println(evaluation.report("new tunnels, padding off", SEED));
+
+        assertThat(evaluation.truePositiveRate())
+                .as(evaluation.report("", SEED))
+                .isGreaterThanOrEqualTo(0.95);
+        assertThat(evaluation.falsePositiveRate("https"))
+                .as(evaluation.report("", SEED))
+                .isLessThanOrEqualTo(DetectorEvaluation.MAX_FPR);
+    }
+
+    @Test
+    void aPushOnALiveTunnelGivesItAwayWithPaddingOff() throws Exception {
+        liveEventGivesItAway(OnionTraffic.LiveEvent.PUSH);
+    }
+
+    @Test
+    void aPopOnALiveTunnelGivesItAwayWithPaddingOff() throws Exception {
+        liveEventGivesItAway(OnionTraffic.LiveEvent.POP);
+    }
+
+    @Test
+    @Disabled("needs padding: \"on\" on a layer (issue 27, the engine side on branch wt-shaping), not merged yet")
+    void paddingOnTheOuterLayerHidesTheInnerHandshake() throws Exception {
+        try (OnionTraffic padded = tunnelsThroughTheTap(spec -> spec /* spec.withPadding(Padding.ON) */)) {
+            padded.newTunnels(FLOWS, PARALLEL, new Random(SEED + 1));
+            List<Flow> paddedTunnels = flows(FLOWS);
+            DetectorEvaluation evaluation =
+                    DetectorEvaluation.run(SizeBoxDetector.Where.FIRST, paddedTunnels, Map.of("https", https), SEED);
+            System.out.println(evaluation.report("new tunnels, padding on", SEED));
+            assertThat(evaluation.truePositiveRate()).isLessThanOrEqualTo(0.1);
+            assertThat(evaluation.falsePositiveRate("https")).isLessThanOrEqualTo(DetectorEvaluation.MAX_FPR);
+        } finally {
+            tap.forwardTo(onions.exitPort());
+        }
+    }
+
+    private static void liveEventGivesItAway(OnionTraffic.LiveEvent event) throws Exception {
+        long started = System.nanoTime();
+        List<Flow> keepAlive = keepAliveHttps();
+        tap.forwardTo(onions.exitPort());
+        onions.liveTunnels(FLOWS, event, new Random(SEED + event.ordinal()));
+        List<Flow> live = flows(FLOWS);
+        if (Boolean.getBoolean("detector.dump")) {
+            live.stream()
+                    .limit(3)
+                    .forEach(
+                            flow -> System.out.println(event + " flow: " + flow.records() + "\n  " + flow.exchanges()));
+            tunnels.stream()
+                    .limit(2)
+                    .forEach(flow -> System.out.println("plain flow: " + flow.records() + "\n  " + flow.exchanges()));
+        }
+        System.out.printf(
+                "detector: %d tunnels with a %s generated in %.1f s%n",
+                FLOWS, event, (System.nanoTime() - started) / 1e9);
+        // Tunnels without the event are negatives too: what every tunnel shows cannot pass for the event.
+        DetectorEvaluation evaluation = DetectorEvaluation.run(
+                SizeBoxDetector.Where.MID_STREAM,
+                live,
+                Map.of("keep-alive HTTPS", keepAlive, "tunnels without a " + event, tunnels),
+                SEED);
+        System.out.println(evaluation.report(event + " on live tunnels, padding off", SEED));
+
+        assertThat(evaluation.truePositiveRate())
+                .as(evaluation.report("", SEED))
+                .isGreaterThanOrEqualTo(0.95);
+        evaluation.negatives().keySet().forEach(kind -> assertThat(evaluation.falsePositiveRate(kind))
+                .as(kind)
+                .isLessThanOrEqualTo(DetectorEvaluation.MAX_FPR));
+    }
+
+    private static synchronized List<Flow> keepAliveHttps() throws Exception {
+        if (keepAliveHttps == null) {
+            keepAliveHttps = ordinaryConnections(2);
+        }
+        return keepAliveHttps;
+    }
+
+    private static List<Flow> ordinaryConnections(int requests) throws Exception {
+        tap.forwardTo(target.tlsPort);
+        new HttpsTraffic(files, target.caFile).connections(tap.port(), FLOWS, requests, PARALLEL, new Random(SEED));
+        return flows(FLOWS);
+    }
+
+    private static OnionTraffic tunnelsThroughTheTap(UnaryOperator<dev.onionrelay.layer.LayerSpec> outerLayer)
+            throws Exception {
+        OnionTraffic traffic = new OnionTraffic(target.plainPort, outerLayer);
+        traffic.through(tap.port());
+        tap.forwardTo(traffic.exitPort());
+        return traffic;
+    }
+
+    private static List<Flow> flows(int expected) throws InterruptedException {
+        return tap.takeFinished(expected, SETTLE).stream()
+                .map(connection -> Flow.of(connection.records()))
+                .toList();
+    }
+}
