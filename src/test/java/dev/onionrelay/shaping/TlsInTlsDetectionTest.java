@@ -2,10 +2,12 @@ package dev.onionrelay.shaping;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.onionrelay.layer.LayerSpec;
 import dev.onionrelay.support.Scenario;
 import dev.onionrelay.support.TlsRecordTap;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -43,6 +45,14 @@ class TlsInTlsDetectionTest {
     static List<Flow> tunnels;
     static List<Flow> https;
     static List<Flow> keepAliveHttps;
+    static OnionTraffic padded;
+    static List<Flow> paddedTunnels;
+
+    /** The outer layer with padding on: {@code spec -> spec.withPadding(true)} once LayerSpec has it. */
+    static final UnaryOperator<LayerSpec> PADDING_ON = UnaryOperator.identity();
+
+    static final String PADDING_MISSING = "needs padding: \"on\" on a layer (LayerSpec.withPadding, issue 27's engine"
+            + " side, branch wt-shaping), not merged yet; once it is, set PADDING_ON to spec -> spec.withPadding(true)";
 
     @BeforeAll
     static void generate() throws Exception {
@@ -63,6 +73,9 @@ class TlsInTlsDetectionTest {
         if (onions != null) {
             onions.close();
         }
+        if (padded != null) {
+            padded.close();
+        }
         if (tap != null) {
             tap.close();
         }
@@ -73,16 +86,7 @@ class TlsInTlsDetectionTest {
 
     @Test
     void theInnerHandshakeOfEveryNewTunnelGivesItAwayWithPaddingOff() {
-        System.out.println("first exchange (client record, client burst, server burst) of the tunnels: "
-                + DetectorEvaluation.commonest(tunnels, flow -> flow.first().toString(), 6));
-        System.out.println("of the HTTPS connections: "
-                + DetectorEvaluation.commonest(https, flow -> flow.first().toString(), 3));
-        System.out.printf(
-                "median answer time of the first exchange: tunnels %.2f ms, HTTPS %.2f ms%n",
-                DetectorEvaluation.medianAnswerMillis(tunnels), DetectorEvaluation.medianAnswerMillis(https));
-        DetectorEvaluation evaluation =
-                DetectorEvaluation.run(SizeBoxDetector.Where.FIRST, tunnels, Map.of("https", https), SEED);
-        System.out.println(evaluation.report("new tunnels, padding off", SEED));
+        DetectorEvaluation evaluation = newTunnels("padding off", tunnels);
 
         assertThat(evaluation.truePositiveRate())
                 .as(evaluation.report("", SEED))
@@ -94,62 +98,119 @@ class TlsInTlsDetectionTest {
 
     @Test
     void aPushOnALiveTunnelGivesItAwayWithPaddingOff() throws Exception {
-        liveEventGivesItAway(OnionTraffic.LiveEvent.PUSH);
-    }
-
-    @Test
-    void aPopOnALiveTunnelGivesItAwayWithPaddingOff() throws Exception {
-        liveEventGivesItAway(OnionTraffic.LiveEvent.POP);
-    }
-
-    @Test
-    @Disabled("needs padding: \"on\" on a layer (issue 27, the engine side on branch wt-shaping), not merged yet")
-    void paddingOnTheOuterLayerHidesTheInnerHandshake() throws Exception {
-        try (OnionTraffic padded = tunnelsThroughTheTap(spec -> spec /* spec.withPadding(Padding.ON) */)) {
-            padded.newTunnels(FLOWS, PARALLEL, new Random(SEED + 1));
-            List<Flow> paddedTunnels = flows(FLOWS);
-            DetectorEvaluation evaluation =
-                    DetectorEvaluation.run(SizeBoxDetector.Where.FIRST, paddedTunnels, Map.of("https", https), SEED);
-            System.out.println(evaluation.report("new tunnels, padding on", SEED));
-            assertThat(evaluation.truePositiveRate()).isLessThanOrEqualTo(0.1);
-            assertThat(evaluation.falsePositiveRate("https")).isLessThanOrEqualTo(DetectorEvaluation.MAX_FPR);
-        } finally {
-            tap.forwardTo(onions.exitPort());
-        }
-    }
-
-    private static void liveEventGivesItAway(OnionTraffic.LiveEvent event) throws Exception {
-        long started = System.nanoTime();
-        List<Flow> keepAlive = keepAliveHttps();
-        tap.forwardTo(onions.exitPort());
-        onions.liveTunnels(FLOWS, event, new Random(SEED + event.ordinal()));
-        List<Flow> live = flows(FLOWS);
-        if (Boolean.getBoolean("detector.dump")) {
-            live.stream()
-                    .limit(3)
-                    .forEach(
-                            flow -> System.out.println(event + " flow: " + flow.records() + "\n  " + flow.exchanges()));
-            tunnels.stream()
-                    .limit(2)
-                    .forEach(flow -> System.out.println("plain flow: " + flow.records() + "\n  " + flow.exchanges()));
-        }
-        System.out.printf(
-                "detector: %d tunnels with a %s generated in %.1f s%n",
-                FLOWS, event, (System.nanoTime() - started) / 1e9);
-        // Tunnels without the event are negatives too: what every tunnel shows cannot pass for the event.
-        DetectorEvaluation evaluation = DetectorEvaluation.run(
-                SizeBoxDetector.Where.MID_STREAM,
-                live,
-                Map.of("keep-alive HTTPS", keepAlive, "tunnels without a " + event, tunnels),
-                SEED);
-        System.out.println(evaluation.report(event + " on live tunnels, padding off", SEED));
+        DetectorEvaluation evaluation = liveEvent(onions, OnionTraffic.LiveEvent.PUSH, "padding off", tunnels);
 
         assertThat(evaluation.truePositiveRate())
                 .as(evaluation.report("", SEED))
                 .isGreaterThanOrEqualTo(0.95);
+        assertFalsePositivesWithinBudget(evaluation);
+    }
+
+    @Test
+    void aPopOnALiveTunnelGivesItAwayWithPaddingOff() throws Exception {
+        DetectorEvaluation evaluation = liveEvent(onions, OnionTraffic.LiveEvent.POP, "padding off", tunnels);
+
+        assertThat(evaluation.truePositiveRate())
+                .as(evaluation.report("", SEED))
+                .isGreaterThanOrEqualTo(0.95);
+        assertFalsePositivesWithinBudget(evaluation);
+    }
+
+    @Test
+    @Disabled(PADDING_MISSING)
+    void paddingOnTheOuterLayerHidesTheInnerHandshakeOfNewTunnels() throws Exception {
+        DetectorEvaluation evaluation = newTunnels("padding on", paddedTunnels());
+
+        assertThat(evaluation.truePositiveRate())
+                .as(evaluation.report("", SEED))
+                .isLessThanOrEqualTo(0.1);
+        assertThat(evaluation.falsePositiveRate("https")).isLessThanOrEqualTo(DetectorEvaluation.MAX_FPR);
+    }
+
+    @Test
+    @Disabled(PADDING_MISSING)
+    void paddingOnTheOuterLayerHidesAPushOnALiveTunnel() throws Exception {
+        DetectorEvaluation evaluation = liveEvent(padded(), OnionTraffic.LiveEvent.PUSH, "padding on", paddedTunnels());
+
+        assertThat(evaluation.truePositiveRate())
+                .as(evaluation.report("", SEED))
+                .isLessThanOrEqualTo(0.1);
+        assertFalsePositivesWithinBudget(evaluation);
+    }
+
+    @Test
+    @Disabled(PADDING_MISSING)
+    void paddingOnTheOuterLayerHidesAPopOnALiveTunnel() throws Exception {
+        DetectorEvaluation evaluation = liveEvent(padded(), OnionTraffic.LiveEvent.POP, "padding on", paddedTunnels());
+
+        assertThat(evaluation.truePositiveRate())
+                .as(evaluation.report("", SEED))
+                .isLessThanOrEqualTo(0.1);
+        assertFalsePositivesWithinBudget(evaluation);
+    }
+
+    private static DetectorEvaluation newTunnels(String shaping, List<Flow> tunnels) {
+        System.out.println("first exchange (client record, client burst, server burst) of the tunnels, " + shaping
+                + ": "
+                + DetectorEvaluation.commonest(tunnels, flow -> flow.first().toString(), 6));
+        System.out.println("of the HTTPS connections: "
+                + DetectorEvaluation.commonest(https, flow -> flow.first().toString(), 3));
+        System.out.printf(
+                "median answer time of the first exchange: tunnels %.2f ms, HTTPS %.2f ms%n",
+                DetectorEvaluation.medianAnswerMillis(tunnels), DetectorEvaluation.medianAnswerMillis(https));
+        DetectorEvaluation evaluation =
+                DetectorEvaluation.run(SizeBoxDetector.Where.FIRST, tunnels, Map.of("https", https), SEED);
+        System.out.println(evaluation.report("new tunnels, " + shaping, SEED));
+        return evaluation;
+    }
+
+    /**
+     * Tunnels with {@code event} between two requests, against keep-alive HTTPS connections with two requests and
+     * against {@code withoutEvent} tunnels: what every tunnel shows anyway cannot pass for the event.
+     */
+    private static DetectorEvaluation liveEvent(
+            OnionTraffic traffic, OnionTraffic.LiveEvent event, String shaping, List<Flow> withoutEvent)
+            throws Exception {
+        long started = System.nanoTime();
+        List<Flow> keepAlive = keepAliveHttps();
+        tap.forwardTo(traffic.exitPort());
+        traffic.liveTunnels(FLOWS, event, new Random(SEED + event.ordinal()));
+        List<Flow> live = flows(FLOWS);
+        System.out.printf(
+                "detector: %d tunnels with a %s generated in %.1f s%n",
+                FLOWS, event, (System.nanoTime() - started) / 1e9);
+        if (Boolean.getBoolean("detector.dump")) {
+            live.stream().limit(3).forEach(flow -> System.out.println(event + " flow: " + flow.records()));
+        }
+        Map<String, List<Flow>> negatives = new LinkedHashMap<>();
+        negatives.put("keep-alive HTTPS", keepAlive);
+        negatives.put("tunnels without a " + event, withoutEvent);
+        DetectorEvaluation evaluation = DetectorEvaluation.run(SizeBoxDetector.Where.MID_STREAM, live, negatives, SEED);
+        System.out.println(evaluation.report(event + " on live tunnels, " + shaping, SEED));
+        return evaluation;
+    }
+
+    private static void assertFalsePositivesWithinBudget(DetectorEvaluation evaluation) {
         evaluation.negatives().keySet().forEach(kind -> assertThat(evaluation.falsePositiveRate(kind))
                 .as(kind)
                 .isLessThanOrEqualTo(DetectorEvaluation.MAX_FPR));
+    }
+
+    private static synchronized OnionTraffic padded() throws Exception {
+        if (padded == null) {
+            padded = new OnionTraffic(target.plainPort, PADDING_ON);
+            padded.through(tap.port());
+        }
+        return padded;
+    }
+
+    private static synchronized List<Flow> paddedTunnels() throws Exception {
+        if (paddedTunnels == null) {
+            tap.forwardTo(padded().exitPort());
+            padded().newTunnels(FLOWS, PARALLEL, new Random(SEED + 1));
+            paddedTunnels = flows(FLOWS);
+        }
+        return paddedTunnels;
     }
 
     private static synchronized List<Flow> keepAliveHttps() throws Exception {
@@ -165,8 +226,7 @@ class TlsInTlsDetectionTest {
         return flows(FLOWS);
     }
 
-    private static OnionTraffic tunnelsThroughTheTap(UnaryOperator<dev.onionrelay.layer.LayerSpec> outerLayer)
-            throws Exception {
+    private static OnionTraffic tunnelsThroughTheTap(UnaryOperator<LayerSpec> outerLayer) throws Exception {
         OnionTraffic traffic = new OnionTraffic(target.plainPort, outerLayer);
         traffic.through(tap.port());
         tap.forwardTo(traffic.exitPort());
