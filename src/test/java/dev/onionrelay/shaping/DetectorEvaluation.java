@@ -28,15 +28,15 @@ record DetectorEvaluation(
 
     static final double MAX_FPR = 0.05;
 
-    /** Splits, trains on the first halves (all kinds of ordinary traffic together), tests on the second halves. */
+    /** Splits, trains on the first halves (the false-positive budget kept per kind), tests on the second halves. */
     static DetectorEvaluation run(
             SizeBoxDetector.Where where, List<Flow> tunnels, Map<String, List<Flow>> ordinary, long seed) {
         List<List<Flow>> tunnelHalves = halves(tunnels, seed);
-        List<Flow> ordinaryTraining = new ArrayList<>();
+        Map<String, List<Flow>> ordinaryTraining = new java.util.LinkedHashMap<>();
         Map<String, List<Flow>> ordinaryTest = new java.util.LinkedHashMap<>();
         ordinary.forEach((kind, flows) -> {
             List<List<Flow>> split = halves(flows, seed);
-            ordinaryTraining.addAll(split.get(0));
+            ordinaryTraining.put(kind, split.get(0));
             ordinaryTest.put(kind, split.get(1));
         });
         SizeBoxDetector detector = SizeBoxDetector.train(where, tunnelHalves.get(0), ordinaryTraining, MAX_FPR);

@@ -26,7 +26,7 @@ import java.util.stream.IntStream;
  * cluster of tunnels win by proximity, while a box only flags the sizes the tunnels actually have.
  *
  * <p><b>Operating point.</b> Boxes are kept, most supported first, only while the ordinary connections of the training
- * half that they flag stay within the false-positive budget: a mode that padding spreads over a wide range of sizes
+ * half that they flag stay within the false-positive budget, on each kind of ordinary traffic: a mode that padding spreads over a wide range of sizes
  * would flag ordinary traffic too, and is dropped rather than bought with false positives. The ordinary connections may
  * include tunnels without the event looked for (for a push: tunnels that saw none), so that what every tunnel shows
  * anyway (its first exchange, its teardown) cannot pass for the event.
@@ -91,6 +91,15 @@ final class SizeBoxDetector {
 
     /** Learns boxes from {@code tunnels}, keeping those whose flags on {@code ordinary} stay within {@code maxFpr}. */
     static SizeBoxDetector train(Where where, List<Flow> tunnels, List<Flow> ordinary, double maxFpr) {
+        return train(where, tunnels, java.util.Map.of("ordinary", ordinary), maxFpr);
+    }
+
+    /**
+     * Learns boxes from {@code tunnels}, keeping those whose flags stay within {@code maxFpr} on each kind of
+     * {@code ordinary} traffic on its own: a budget shared by all kinds could be spent on one of them alone.
+     */
+    static SizeBoxDetector train(
+            Where where, List<Flow> tunnels, java.util.Map<String, List<Flow>> ordinary, double maxFpr) {
         record Point(int flow, Flow.Exchange exchange) {}
         List<Point> points = new ArrayList<>();
         for (int i = 0; i < tunnels.size(); i++) {
@@ -116,15 +125,23 @@ final class SizeBoxDetector {
         }
         candidates.sort(Comparator.comparingInt(Box::support).reversed());
         List<Box> kept = new ArrayList<>();
-        Set<Integer> flagged = new HashSet<>();
+        java.util.Map<String, Set<Integer>> flagged = new java.util.HashMap<>();
+        ordinary.keySet().forEach(kind -> flagged.put(kind, new HashSet<>()));
         for (Box box : candidates) {
-            Set<Integer> wouldFlag = new HashSet<>(flagged);
-            IntStream.range(0, ordinary.size())
-                    .filter(i -> where.of(ordinary.get(i)).stream().anyMatch(box::contains))
-                    .forEach(wouldFlag::add);
-            if (wouldFlag.size() <= maxFpr * ordinary.size()) {
+            java.util.Map<String, Set<Integer>> wouldFlag = new java.util.HashMap<>();
+            boolean withinBudget = true;
+            for (var kind : ordinary.entrySet()) {
+                List<Flow> flows = kind.getValue();
+                Set<Integer> flags = new HashSet<>(flagged.get(kind.getKey()));
+                IntStream.range(0, flows.size())
+                        .filter(i -> where.of(flows.get(i)).stream().anyMatch(box::contains))
+                        .forEach(flags::add);
+                wouldFlag.put(kind.getKey(), flags);
+                withinBudget &= flags.size() <= maxFpr * flows.size();
+            }
+            if (withinBudget) {
                 kept.add(box);
-                flagged = wouldFlag;
+                flagged.putAll(wouldFlag);
             }
         }
         return new SizeBoxDetector(where, kept);

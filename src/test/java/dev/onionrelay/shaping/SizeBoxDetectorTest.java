@@ -89,6 +89,27 @@ class SizeBoxDetectorTest {
     }
 
     @Test
+    void theFalsePositiveBudgetHoldsForEachKindOfOrdinaryTrafficOnItsOwn() {
+        List<Flow> tunnels = new ArrayList<>();
+        List<Flow> https = new ArrayList<>();
+        List<Flow> otherTunnels = new ArrayList<>();
+        for (int i = 0; i < 100; i++) {
+            tunnels.add(flow(C, 1650, S, 1699));
+            https.add(flow(C, 300, S, 9000));
+            // 8 in 100 of one kind: 4% of both kinds together, 8% of that kind.
+            otherTunnels.add(i % 12 == 0 ? flow(C, 1650, S, 1699) : flow(C, 1443, S, 2598));
+        }
+
+        SizeBoxDetector detector = SizeBoxDetector.train(
+                SizeBoxDetector.Where.FIRST,
+                tunnels,
+                java.util.Map.of("https", https, "other tunnels", otherTunnels),
+                0.05);
+
+        assertThat(detector.boxes()).isEmpty();
+    }
+
+    @Test
     void midStreamLooksAtEveryExchangeButTheFirst() {
         List<Flow> pushed = new ArrayList<>();
         List<Flow> ordinary = new ArrayList<>();
