@@ -69,10 +69,13 @@ public final class TlsRecordTap implements AutoCloseable {
         }
     }
 
+    static final int QUIET_MILLIS = 300;
+
     private final ServerSocket server;
     private final CopyOnWriteArrayList<Socket> sockets = new CopyOnWriteArrayList<>();
     private final List<Connection> connections = new ArrayList<>();
     private volatile int targetPort;
+    private volatile long lastAcceptNanos = System.nanoTime();
 
     public TlsRecordTap(int targetPort) throws IOException {
         this.targetPort = targetPort;
@@ -92,14 +95,17 @@ public final class TlsRecordTap implements AutoCloseable {
     }
 
     /**
-     * Waits until every connection accepted so far has ended both ways, then hands them over (oldest first) and
-     * forgets them: the next call returns only later connections.
+     * Waits until at least {@code expected} connections were accepted, every one has ended both ways and none was
+     * accepted for {@value #QUIET_MILLIS} ms (one still in the accept backlog belongs to this batch), then hands them
+     * over (oldest first) and forgets them: the next call returns only later connections.
      */
     public List<Connection> takeFinished(int expected, Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
             synchronized (connections) {
-                if (connections.size() >= expected && connections.stream().allMatch(Connection::finished)) {
+                if (connections.size() >= expected
+                        && connections.stream().allMatch(Connection::finished)
+                        && System.nanoTime() - lastAcceptNanos > TimeUnit.MILLISECONDS.toNanos(QUIET_MILLIS)) {
                     List<Connection> taken = List.copyOf(connections);
                     connections.clear();
                     return taken;
@@ -123,6 +129,7 @@ public final class TlsRecordTap implements AutoCloseable {
             } catch (IOException closed) {
                 return;
             }
+            lastAcceptNanos = System.nanoTime();
             Connection connection = new Connection();
             synchronized (connections) {
                 connections.add(connection);
