@@ -116,7 +116,7 @@ class ShapedRecordSizesTest {
         assertThat(connection.awaitEnd(10)).isTrue();
         entry.stop();
         return connection.records().stream()
-                .mapToLong(TlsRecordTap.Record::size)
+                .mapToLong(TlsRecordTap.Record::wireLength)
                 .sum();
     }
 
@@ -168,27 +168,29 @@ class ShapedRecordSizesTest {
         int seen = 0;
         for (int i = 0; i < records.size(); i++) {
             TlsRecordTap.Record record = records.get(i);
-            if (record.fromClient() && record.type() == APPLICATION_DATA && ++seen == 2) {
+            if (record.direction() == TlsRecordTap.Direction.CLIENT
+                    && record.contentType() == APPLICATION_DATA
+                    && ++seen == 2) {
                 first = i;
                 break;
             }
         }
         assertThat(first).as("a client record after the handshake").isPositive();
         int next = first + 1;
-        while (next < records.size() && records.get(next).fromClient()) {
+        while (next < records.size() && records.get(next).direction() == TlsRecordTap.Direction.CLIENT) {
             next++;
         }
         int burst = 0;
-        for (int i = next; i < records.size() && !records.get(i).fromClient(); i++) {
-            burst += records.get(i).size();
+        for (int i = next; i < records.size() && records.get(i).direction() == TlsRecordTap.Direction.SERVER; i++) {
+            burst += records.get(i).wireLength();
         }
-        return new Observed(records.get(first).size(), burst, last(records, true) + "/" + last(records, false));
+        return new Observed(records.get(first).wireLength(), burst, last(records, true) + "/" + last(records, false));
     }
 
     private static String last(List<TlsRecordTap.Record> records, boolean fromClient) {
         List<Integer> sizes = records.stream()
-                .filter(record -> record.fromClient() == fromClient)
-                .map(TlsRecordTap.Record::size)
+                .filter(record -> (record.direction() == TlsRecordTap.Direction.CLIENT) == fromClient)
+                .map(TlsRecordTap.Record::wireLength)
                 .toList();
         return sizes.subList(Math.max(0, sizes.size() - 2), sizes.size()).toString();
     }

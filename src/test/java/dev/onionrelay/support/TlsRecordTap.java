@@ -6,49 +6,85 @@ import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * A TCP forwarder on loopback that logs the TLS records it passes, per connection, in the order they arrived: what a
- * passive observer between two hops sees (content type, direction and size of every record on the wire). Half-close
- * aware like {@link RecordingProxy}: an ended direction is ended towards the other side while the other keeps going.
+ * A TCP forwarder on loopback that passes every byte on unchanged and notes, per connection, the TLS records it sees
+ * each way: direction, content type, length on the wire (header included) and arrival time. What a passive observer
+ * between two hops (or between a client and a server) learns without any key.
+ *
+ * <p>Each direction is framed on its own ({@link TlsRecordFramer}), so records split over TCP segments or sharing one
+ * are counted right. Records are noted before their bytes are passed on, under one lock per connection, so the order of
+ * {@link Connection#records()} respects causality: an answer is never noted before the bytes that caused it.
+ *
+ * <p>New connections go to the port last given to {@link #forwardTo}: one observation point for several kinds of
+ * traffic, one batch after the other. Half-close is passed on as in {@link RecordingProxy}.
  */
 public final class TlsRecordTap implements AutoCloseable {
 
-    /** One record on the wire: {@code fromClient} is the direction, {@code size} the whole record, header included. */
-    public record Record(boolean fromClient, int type, int size, long nanos) {}
+    /** Which way a record travelled: from the side that connected, or back to it. */
+    public enum Direction {
+        CLIENT,
+        SERVER
+    }
 
-    /** One tapped connection: its records so far, and whether both directions have ended. */
+    /** One TLS record on the wire. */
+    public record Record(Direction direction, int contentType, int wireLength, long nanos) {
+        @Override
+        public String toString() {
+            return (direction == Direction.CLIENT ? "c" : "s") + contentType + ":" + wireLength;
+        }
+    }
+
+    /** The records of one tapped connection, in the order the tap saw them. */
     public static final class Connection {
         private final List<Record> records = new ArrayList<>();
-        private final CountDownLatch ended = new CountDownLatch(2);
+        private final AtomicInteger directionsLeft = new AtomicInteger(2);
 
+        /** A copy of the records so far. */
         public List<Record> records() {
             synchronized (records) {
                 return List.copyOf(records);
             }
         }
 
-        /** Waits until both directions have ended. */
-        public boolean awaitEnd(long seconds) throws InterruptedException {
-            return ended.await(seconds, TimeUnit.SECONDS);
+        /** Whether both directions have ended. */
+        public boolean finished() {
+            return directionsLeft.get() == 0;
         }
 
-        void add(Record record) {
-            synchronized (records) {
-                records.add(record);
+        /** Waits up to {@code seconds} for both directions to end; whether they did. */
+        public boolean awaitEnd(long seconds) throws InterruptedException {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+            while (!finished() && System.nanoTime() < deadline) {
+                TimeUnit.MILLISECONDS.sleep(5);
             }
+            return finished();
+        }
+
+        TlsRecordFramer framer(Direction direction) {
+            return new TlsRecordFramer(frame ->
+                    records.add(new Record(direction, frame.contentType(), frame.wireLength(), frame.nanos())));
+        }
+
+        @Override
+        public String toString() {
+            return records().toString();
         }
     }
 
-    private final int targetPort;
+    static final int QUIET_MILLIS = 300;
+
     private final ServerSocket server;
-    private final List<Connection> connections = new CopyOnWriteArrayList<>();
-    private final List<Socket> sockets = new CopyOnWriteArrayList<>();
+    private final CopyOnWriteArrayList<Socket> sockets = new CopyOnWriteArrayList<>();
+    private final List<Connection> connections = new ArrayList<>();
+    private volatile int targetPort;
+    private volatile long lastAcceptNanos = System.nanoTime();
 
     public TlsRecordTap(int targetPort) throws IOException {
         this.targetPort = targetPort;
@@ -62,92 +98,116 @@ public final class TlsRecordTap implements AutoCloseable {
         return server.getLocalPort();
     }
 
-    /** The connections tapped so far, in the order they were accepted. */
+    /** Sends connections accepted from now on to {@code port} on loopback. */
+    public void forwardTo(int port) {
+        targetPort = port;
+    }
+
+    /** The connections accepted so far and not yet taken ({@link #takeFinished}), oldest first. */
     public List<Connection> connections() {
-        return List.copyOf(connections);
+        synchronized (connections) {
+            return List.copyOf(connections);
+        }
+    }
+
+    /**
+     * Waits until at least {@code expected} connections were accepted, every one has ended both ways and none was
+     * accepted for {@value #QUIET_MILLIS} ms (one still in the accept backlog belongs to this batch), then hands them
+     * over (oldest first) and forgets them: the next call returns only later connections.
+     */
+    public List<Connection> takeFinished(int expected, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            synchronized (connections) {
+                if (connections.size() >= expected
+                        && connections.stream().allMatch(Connection::finished)
+                        && System.nanoTime() - lastAcceptNanos > TimeUnit.MILLISECONDS.toNanos(QUIET_MILLIS)) {
+                    List<Connection> taken = List.copyOf(connections);
+                    connections.clear();
+                    return taken;
+                }
+                if (System.nanoTime() > deadline) {
+                    long finished =
+                            connections.stream().filter(Connection::finished).count();
+                    throw new IllegalStateException("the tap saw " + connections.size() + " connections, " + finished
+                            + " finished, expected " + expected + " within " + timeout);
+                }
+            }
+            TimeUnit.MILLISECONDS.sleep(10);
+        }
     }
 
     private void acceptLoop() {
         while (!server.isClosed()) {
+            Socket client;
             try {
-                Socket client = server.accept();
-                Socket target = new Socket(InetAddress.getLoopbackAddress(), targetPort);
-                client.setTcpNoDelay(true);
-                target.setTcpNoDelay(true);
-                sockets.add(client);
-                sockets.add(target);
-                Connection connection = new Connection();
-                connections.add(connection);
-                pump(client, target, connection, true);
-                pump(target, client, connection, false);
+                client = server.accept();
             } catch (IOException closed) {
                 return;
             }
-        }
-    }
-
-    private static void pump(Socket from, Socket to, Connection connection, boolean fromClient) {
-        Thread pump = new Thread(
-                () -> {
-                    RecordParser parser = new RecordParser(connection, fromClient);
-                    byte[] buffer = new byte[64 * 1024];
-                    try (InputStream in = from.getInputStream()) {
-                        OutputStream out = to.getOutputStream();
-                        for (int n; (n = in.read(buffer)) > 0; ) {
-                            parser.feed(buffer, n);
-                            out.write(buffer, 0, n);
-                        }
-                        to.shutdownOutput();
-                    } catch (IOException gone) {
-                        try {
-                            to.close();
-                        } catch (IOException ignored) {
-                            // Closing after a failure: nothing left to tell.
-                        }
-                    } finally {
-                        connection.ended.countDown();
-                    }
-                },
-                "tls-record-tap-" + (fromClient ? "up" : "down"));
-        pump.setDaemon(true);
-        pump.start();
-    }
-
-    /** Finds record boundaries in one direction's byte stream: a 5-byte header gives each record's length. */
-    private static final class RecordParser {
-        private final Connection connection;
-        private final boolean fromClient;
-        private final byte[] header = new byte[5];
-        private int headerRead;
-        private int bodyLeft = -1;
-
-        RecordParser(Connection connection, boolean fromClient) {
-            this.connection = connection;
-            this.fromClient = fromClient;
-        }
-
-        void feed(byte[] bytes, int length) {
-            int i = 0;
-            while (i < length) {
-                if (bodyLeft < 0) {
-                    int n = Math.min(5 - headerRead, length - i);
-                    System.arraycopy(bytes, i, header, headerRead, n);
-                    headerRead += n;
-                    i += n;
-                    if (headerRead == 5) {
-                        headerRead = 0;
-                        bodyLeft = (header[3] & 0xFF) << 8 | header[4] & 0xFF;
-                        connection.add(new Record(fromClient, header[0] & 0xFF, 5 + bodyLeft, System.nanoTime()));
-                    }
-                } else {
-                    int n = Math.min(bodyLeft, length - i);
-                    i += n;
-                    bodyLeft -= n;
-                }
-                if (bodyLeft == 0) {
-                    bodyLeft = -1;
-                }
+            lastAcceptNanos = System.nanoTime();
+            Connection connection = new Connection();
+            synchronized (connections) {
+                connections.add(connection);
             }
+            sockets.add(client);
+            Socket target;
+            try {
+                target = new Socket(InetAddress.getLoopbackAddress(), targetPort);
+            } catch (IOException refused) {
+                closeQuietly(client);
+                connection.directionsLeft.set(0);
+                continue;
+            }
+            sockets.add(target);
+            Runnable ended = () -> {
+                if (connection.directionsLeft.decrementAndGet() == 0) {
+                    closeQuietly(client);
+                    closeQuietly(target);
+                    sockets.remove(client);
+                    sockets.remove(target);
+                }
+            };
+            start(() -> pump(client, target, connection, Direction.CLIENT, ended));
+            start(() -> pump(target, client, connection, Direction.SERVER, ended));
+        }
+    }
+
+    /** Copies {@code from} to {@code to} until EOF, noting each chunk's records before passing it on. */
+    private static void pump(Socket from, Socket to, Connection connection, Direction direction, Runnable ended) {
+        TlsRecordFramer framer = connection.framer(direction);
+        try {
+            InputStream in = from.getInputStream();
+            OutputStream out = to.getOutputStream();
+            byte[] buffer = new byte[32 * 1024];
+            int n;
+            while ((n = in.read(buffer)) >= 0) {
+                synchronized (connection.records) {
+                    framer.accept(buffer, 0, n, System.nanoTime());
+                }
+                out.write(buffer, 0, n);
+                out.flush();
+            }
+            to.shutdownOutput();
+        } catch (IOException broken) {
+            // A reset or an abort on either side: nothing more can flow either way.
+            closeQuietly(from);
+            closeQuietly(to);
+        }
+        ended.run();
+    }
+
+    private static void start(Runnable task) {
+        Thread thread = new Thread(task, "tls-record-tap");
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    private static void closeQuietly(Socket socket) {
+        try {
+            socket.close();
+        } catch (IOException ignored) {
+            // Already gone.
         }
     }
 
@@ -155,7 +215,7 @@ public final class TlsRecordTap implements AutoCloseable {
     public void close() throws IOException {
         server.close();
         for (Socket socket : sockets) {
-            socket.close();
+            closeQuietly(socket);
         }
     }
 }
