@@ -35,9 +35,8 @@ import org.jspecify.annotations.Nullable;
  * precedes its close_notify is still read through the popping layer: with TLS 1.3 and 1.2, on both engines.
  *
  * <p>Beside it: {@link RecordSizing} (plaintext per record), {@link HandshakeAccounting} (how each handshake ended),
- * {@link PendingPop} (writes held while our pop waits) and, on a shaped layer, the frames ({@code layer.shaping}).
- *
- * <p>All methods except {@link #status()} and {@link #depth()} run on the channel's event loop.
+ * {@link PendingPop} (writes held while our pop waits) and, on a shaped layer, the frames ({@code layer.shaping}). All
+ * methods except {@link #status()} and {@link #depth()} run on the channel's event loop.
  */
 public final class LayerStack {
 
@@ -316,8 +315,7 @@ public final class LayerStack {
             index = layers.indexOf(layer);
         }
         if (index != layers.size() - 1) {
-            // Closing every layer innermost first is a clean end; a close_notify under open inner layers is not (under
-            // one whose handshake never finished, it is a set-up given up, counted by that handshake).
+            // close_notify under open inner layers: a violation; under one still in its handshake: a set-up given up.
             for (int inner = index + 1; inner < layers.size(); inner++) {
                 Layer above = layers.get(inner);
                 if (!above.inboundClosed && above.handshaken()) {
@@ -365,8 +363,9 @@ public final class LayerStack {
     private void remove(Layer layer, Initiator initiator) {
         layer.closing();
         if (!layer.ownCloseSent()) {
-            // Data written to us but not flushed yet must be wrapped before the engine closes.
+            // Unflushed data is wrapped before the engine closes; a shaped layer outside pads our answer too.
             channel.flush();
+            layers.forEach(Layer::shapeNextBurst);
             layer.closeOutbound(channel.pipeline());
         }
         layer.removed = true;
@@ -375,8 +374,7 @@ public final class LayerStack {
         layer.detachShaper(channel.pipeline());
         channel.pipeline().remove(layer.handler());
         channel.pipeline().remove(layer.guardName());
-        // What was written while we waited for the peer's close_notify now goes out through the layer outside,
-        // after the popped layer's close_notify and in the order it was written.
+        // Writes held while we waited for the peer's close_notify now leave, in order, through the layer outside.
         pendingPop.release(layer);
         // An engine that answers close_notify by itself writes the answer without flushing it.
         channel.flush();
