@@ -1,6 +1,8 @@
 package dev.onionrelay.layer;
 
 import dev.onionrelay.layer.allow.AllowingTrustManager;
+import dev.onionrelay.layer.allow.JdkAccessDenied;
+import dev.onionrelay.layer.allow.OpenSslAccessDenied;
 import dev.onionrelay.layer.allow.PeerRefusedException;
 import dev.onionrelay.layer.shaping.ShapedAlpn;
 import dev.onionrelay.layer.shaping.ShapedFrames;
@@ -12,6 +14,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.WeakHashMap;
 import java.util.concurrent.RejectedExecutionException;
+import javax.net.ssl.SSLEngine;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLHandshakeException;
 
@@ -24,6 +27,9 @@ import javax.net.ssl.SSLHandshakeException;
  * read best side by side. Event loop only, like the stack.
  */
 final class HandshakeAccounting {
+
+    /** {@code no_application_protocol}, RFC 8446 section 6. */
+    private static final byte NO_APPLICATION_PROTOCOL = 120;
 
     /** Under the stack's name: where operators already look for (and filter) these lines. */
     private static final System.Logger LOG = System.getLogger(LayerStack.class.getName());
@@ -90,11 +96,16 @@ final class HandshakeAccounting {
             }
         }
         if (layer.spec().padding() && !ShapedAlpn.negotiated(layer.handler().engine())) {
-            // A peer that offers no ALPN at all passes the engines' own check: a shaped layer never carries its bytes.
-            reportFailure(
-                    layer,
-                    new SSLHandshakeException("no_application_protocol: the peer did not negotiate " + ShapedFrames.ALPN
-                            + " for a layer with padding on"));
+            // A peer that offered no ALPN, or (OpenSSL, JDK) another protocol, passes the engines' own check: the layer
+            // fails with the alert the contract names, sent where the engine can be made to (flushed before the close),
+            // and never carries a byte.
+            SSLEngine engine = layer.handler().engine();
+            String why = "the peer did not negotiate " + ShapedFrames.ALPN + " for a layer with padding on";
+            if (!JdkAccessDenied.sendNoApplicationProtocol(engine, why)) {
+                OpenSslAccessDenied.send(engine, NO_APPLICATION_PROTOCOL);
+            }
+            reportFailure(layer, new SSLHandshakeException("no_application_protocol: " + why));
+            channel.flush();
             channel.close();
             return;
         }

@@ -49,20 +49,26 @@ final class OnionTraffic implements AutoCloseable {
 
     private final Onions onions = new Onions();
     private final UnaryOperator<LayerSpec> outerLayer;
+    private final int depth;
     private final Relay exit;
     private int tapPort;
 
     OnionTraffic(int targetPort, UnaryOperator<LayerSpec> outerLayer) throws Exception {
+        this(targetPort, outerLayer, 2);
+    }
+
+    /** Tunnels of {@code depth} 2 (L0, L1), or 1 (L0 only: no inner handshake, no live event). */
+    OnionTraffic(int targetPort, UnaryOperator<LayerSpec> outerLayer, int depth) throws Exception {
         this.outerLayer = outerLayer;
+        this.depth = depth;
         onions.pki.ca("ca");
         onions.pki.leaf("hop", "ca");
+        List<LayerSpec> layers = new ArrayList<>(List.of(outerLayer.apply(Layers.server("L0", "hop"))));
+        if (depth == 2) {
+            layers.add(Layers.server("L1", "hop"));
+        }
         // Minimum depth 1, so that the inner layer can be popped; the wire is the same as at minimum depth 2.
-        exit = onions.relay(
-                "exit",
-                targetPort,
-                List.of(outerLayer.apply(Layers.server("L0", "hop")), Layers.server("L1", "hop")),
-                List.of(),
-                Onions.options(1, 0));
+        exit = onions.relay("exit", targetPort, layers, List.of(), Onions.options(1, 0));
     }
 
     /** The exit's port: where the tap must forward. */
@@ -80,7 +86,9 @@ final class OnionTraffic implements AutoCloseable {
                 "entry",
                 tapPort,
                 List.of(),
-                List.of(outerLayer.apply(tls13Client("L0")), tls13Client("L1")),
+                depth == 2
+                        ? List.of(outerLayer.apply(tls13Client("L0")), tls13Client("L1"))
+                        : List.of(outerLayer.apply(tls13Client("L0"))),
                 Onions.options(0, 1));
     }
 

@@ -27,12 +27,14 @@ public final class JdkAccessDenied {
     private static final @Nullable Field CONTEXT;
     private static final @Nullable Method FATAL;
     private static final @Nullable Object ACCESS_DENIED;
+    private static final @Nullable Object NO_APPLICATION_PROTOCOL;
     private static final @Nullable Throwable UNAVAILABLE;
 
     static {
         Field context = null;
         Method fatal = null;
         Object denied = null;
+        Object noProtocol = null;
         Throwable cause = null;
         try {
             Class<?> engine = Class.forName("sun.security.ssl.SSLEngineImpl");
@@ -42,6 +44,9 @@ public final class JdkAccessDenied {
             for (Object constant : alert.getEnumConstants()) {
                 if (((Enum<?>) constant).name().equals("ACCESS_DENIED")) {
                     denied = constant;
+                }
+                if (((Enum<?>) constant).name().equals("NO_APPLICATION_PROTOCOL")) {
+                    noProtocol = constant;
                 }
             }
             if (denied == null) {
@@ -53,11 +58,13 @@ public final class JdkAccessDenied {
             context = null;
             fatal = null;
             denied = null;
+            noProtocol = null;
             cause = e;
         }
         CONTEXT = context;
         FATAL = fatal;
         ACCESS_DENIED = denied;
+        NO_APPLICATION_PROTOCOL = noProtocol;
         UNAVAILABLE = cause;
     }
 
@@ -78,13 +85,28 @@ public final class JdkAccessDenied {
      * answers false) for an engine that is not the JDK's or when this is not {@link #available()}.
      */
     static boolean send(@Nullable SSLEngine engine, String why) {
-        if (!available() || engine == null || !CONTEXT.getDeclaringClass().isInstance(engine)) {
+        return send(engine, ACCESS_DENIED, why);
+    }
+
+    /**
+     * Fails {@code engine}'s connection with {@code no_application_protocol} after a handshake it let finish (a shaped
+     * layer whose peer negotiated no ALPN): the alert waits in the engine for the next flush. False as {@link #send}.
+     */
+    public static boolean sendNoApplicationProtocol(@Nullable SSLEngine engine, String why) {
+        return send(engine, NO_APPLICATION_PROTOCOL, why);
+    }
+
+    private static boolean send(@Nullable SSLEngine engine, @Nullable Object alert, String why) {
+        if (!available()
+                || alert == null
+                || engine == null
+                || !CONTEXT.getDeclaringClass().isInstance(engine)) {
             return false;
         }
         try {
             // fatal() sends the alert, closes the engine and returns the exception it wants thrown: the caller throws
             // its own refusal instead, which the engine then finds already answered.
-            FATAL.invoke(CONTEXT.get(engine), ACCESS_DENIED, why);
+            FATAL.invoke(CONTEXT.get(engine), alert, why);
             return true;
         } catch (ReflectiveOperationException | RuntimeException e) {
             return false;

@@ -57,6 +57,14 @@ public final class OpenSslAccessDenied {
      * engine, one already freed, or when this is not {@link #available()}.
      */
     static boolean send(@Nullable SSLEngine engine) {
+        return send(engine, ACCESS_DENIED);
+    }
+
+    /**
+     * The same with another alert ({@code alert}, its RFC 8446 code): a shaped layer whose peer negotiated no ALPN gets
+     * {@code no_application_protocol} (120) after a handshake the engine let finish.
+     */
+    public static boolean send(@Nullable SSLEngine engine, byte alert) {
         MethodHandle send = Native.SEND;
         if (send == null || !(engine instanceof io.netty.handler.ssl.ReferenceCountedOpenSslEngine openSsl)) {
             return false;
@@ -70,7 +78,7 @@ public final class OpenSslAccessDenied {
             }
             try {
                 // 1: sent; -1: queued behind pending output or refused after another fatal alert.
-                return (int) send.invokeExact(ssl, ACCESS_DENIED) != 0;
+                return (int) send.invokeExact(ssl, alert) != 0;
             } catch (Throwable e) {
                 return false;
             }
