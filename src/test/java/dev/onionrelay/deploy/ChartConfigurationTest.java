@@ -9,13 +9,12 @@ import dev.onionrelay.credential.Credential;
 import dev.onionrelay.credential.PemCodec;
 import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.EchoServer;
+import dev.onionrelay.support.FixedPorts;
 import dev.onionrelay.support.RunningService;
 import dev.onionrelay.support.Scenario;
 import dev.onionrelay.support.TestPki;
 import dev.onionrelay.support.Traffic;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -159,8 +158,6 @@ class ChartConfigurationTest {
     }
 
     private static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return socket.getLocalPort();
-        }
+        return FixedPorts.free();
     }
 }

@@ -6,15 +6,14 @@ import static org.awaitility.Awaitility.await;
 import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.ApiClient.Response;
 import dev.onionrelay.support.EchoServer;
+import dev.onionrelay.support.FixedPorts;
 import dev.onionrelay.support.Fleet;
 import dev.onionrelay.support.PgCluster;
 import dev.onionrelay.support.Scenario;
 import dev.onionrelay.support.ScriptedPeer;
 import java.io.IOException;
 import java.io.InputStream;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -360,8 +359,6 @@ class AnyInstanceAnswersTest {
     }
 
     private static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return socket.getLocalPort();
-        }
+        return FixedPorts.free();
     }
 }

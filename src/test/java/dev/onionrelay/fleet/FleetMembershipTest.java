@@ -7,6 +7,7 @@ import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.ApiClient.Response;
 import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.Fleet;
+import dev.onionrelay.support.LocalServers;
 import dev.onionrelay.support.PgCluster;
 import dev.onionrelay.support.Scenario;
 import java.io.IOException;
@@ -316,11 +317,7 @@ class FleetMembershipTest {
     }
 
     private static int freePort() {
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return socket.getLocalPort();
-        } catch (IOException e) {
-            throw new java.io.UncheckedIOException(e);
-        }
+        return LocalServers.freePort();
     }
 
     record Echo(long sent, long received, String sentSha256, String receivedSha256) {}

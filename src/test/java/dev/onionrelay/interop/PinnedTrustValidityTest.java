@@ -15,13 +15,13 @@ import dev.onionrelay.relay.Relay;
 import dev.onionrelay.relay.RelayObserver;
 import dev.onionrelay.relay.RelaySpec;
 import dev.onionrelay.relay.Transport;
+import dev.onionrelay.support.FixedPorts;
 import dev.onionrelay.support.Layers;
 import dev.onionrelay.support.Onions;
 import dev.onionrelay.support.OpenSsl;
 import dev.onionrelay.support.Scenario;
 import java.io.InputStream;
 import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -94,10 +94,7 @@ class PinnedTrustValidityTest {
             Assumptions.assumeTrue(
                     provider != TlsProvider.OPENSSL || io.netty.handler.ssl.OpenSsl.isAvailable(),
                     "netty-tcnative is not available here");
-            int port;
-            try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-                port = free.getLocalPort();
-            }
+            int port = FixedPorts.free();
             server = new ProcessBuilder(
                             "openssl",
                             "s_server",

@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.ApiClient.Response;
 import dev.onionrelay.support.EchoServer;
+import dev.onionrelay.support.FixedPorts;
 import dev.onionrelay.support.HaproxyProcess;
 import dev.onionrelay.support.LeakCheck;
 import dev.onionrelay.support.RunningService;
@@ -164,10 +165,7 @@ class ProxyChainTest {
 
     @Test
     void aProxyThatCannotReachTheTargetFailsTheTunnelUnderItsReason() throws Exception {
-        int closedPort;
-        try (ServerSocket unused = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            closedPort = unused.getLocalPort();
-        }
+        int closedPort = FixedPorts.free();
         int port = relay(Map.of(
                 "name",
                 "squid-refuses",

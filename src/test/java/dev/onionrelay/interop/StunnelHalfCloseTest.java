@@ -8,6 +8,7 @@ import dev.onionrelay.credential.Credential;
 import dev.onionrelay.credential.PemCodec;
 import dev.onionrelay.relay.HalfClose;
 import dev.onionrelay.relay.Relay;
+import dev.onionrelay.support.FixedPorts;
 import dev.onionrelay.support.Layers;
 import dev.onionrelay.support.Onions;
 import dev.onionrelay.support.Scenario;
@@ -205,9 +206,7 @@ class StunnelHalfCloseTest {
     }
 
     private static int freePort() throws IOException {
-        try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return probe.getLocalPort();
-        }
+        return FixedPorts.free();
     }
 
     /** stunnel4 from Debian; in CI a missing one fails, elsewhere the test is skipped with the way to install it. */

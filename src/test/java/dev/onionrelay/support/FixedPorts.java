@@ -5,6 +5,8 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -13,20 +15,31 @@ import java.util.concurrent.ThreadLocalRandom;
  *
  * <p>Taken below the kernel's ephemeral range on purpose: a port from {@code new ServerSocket(0)} comes from that range,
  * and between the check and the relay's bind any outgoing connection of the test (a hundred concurrent HTTP clients,
- * say) can be given it as its local port, and the bind then fails. Below the range only a listener can take it.
+ * say) can be given it as its local port, and the bind then fails. Below the range only a listener can take it. The
+ * same holds for a port handed to another process ({@code --server.port=…} of a service JVM, a PostgreSQL or Squid
+ * port): in CI such a port from the ephemeral range was once taken before the process bound it ("Identify and stop the
+ * process that's listening on port 34591"). A port is handed out once per test JVM, so two tests starting servers at
+ * the same moment cannot be given the same one.
  */
 public final class FixedPorts {
 
     private static final int LOWEST = 10_000;
 
+    private static final Set<Integer> HANDED_OUT = ConcurrentHashMap.newKeySet();
+
     private FixedPorts() {}
+
+    /** A port free on every address right now (a wildcard bind succeeds), outside the ephemeral range. */
+    public static int free() throws IOException {
+        return freeOnAll("0.0.0.0");
+    }
 
     /** A port that is free on every one of {@code addresses} right now, and outside the ephemeral range. */
     public static int freeOnAll(String... addresses) throws IOException {
         int below = ephemeralLow();
         for (int tries = 0; tries < 1_000; tries++) {
             int port = ThreadLocalRandom.current().nextInt(LOWEST, below);
-            if (freeOnEvery(port, addresses)) {
+            if (freeOnEvery(port, addresses) && HANDED_OUT.add(port)) {
                 return port;
             }
         }

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.fail;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,10 +38,10 @@ public final class LocalServers {
         throw new IllegalStateException(message);
     }
 
-    /** A loopback port free right now. */
+    /** A port free right now, for a server the test starts in another process (see {@link FixedPorts}). */
     public static int freePort() {
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return socket.getLocalPort();
+        try {
+            return FixedPorts.free();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
