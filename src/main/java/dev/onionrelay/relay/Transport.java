@@ -2,7 +2,6 @@ package dev.onionrelay.relay;
 
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollIoHandler;
@@ -64,8 +63,11 @@ public record Transport(
         return new Transport("nio", NioIoHandler.newFactory(), NioServerSocketChannel.class, NioSocketChannel.class);
     }
 
+    /**
+     * Event loops of this transport, each running its queued tasks for at most {@link EventLoops#TASK_QUANTUM} before
+     * it reads its sockets again.
+     */
     public EventLoopGroup newGroup(int threads, String namePrefix) {
-        return new MultiThreadIoEventLoopGroup(
-                threads, new io.netty.util.concurrent.DefaultThreadFactory(namePrefix, true), ioHandlerFactory);
+        return new EventLoops(threads, namePrefix, ioHandlerFactory);
     }
 }

@@ -13,6 +13,7 @@ import java.net.InetSocketAddress;
 import java.time.Instant;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
@@ -42,7 +43,13 @@ public final class Tunnel {
 
     private static final AtomicLong SEQUENCE = new AtomicLong();
 
-    private final String id = UUID.randomUUID().toString();
+    /**
+     * A random (version 4) UUID from the event loop's own generator: ids name tunnels, they guard nothing (every call
+     * that takes one needs the admin token), and {@code UUID.randomUUID} draws from the process-wide SecureRandom,
+     * whose lock every connection of a flood took on every event loop at once.
+     */
+    private final String id = randomUuid().toString();
+
     private final long sequence = SEQUENCE.incrementAndGet();
     private final Relay relay;
     /** The revision of the relay's definition this tunnel was accepted under; the only one it reads. */
@@ -108,6 +115,13 @@ public final class Tunnel {
 
     public String id() {
         return id;
+    }
+
+    static UUID randomUuid() {
+        ThreadLocalRandom random = ThreadLocalRandom.current();
+        long high = (random.nextLong() & ~0xF000L) | 0x4000L; // version 4
+        long low = (random.nextLong() & ~(0xC000L << 48)) | (0x8000L << 48); // IETF variant
+        return new UUID(high, low);
     }
 
     /** The order tunnels were accepted in (they are listed in it). */

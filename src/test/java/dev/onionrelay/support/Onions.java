@@ -22,7 +22,7 @@ import java.util.UUID;
 /** An engine plus the PKI to build relays on loopback in tests, without Spring. */
 public final class Onions implements AutoCloseable {
 
-    public final TestPki pki = new TestPki();
+    public final TestPki pki;
     public final OnionEngine engine;
     private final TlsContexts contexts;
     private final List<Relay> relays = new ArrayList<>();
@@ -52,6 +52,15 @@ public final class Onions implements AutoCloseable {
     }
 
     public Onions(ProviderChoice provider, RelayObserver observer, OnionEngine.Settings settings) {
+        this(new TestPki(), provider, observer, settings);
+    }
+
+    /**
+     * An engine of its own on the same PKI as another: a relay in another process, as an entry relay is in production
+     * (its event loops are not the ones of the relay it dials).
+     */
+    public Onions(TestPki pki, ProviderChoice provider, RelayObserver observer, OnionEngine.Settings settings) {
+        this.pki = pki;
         engine = new OnionEngine(dev.onionrelay.relay.Transport.preferred(), 2, provider, observer, settings);
         contexts = new TlsContexts(pki, provider);
     }
