@@ -1,8 +1,8 @@
 package dev.onionrelay.layer;
 
 import dev.onionrelay.layer.allow.AllowingTrustManager;
-import dev.onionrelay.layer.allow.JdkAccessDenied;
-import dev.onionrelay.layer.allow.OpenSslAccessDenied;
+import dev.onionrelay.layer.allow.JdkFatalAlerts;
+import dev.onionrelay.layer.allow.OpenSslFatalAlerts;
 import dev.onionrelay.layer.allow.PeerRefusedException;
 import dev.onionrelay.layer.shaping.ShapedAlpn;
 import dev.onionrelay.layer.shaping.ShapedFrames;
@@ -101,8 +101,8 @@ final class HandshakeAccounting {
             // and never carries a byte.
             SSLEngine engine = layer.handler().engine();
             String why = "the peer did not negotiate " + ShapedFrames.ALPN + " for a layer with padding on";
-            if (!JdkAccessDenied.sendNoApplicationProtocol(engine, why)) {
-                OpenSslAccessDenied.send(engine, NO_APPLICATION_PROTOCOL);
+            if (!JdkFatalAlerts.sendNoApplicationProtocol(engine, why)) {
+                OpenSslFatalAlerts.send(engine, NO_APPLICATION_PROTOCOL);
             }
             reportFailure(layer, new SSLHandshakeException("no_application_protocol: " + why));
             channel.flush();

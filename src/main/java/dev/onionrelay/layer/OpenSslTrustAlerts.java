@@ -36,7 +36,7 @@ final class OpenSslTrustAlerts extends X509ExtendedTrustManager {
             case "certificate_revoked" -> CertificateVerifier.X509_V_ERR_CERT_REVOKED;
             case "bad_certificate" -> CertificateVerifier.X509_V_ERR_CERT_REJECTED;
             // BoringSSL has no code for access_denied (SSL_alert_from_verify_result): "certificate rejected" is the
-            // nearest it sends, bad_certificate. Where OpenSslAccessDenied is available, access_denied went out
+            // nearest it sends, bad_certificate. Where OpenSslFatalAlerts is available, access_denied went out
             // before this, and BoringSSL sends no second alert.
             case "access_denied" -> CertificateVerifier.X509_V_ERR_CERT_REJECTED;
             case "unsupported_certificate" -> CertificateVerifier.X509_V_ERR_INVALID_PURPOSE;

@@ -188,7 +188,7 @@ public final class TlsContexts {
      * no key material for them; docs/BENCHMARKS.md), and not for TLS 1.3 with only some of its suites: BoringSSL does not
      * let TLS 1.3 suites be chosen, so a layer that asks for AES-256 only (the {@code strict} profile) would still
      * accept AES-128. Nor for a layer with {@code allow} where the engine cannot send {@code access_denied} (Java 17 to
-     * 21: {@link dev.onionrelay.layer.allow.OpenSslAccessDenied}).
+     * 21: {@link dev.onionrelay.layer.allow.OpenSslFatalAlerts}).
      */
     static boolean openSslCarries(LayerSpec spec, KeyMaterial.Identity identity) {
         if (identity != null) {
@@ -198,7 +198,7 @@ public final class TlsContexts {
             }
         }
         if (spec.allow() != null && !AllowingTrustManager.sendsAccessDenied(TlsProvider.OPENSSL)) {
-            // A refused peer must get access_denied, which needs Java 22+ on OpenSSL (OpenSslAccessDenied).
+            // A refused peer must get access_denied, which needs Java 22+ on OpenSSL (OpenSslFatalAlerts).
             return false;
         }
         return spec.ciphers().isEmpty()

@@ -5,7 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.onionrelay.layer.Side;
 import dev.onionrelay.layer.TlsProvider;
-import dev.onionrelay.layer.allow.OpenSslAccessDenied;
+import dev.onionrelay.layer.allow.OpenSslFatalAlerts;
 import dev.onionrelay.relay.Relay;
 import dev.onionrelay.relay.RelayObserver;
 import dev.onionrelay.support.EchoServer;
@@ -82,7 +82,7 @@ class ShapedAlpnTest {
         // BoringSSL through netty-tcnative lets that handshake finish (it cannot refuse an ALPN mismatch); the relay
         // then sends the alert where its native alert call is available (Java 22+) and closes before a byte passes.
         // (s_client without ALPN leaves at its stdin's end, before a post-handshake alert: not asserted for it.)
-        if (provider == TlsProvider.JDK || OpenSslAccessDenied.available()) {
+        if (provider == TlsProvider.JDK || OpenSslFatalAlerts.available()) {
             assertThat(otherProtocol.output())
                     .as("the alert the client received")
                     .containsIgnoringCase("alert no application protocol");

@@ -49,7 +49,7 @@ public final class ServiceProcess implements AutoCloseable {
                 java.toString(),
                 // As the image's entry point: Java 22+ would warn about Netty's native library (17 accepts it too).
                 "--enable-native-access=ALL-UNNAMED",
-                // As the image's entry point: the JDK engine's access_denied alert (layer/allow/JdkAccessDenied).
+                // As the image's entry point: the JDK engine's access_denied alert (layer/allow/JdkFatalAlerts).
                 "--add-opens=java.base/sun.security.ssl=ALL-UNNAMED",
                 // Start-up speed only; the service behaves the same.
                 "-XX:TieredStopAtLevel=1",

@@ -16,7 +16,7 @@ import org.jspecify.annotations.Nullable;
 /**
  * A layer's trust followed by its {@code allow}: the peer's chain is verified first (the trust manager wrapped here),
  * then its leaf certificate is checked against the layer's {@link PeerPolicy}. A refused peer gets the
- * {@code access_denied} alert (see {@link JdkAccessDenied}) and one log line naming where and whom; the handshake
+ * {@code access_denied} alert (see {@link JdkFatalAlerts}) and one log line naming where and whom; the handshake
  * fails with a {@link PeerRefusedException}, counted as {@code access_denied}.
  *
  * <p>Runs inside the handshake step that received the certificate, on the event loop: the policy's work is bounded
@@ -56,12 +56,12 @@ public final class AllowingTrustManager extends X509ExtendedTrustManager {
 
     /**
      * Whether a peer refused on {@code provider}'s engine gets {@code access_denied} here: on the JDK with {@link
-     * JdkAccessDenied}, on OpenSSL with {@link OpenSslAccessDenied} (Java 22 and later).
+     * JdkFatalAlerts}, on OpenSSL with {@link OpenSslFatalAlerts} (Java 22 and later).
      */
     public static boolean sendsAccessDenied(TlsProvider provider) {
         return switch (provider) {
-            case JDK -> JdkAccessDenied.available();
-            case OPENSSL -> OpenSslAccessDenied.available();
+            case JDK -> JdkFatalAlerts.available();
+            case OPENSSL -> OpenSslFatalAlerts.available();
         };
     }
 
@@ -95,8 +95,8 @@ public final class AllowingTrustManager extends X509ExtendedTrustManager {
         String line = "peer refused: " + where + " " + peer + " reason=access_denied why=" + why;
         LOG.log(System.Logger.Level.WARNING, line);
         AUDIT.log(System.Logger.Level.INFO, line);
-        if (!JdkAccessDenied.send(engine, "peer not allowed")) {
-            OpenSslAccessDenied.send(engine);
+        if (!JdkFatalAlerts.send(engine, "peer not allowed")) {
+            OpenSslFatalAlerts.send(engine);
         }
         return new PeerRefusedException("peer not allowed by this layer's allow (" + why + "): " + peer);
     }

@@ -33,7 +33,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * ingress layer, the peer certificate ({@code CN=peer}, DNS {@code peer.svc.example}, IP 127.0.0.1, URI {@code
  * spiffe://test.example/ns/web/sa/peer}) presented by the other side. A refused peer is counted as {@code
  * access_denied} by the layer that refused it; the other side receives {@code access_denied} from the JDK engine, and
- * from BoringSSL where the runtime is Java 22+ (OpenSslAccessDenied; run the suite on Java 25 to see it), else {@code
+ * from BoringSSL where the runtime is Java 22+ (OpenSslFatalAlerts; run the suite on Java 25 to see it), else {@code
  * bad_certificate}, since BoringSSL alone has no way to send it. Organizational
  * units are matched by the same code as common names (PeerPolicyTest); the development CA issues no OU.
  */
@@ -45,7 +45,7 @@ class AllowListKindsTest {
             TlsProvider.JDK,
             "access_denied",
             TlsProvider.OPENSSL,
-            OpenSslAccessDenied.available() ? "access_denied" : "bad_certificate");
+            OpenSslFatalAlerts.available() ? "access_denied" : "bad_certificate");
 
     final Map<TlsProvider, Onions> engines = new java.util.EnumMap<>(TlsProvider.class);
     EchoServer echo;

@@ -55,7 +55,7 @@ class SpiffeAllowTest {
     @BeforeAll
     void setUp() throws Exception {
         // The JDK engine: with onion.tls.provider=auto a layer with allow runs there on Java 17 to 21, the test's
-        // runtime; the OpenSSL engine's answer on Java 25 is covered by OpenSslAccessDeniedTest.
+        // runtime; the OpenSSL engine's answer on Java 25 is covered by OpenSslFatalAlertsTest.
         onions = new Onions(TlsProvider.JDK, new RelayObserver() {
             @Override
             public void handshakeFailed(Relay relay, Side side, String layer, String reason, SocketAddress peer) {

@@ -11,7 +11,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * How {@link OpenSslAccessDenied} finds BoringSSL's {@code SSL_send_fatal_alert} in this process's netty-tcnative,
+ * How {@link OpenSslFatalAlerts} finds BoringSSL's {@code SSL_send_fatal_alert} in this process's netty-tcnative,
  * without calling it: this process's memory is read through {@code /proc/self/mem}, which needs no Java 22, so the
  * check runs on the suite's Java 17 too. A library whose loaded code is not the image read is refused.
  */

@@ -6,7 +6,8 @@ import javax.net.ssl.SSLEngine;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Sends the {@code access_denied} alert from the JDK's TLS engine, which has no public way to choose an alert: a trust
+ * Sends a fatal alert ({@code access_denied} for a refused peer, {@code no_application_protocol} for a shaped layer
+ * whose peer did not negotiate shaping) from the JDK's TLS engine, which has no public way to choose an alert: a trust
  * manager's {@code CertificateException} always becomes {@code certificate_unknown} (or a reason of its cause), never
  * {@code access_denied}. Measured on JDK 17, TLS 1.3 and 1.2: calling the engine's own {@code
  * TransportContext.fatal(Alert.ACCESS_DENIED, ...)} from inside the trust manager queues that alert (encrypted under
@@ -18,11 +19,11 @@ import org.jspecify.annotations.Nullable;
  * peer gets {@code certificate_unknown} instead; the handshake statistics still say {@code access_denied}.
  *
  * <p>BoringSSL (the OpenSSL engine) picks the alert from the X.509 error code the trust manager's failure maps to
- * ({@code SSL_alert_from_verify_result}), and no code maps to {@code access_denied}: {@link OpenSslAccessDenied} sends
+ * ({@code SSL_alert_from_verify_result}), and no code maps to {@code access_denied}: {@link OpenSslFatalAlerts} sends
  * it there on Java 22+; on older runtimes {@code onion.tls.provider=auto} runs layers with {@code allow} on the JDK
  * engine for that reason.
  */
-public final class JdkAccessDenied {
+public final class JdkFatalAlerts {
 
     private static final @Nullable Field CONTEXT;
     private static final @Nullable Method FATAL;
@@ -68,7 +69,7 @@ public final class JdkAccessDenied {
         UNAVAILABLE = cause;
     }
 
-    private JdkAccessDenied() {}
+    private JdkFatalAlerts() {}
 
     /** Whether the JDK engine can be made to send {@code access_denied} here. */
     public static boolean available() {

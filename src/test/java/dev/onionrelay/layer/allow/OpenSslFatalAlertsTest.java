@@ -41,7 +41,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 /**
  * Issue 26 on the runtime the image ships (Java 25) with the default engine choice {@code auto}: a layer with {@code
  * allow} runs on the OpenSSL engine like every other layer (so {@code allow} costs no change of engine, acceptance 5),
- * and a peer it refuses still gets {@code access_denied} on the wire (OpenSslAccessDenied), as Python's {@code ssl} and
+ * and a peer it refuses still gets {@code access_denied} on the wire (OpenSslFatalAlerts), as Python's {@code ssl} and
  * {@code openssl s_client} report it, over TLS 1.3 and 1.2, with a certificate it does not allow or with none.
  *
  * <p>The service runs in its own JVM on a Java 22+ runtime (the test's own when it is one, else Temurin 25 where the
@@ -49,7 +49,7 @@ import org.junit.jupiter.params.provider.CsvSource;
  */
 @Scenario
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class OpenSslAccessDeniedTest {
+class OpenSslFatalAlertsTest {
 
     static final String FRONTEND = "spiffe://test.example/ns/web/sa/frontend";
 
@@ -155,7 +155,7 @@ class OpenSslAccessDeniedTest {
         Path log = dir.resolve("switched-off.log");
         try (ServiceProcess off = new ServiceProcess(state, log)
                 .withJava(java22())
-                .withJvmArgs("-D" + OpenSslAccessDenied.SWITCH + "=false")) {
+                .withJvmArgs("-D" + OpenSslFatalAlerts.SWITCH + "=false")) {
             off.start();
             int gate = openGate(off.api());
             try (SSLSocket socket =
@@ -177,7 +177,7 @@ class OpenSslAccessDeniedTest {
             assertThat(Files.readString(log))
                     .contains(
                             "layers with allow run on the JDK engine",
-                            "switched off by -D" + OpenSslAccessDenied.SWITCH);
+                            "switched off by -D" + OpenSslFatalAlerts.SWITCH);
         }
     }
 

@@ -7,7 +7,8 @@ import javax.net.ssl.SSLEngine;
 import org.jspecify.annotations.Nullable;
 
 /**
- * Sends the {@code access_denied} alert from Netty's OpenSSL engine (BoringSSL in netty-tcnative), which offers no way
+ * Sends a fatal alert ({@code access_denied} for a refused peer, {@code no_application_protocol} for a shaped layer
+ * whose peer did not negotiate shaping) from Netty's OpenSSL engine (BoringSSL in netty-tcnative), which offers no way
  * to choose an alert: tcnative turns a trust manager's failure into an X.509 error code and BoringSSL's {@code
  * SSL_alert_from_verify_result} turns that into the alert, and no code gives {@code access_denied} (its table gives
  * {@code unknown_ca}, {@code bad_certificate}, {@code decrypt_error}, {@code certificate_expired}, {@code
@@ -25,9 +26,9 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>{@link #available()} is false on Java 17 to 21, on a platform where the library cannot be read, or when the
  * loaded library is not the image it was read from; then {@code onion.tls.provider=auto} runs layers with {@code
- * allow} on the JDK engine (see {@link JdkAccessDenied}), which costs more per handshake.
+ * allow} on the JDK engine (see {@link JdkFatalAlerts}), which costs more per handshake.
  */
-public final class OpenSslAccessDenied {
+public final class OpenSslFatalAlerts {
 
     /**
      * The system property that turns the native call off ({@code -Donion.tls.openssl-access-denied=false}): layers with
@@ -39,7 +40,7 @@ public final class OpenSslAccessDenied {
     /** {@code SSL_AD_ACCESS_DENIED}, RFC 8446 section 6. */
     static final byte ACCESS_DENIED = 49;
 
-    private OpenSslAccessDenied() {}
+    private OpenSslFatalAlerts() {}
 
     /** Whether the OpenSSL engine can be made to send {@code access_denied} here. */
     public static boolean available() {
@@ -110,7 +111,7 @@ public final class OpenSslAccessDenied {
             }
             SEND = send;
             UNAVAILABLE = cause;
-            System.getLogger(OpenSslAccessDenied.class.getName())
+            System.getLogger(OpenSslFatalAlerts.class.getName())
                     .log(
                             System.Logger.Level.INFO,
                             cause == null
