@@ -97,6 +97,9 @@ public final class Bench {
         if (options.phases.contains("allow")) {
             allowCost();
         }
+        if (options.phases.contains("shaping")) {
+            shapingCost(payload);
+        }
         if (options.phases.contains("latency")) {
             latency(payload);
         }
@@ -373,6 +376,29 @@ public final class Bench {
             }
         }
         report.allowCost(results, onions);
+    }
+
+    /**
+     * Issue 27: what {@code padding: "on"} on the outer layer costs against the same onion without, in the same
+     * processes (bytes on the wire, set-up round trips, set-up and bulk CPU), for the judged configurations.
+     */
+    private void shapingCost(Load.Payload payload) throws Exception {
+        say("shaping: padding on/off on the outer layer at depth 1-" + Math.min(2, options.maxDepth()) + "; "
+                + options.shapingTunnels + " tunnels of each for a 1 MiB echo's bytes and for set-up round trips ("
+                + options.shapingDelayMillis + " ms each way on the entry-exit connection), " + options.runs
+                + " set-up runs and " + options.shapingRuns + " bulk runs of " + options.shapingMib
+                + " MiB each, alternating");
+        List<ShapingCost.Result> results = new ArrayList<>();
+        for (Contender.Onion onion : Report.judged(onions)) {
+            for (ShapingCost.Twins twins : ShapingCost.configure(onion, Math.min(2, options.maxDepth()), sinkPort)) {
+                toClose.add(twins.plain().tap());
+                toClose.add(twins.shaped().tap());
+                ShapingCost.Result r = ShapingCost.measure(onion, twins, options, payload);
+                results.add(r);
+                say("  " + ShapingCost.format(r));
+            }
+        }
+        report.shapingCost(results, options);
     }
 
     private void latency(Load.Payload payload) throws Exception {
