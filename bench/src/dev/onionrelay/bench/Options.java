@@ -30,7 +30,7 @@ final class Options {
                                       padding "on" against "off" on the outer layer, depth 1 and 2, first
                                       configuration (and its [compare] twin) only (issue 27)
               --shaping-mib N         MiB per bulk run of the shaping phase, a power of two (default 512)
-              --shaping-runs R        bulk runs of each twin in the shaping phase, alternating (default 5)
+              --shaping-runs R        bulk runs of each twin in the shaping phase, alternating (default 7)
               --shaping-tunnels N     tunnels of each twin for the shaping phase's byte count and set-up round
                                       trips (default 10)
               --shaping-delay-ms D    delay each way on the entry-exit connection while the shaping phase
@@ -69,7 +69,7 @@ final class Options {
     int slowTunnels = 100;
     List<String> phases = List.of("throughput", "setup", "allow", "shaping", "latency", "memory", "slow");
     long shapingMib = 512;
-    int shapingRuns = 5;
+    int shapingRuns = 7;
     int shapingTunnels = 10;
     int shapingDelayMillis = 25;
     String keyType = "ec";
