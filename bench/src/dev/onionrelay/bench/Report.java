@@ -283,7 +283,7 @@ final class Report {
                     String.format(Locale.ROOT, "%.3fx", r.bulkCpuRatio()),
                     String.format(Locale.ROOT, "%.2fx", ShapingCost.median(r.bulkRunRatios())), runs));
             layerNotes.add(label + " depth " + r.depth() + " (relays on " + r.java() + "), shaped tunnel: "
-                    + r.layers());
+                    + r.layers() + "; " + r.warmedUp());
             targets.add(String.format(Locale.ROOT, "%s  issue 27: depth-%d bytes on the wire for a 1 MiB echo, "
                             + "shaped <= %.2fx unshaped: %s worst tunnel %.4fx (mean %.4fx, %.0f vs %.0f bytes)",
                     r.worstBytesRatio() <= ShapingCost.BYTES_WANTED ? "PASS" : "FAIL", r.depth(),

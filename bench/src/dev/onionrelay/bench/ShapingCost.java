@@ -91,7 +91,7 @@ final class ShapingCost {
             double roundTripMillis, List<Double> plainSetupMillis, List<Double> shapedSetupMillis,
             List<Integer> plainFlights, List<Integer> shapedFlights, List<Double> plainSetupCpu,
             List<Double> shapedSetupCpu, List<Double> plainBulkCpu, List<Double> shapedBulkCpu, String layers,
-            String java) {
+            String java, String warmedUp) {
 
         /** Mean bytes up (entry to exit), down, both, records up and down, of the tunnels of one kind. */
         static double[] mean(List<long[]> bytes) {
@@ -167,7 +167,7 @@ final class ShapingCost {
     static Result measure(Contender.Onion onion, Twins twins, Options options, Load.Payload payload) throws Exception {
         String layers = verifyShaping(onion, twins);
         List<Long> pids = onion.pids(twins.depth());
-        warmUp(twins, options, payload, pids);
+        String warmedUp = warmUp(twins, options, payload, pids);
 
         List<long[]> plainBytes = new ArrayList<>();
         List<long[]> shapedBytes = new ArrayList<>();
@@ -230,7 +230,7 @@ final class ShapingCost {
         }
         return new Result(onion, twins.depth(), plainBytes, shapedBytes, 2.0 * options.shapingDelayMillis, plainSetup,
                 shapedSetup, plainFlights, shapedFlights, plainSetupCpu, shapedSetupCpu, plainBulk, shapedBulk,
-                layers, Cpu.javaVersion(onion.entry.pid()));
+                layers, Cpu.javaVersion(onion.entry.pid()), warmedUp);
     }
 
     /**
@@ -271,11 +271,14 @@ final class ShapingCost {
      * Traffic through both twins (bulk, set-ups, echoes through the taps) until the relays' JIT compiler threads are
      * idle: the global warm-up did not pass through the shaping handler.
      */
-    private static void warmUp(Twins twins, Options options, Load.Payload payload, List<Long> pids)
+    private static String warmUp(Twins twins, Options options, Load.Payload payload, List<Long> pids)
             throws Exception {
         long began = System.nanoTime();
-        long limit = began + (long) (Math.max(10, 2 * options.warmup) * 1e9);
-        for (int round = 0; round < 3 || System.nanoTime() < limit; round++) {
+        // As the global warm-up: fresh relays need about 45 s of traffic here before their JIT settles.
+        long limit = began + (long) (Math.max(60, 3 * options.warmup) * 1e9);
+        int round = 0;
+        double share = 1;
+        while (round < 3 || (share >= 0.05 && System.nanoTime() < limit)) {
             double compilerBefore = Cpu.compilerSeconds(pids);
             long roundStart = System.nanoTime();
             for (Pair pair : List.of(twins.plain(), twins.shaped())) {
@@ -283,11 +286,11 @@ final class ShapingCost {
                 Load.setupRate(pair.direct(), options.setupConcurrency, Duration.ZERO, Duration.ofMillis(500));
                 echoBytes(pair, payload);
             }
-            double share = (Cpu.compilerSeconds(pids) - compilerBefore) / ((System.nanoTime() - roundStart) / 1e9);
-            if (round >= 2 && share < 0.05) {
-                break;
-            }
+            share = (Cpu.compilerSeconds(pids) - compilerBefore) / ((System.nanoTime() - roundStart) / 1e9);
+            round++;
         }
+        return String.format(Locale.ROOT, "warm-up %d rounds, %.0f s, JIT compilers at %.0f%% of a core in the last",
+                round, (System.nanoTime() - began) / 1e9, share * 100);
     }
 
     /**
@@ -354,11 +357,11 @@ final class ShapingCost {
     static String format(Result r) {
         return String.format(Locale.ROOT, "%s depth %d: bytes %.4fx (worst %.4fx); set-up %.2f vs %.2f round trips "
                         + "(%+.2f; flights %.0f vs %.0f); set-up CPU %.2f vs %.2f ms/tunnel; bulk %.2f vs %.2f CPU "
-                        + "s/GB = %.2fx (runs: %s)",
+                        + "s/GB = %.2fx (runs: %s); %s",
                 r.onion().label, r.depth(), r.bytesRatio(), r.worstBytesRatio(), r.shapedRoundTrips(),
                 r.plainRoundTrips(), r.extraRoundTrips(), median(r.shapedFlights()), median(r.plainFlights()),
                 least(r.shapedSetupCpu()), least(r.plainSetupCpu()), least(r.shapedBulkCpu()),
-                least(r.plainBulkCpu()), r.bulkCpuRatio(), ratios(r.bulkRunRatios()));
+                least(r.plainBulkCpu()), r.bulkCpuRatio(), ratios(r.bulkRunRatios()), r.warmedUp());
     }
 
     static String ratios(List<Double> ratios) {
