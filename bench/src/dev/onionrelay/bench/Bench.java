@@ -21,8 +21,9 @@ import java.util.concurrent.TimeUnit;
  * The onion-relay benchmark: the real service jar against a chain of stunnel processes, on the same certificates, in
  * the same run, over loopback. See {@code bench/README.md} and {@code docs/BENCHMARKS.md}.
  *
- * <p>Phases: throughput (MB/s, depth 0-4), tunnel set-up rate (tunnels/s, depth 1-3), 1 KiB ping-pong latency (p50,
- * p99, depth 2), memory per idle depth-2 tunnel. Every transfer is checked end to end (byte count and SHA-256, or the
+ * <p>Phases: throughput (MB/s, depth 0-4), tunnel set-up rate (tunnels/s, depth 1-3), the cost of allow (issue 26)
+ * and of shaping (issue 27, {@link ShapingCost}), 1 KiB ping-pong latency (p50, p99, depth 2), memory per idle
+ * depth-2 tunnel, memory per slow reader. Every transfer is checked end to end (byte count and SHA-256, or the
  * echoed bytes); a mismatch stops the run with exit status 2.
  */
 public final class Bench {
