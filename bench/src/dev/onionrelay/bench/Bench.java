@@ -21,8 +21,9 @@ import java.util.concurrent.TimeUnit;
  * The onion-relay benchmark: the real service jar against a chain of stunnel processes, on the same certificates, in
  * the same run, over loopback. See {@code bench/README.md} and {@code docs/BENCHMARKS.md}.
  *
- * <p>Phases: throughput (MB/s, depth 0-4), tunnel set-up rate (tunnels/s, depth 1-3), 1 KiB ping-pong latency (p50,
- * p99, depth 2), memory per idle depth-2 tunnel. Every transfer is checked end to end (byte count and SHA-256, or the
+ * <p>Phases: throughput (MB/s, depth 0-4), tunnel set-up rate (tunnels/s, depth 1-3), the cost of allow (issue 26)
+ * and of shaping (issue 27, {@link ShapingCost}), 1 KiB ping-pong latency (p50, p99, depth 2), memory per idle
+ * depth-2 tunnel, memory per slow reader. Every transfer is checked end to end (byte count and SHA-256, or the
  * echoed bytes); a mismatch stops the run with exit status 2.
  */
 public final class Bench {
@@ -96,6 +97,9 @@ public final class Bench {
         }
         if (options.phases.contains("allow")) {
             allowCost();
+        }
+        if (options.phases.contains("shaping")) {
+            shapingCost(payload);
         }
         if (options.phases.contains("latency")) {
             latency(payload);
@@ -373,6 +377,29 @@ public final class Bench {
             }
         }
         report.allowCost(results, onions);
+    }
+
+    /**
+     * Issue 27: what {@code padding: "on"} on the outer layer costs against the same onion without, in the same
+     * processes (bytes on the wire, set-up round trips, set-up and bulk CPU), for the judged configurations.
+     */
+    private void shapingCost(Load.Payload payload) throws Exception {
+        say("shaping: padding on/off on the outer layer at depth 1-" + Math.min(2, options.maxDepth()) + "; "
+                + options.shapingTunnels + " tunnels of each for a 1 MiB echo's bytes and for set-up round trips ("
+                + options.shapingDelayMillis + " ms each way on the entry-exit connection), " + options.runs
+                + " set-up runs and " + options.shapingRuns + " bulk runs of " + options.shapingMib
+                + " MiB each, alternating");
+        List<ShapingCost.Result> results = new ArrayList<>();
+        for (Contender.Onion onion : Report.judged(onions)) {
+            for (ShapingCost.Twins twins : ShapingCost.configure(onion, Math.min(2, options.maxDepth()), sinkPort)) {
+                toClose.add(twins.plain().tap());
+                toClose.add(twins.shaped().tap());
+                ShapingCost.Result r = ShapingCost.measure(onion, twins, options, payload);
+                results.add(r);
+                say("  " + ShapingCost.format(r));
+            }
+        }
+        report.shapingCost(results, options);
     }
 
     private void latency(Load.Payload payload) throws Exception {

@@ -24,9 +24,17 @@ final class Options {
               --idle-tunnels N        idle depth-2 tunnels for the memory test (default 2000; the issue asks for
                                       10000, which needs RLIMIT_NOFILE above 20500)
               --slow-tunnels N        slow-reading depth-2 tunnels for the slow-reader test (default 100)
-              --phases LIST           throughput,setup,allow,latency,memory,slow (default all); allow: set-up CPU
+              --phases LIST           throughput,setup,allow,shaping,latency,memory,slow (default all); allow: set-up CPU
                                       with a five-entry allow list + CEL expression on every layer against the
-                                      same mutual-TLS relays without (issue 26)
+                                      same mutual-TLS relays without (issue 26); shaping: the cost of
+                                      padding "on" against "off" on the outer layer, depth 1 and 2, first
+                                      configuration (and its [compare] twin) only (issue 27)
+              --shaping-mib N         MiB per bulk run of the shaping phase, a power of two (default 512)
+              --shaping-runs R        bulk runs of each twin in the shaping phase, alternating (default 7)
+              --shaping-tunnels N     tunnels of each twin for the shaping phase's byte count and set-up round
+                                      trips (default 10)
+              --shaping-delay-ms D    delay each way on the entry-exit connection while the shaping phase
+                                      counts set-up round trips (default 25, so a round trip is 50 ms)
               --key ec|rsa            key type of the generated certificates (default ec, P-256)
               --warmup S              seconds of traffic through each contender before measuring, so that the
                                       relays' JIT has compiled the hot paths (default 10; then on until the JIT
@@ -59,7 +67,11 @@ final class Options {
     int setupConcurrency = 8;
     int idleTunnels = 2000;
     int slowTunnels = 100;
-    List<String> phases = List.of("throughput", "setup", "allow", "latency", "memory", "slow");
+    List<String> phases = List.of("throughput", "setup", "allow", "shaping", "latency", "memory", "slow");
+    long shapingMib = 512;
+    int shapingRuns = 7;
+    int shapingTunnels = 10;
+    int shapingDelayMillis = 25;
     String keyType = "ec";
     List<String> jvmArgs = new ArrayList<>();
     Path workDir;
@@ -103,6 +115,10 @@ final class Options {
                 case "--idle-tunnels" -> o.idleTunnels = Integer.parseInt(value);
                 case "--slow-tunnels" -> o.slowTunnels = Integer.parseInt(value);
                 case "--phases" -> o.phases = list(value);
+                case "--shaping-mib" -> o.shapingMib = Long.parseLong(value);
+                case "--shaping-runs" -> o.shapingRuns = Integer.parseInt(value);
+                case "--shaping-tunnels" -> o.shapingTunnels = Integer.parseInt(value);
+                case "--shaping-delay-ms" -> o.shapingDelayMillis = Integer.parseInt(value);
                 case "--key" -> o.keyType = value;
                 case "--jvm-arg" -> o.jvmArgs.add(value);
                 case "--work-dir" -> o.workDir = Path.of(value).toAbsolutePath();
@@ -133,7 +149,8 @@ final class Options {
             throw new IllegalArgumentException("--key is ec or rsa");
         }
         if (o.maxDepth < 1 || o.maxDepth > 8 || o.runs < 1 || o.streams < 1 || o.idleTunnels < 1 || o.slowTunnels < 1
-                || o.seconds <= 0 || o.setupConcurrency < 1) {
+                || o.seconds <= 0 || o.setupConcurrency < 1 || o.shapingMib < 16 || Long.bitCount(o.shapingMib) != 1
+                || o.shapingRuns < 1 || o.shapingTunnels < 1 || o.shapingDelayMillis < 1) {
             throw new IllegalArgumentException("out of range: " + Arrays.toString(args));
         }
         return o;

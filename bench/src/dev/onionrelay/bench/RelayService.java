@@ -1,6 +1,7 @@
 package dev.onionrelay.bench;
 
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -11,6 +12,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -24,6 +28,8 @@ final class RelayService implements AutoCloseable {
     private static final Pattern LISTEN_PORT = Pattern.compile("\"listen\"\\s*:\\s*\\{[^}]*\"port\"\\s*:\\s*(\\d+)");
     private static final HttpClient HTTP =
             HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private static final int LOWEST_PORT = 10_000;
+    private static final Set<Integer> HANDED_OUT = ConcurrentHashMap.newKeySet();
 
     final String name;
     private final Process process;
@@ -204,9 +210,38 @@ final class RelayService implements AutoCloseable {
         }
     }
 
+    /**
+     * A port free on loopback now, for another process to bind, taken below the kernel's ephemeral range: a port from
+     * {@code new ServerSocket(0)} comes from that range, and while a service JVM starts (a minute under load) any
+     * outgoing connection on the machine can be given it as its local port; the service then failed with "Port ... was
+     * already in use" (twice in a row here, with 20,000 connections in TIME-WAIT from other builds). Below the range
+     * only a listener can take it. Handed out once per run.
+     */
     static int freePort() throws IOException {
-        try (ServerSocket socket = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            return socket.getLocalPort();
+        int below = ephemeralLow();
+        for (int tries = 0; tries < 1_000; tries++) {
+            int port = ThreadLocalRandom.current().nextInt(LOWEST_PORT, below);
+            if (HANDED_OUT.contains(port)) {
+                continue;
+            }
+            try (ServerSocket probe = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
+                HANDED_OUT.add(port);
+                return port;
+            } catch (IOException taken) {
+                // Try another.
+            }
+        }
+        throw new IOException("no free loopback port below " + below);
+    }
+
+    /** The first port of the kernel's ephemeral range (32768 by default on Linux). */
+    private static int ephemeralLow() {
+        try {
+            String range = Files.readString(Path.of("/proc/sys/net/ipv4/ip_local_port_range")).trim();
+            int low = Integer.parseInt(range.split("\\s+")[0]);
+            return low > LOWEST_PORT + 1_000 ? low : 32_768;
+        } catch (IOException | RuntimeException unreadable) {
+            return 32_768;
         }
     }
 }

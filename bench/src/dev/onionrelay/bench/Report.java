@@ -250,6 +250,86 @@ final class Report {
                 sectionNotes));
     }
 
+    /** Issue 27: three tables (bytes, set-up, bulk CPU) of padding on the outer layer against the same onion off. */
+    void shapingCost(List<ShapingCost.Result> results, Options options) {
+        List<List<String>> bytes = new ArrayList<>();
+        List<List<String>> setup = new ArrayList<>();
+        List<List<String>> bulk = new ArrayList<>();
+        List<String> layerNotes = new ArrayList<>();
+        for (ShapingCost.Result r : results) {
+            String label = r.onion().label;
+            String depth = Integer.toString(r.depth());
+            double[] plain = ShapingCost.Result.mean(r.plainBytes());
+            double[] shaped = ShapingCost.Result.mean(r.shapedBytes());
+            bytes.add(List.of(label, depth, String.format(Locale.ROOT, "%.0f / %.0f", plain[0], plain[1]),
+                    String.format(Locale.ROOT, "%.0f / %.0f", shaped[0], shaped[1]),
+                    String.format(Locale.ROOT, "%.4fx", r.bytesRatio()),
+                    String.format(Locale.ROOT, "%.4fx", r.worstBytesRatio()),
+                    String.format(Locale.ROOT, "%.0f / %.0f", plain[3], plain[4]),
+                    String.format(Locale.ROOT, "%.0f / %.0f", shaped[3], shaped[4])));
+            setup.add(List.of(label, depth, String.format(Locale.ROOT, "%.0f", r.roundTripMillis()),
+                    String.format(Locale.ROOT, "%.1f / %.1f", ShapingCost.median(r.plainSetupMillis()),
+                            ShapingCost.median(r.shapedSetupMillis())),
+                    String.format(Locale.ROOT, "%.2f / %.2f", r.plainRoundTrips(), r.shapedRoundTrips()),
+                    String.format(Locale.ROOT, "%+.2f", r.extraRoundTrips()),
+                    String.format(Locale.ROOT, "%.0f / %.0f", ShapingCost.median(r.plainFlights()),
+                            ShapingCost.median(r.shapedFlights())),
+                    String.format(Locale.ROOT, "%.2f / %.2f", ShapingCost.least(r.plainSetupCpu()),
+                            ShapingCost.least(r.shapedSetupCpu())),
+                    String.format(Locale.ROOT, "%.2fx", r.setupCpuRatio())));
+            String runs = ShapingCost.ratios(r.bulkRunRatios());
+            bulk.add(List.of(label, depth, String.format(Locale.ROOT, "%.3f", ShapingCost.least(r.plainBulkCpu())),
+                    String.format(Locale.ROOT, "%.3f", ShapingCost.least(r.shapedBulkCpu())),
+                    String.format(Locale.ROOT, "%.3fx", r.bulkCpuRatio()),
+                    String.format(Locale.ROOT, "%.2fx", ShapingCost.median(r.bulkRunRatios())), runs));
+            layerNotes.add(label + " depth " + r.depth() + " (relays on " + r.java() + "), shaped tunnel: "
+                    + r.layers() + "; " + r.warmedUp());
+            targets.add(String.format(Locale.ROOT, "%s  issue 27: depth-%d bytes on the wire for a 1 MiB echo, "
+                            + "shaped <= %.2fx unshaped: %s worst tunnel %.4fx (mean %.4fx, %.0f vs %.0f bytes)",
+                    r.worstBytesRatio() <= ShapingCost.BYTES_WANTED ? "PASS" : "FAIL", r.depth(),
+                    ShapingCost.BYTES_WANTED, label, r.worstBytesRatio(), r.bytesRatio(), shaped[2], plain[2]));
+            targets.add(String.format(Locale.ROOT, "%s  issue 27: depth-%d set-up, at most %.0f extra round trip: %s "
+                            + "%+.2f (%.2f vs %.2f round trips of %.0f ms, medians)",
+                    r.roundTripsMet() ? "PASS" : "FAIL", r.depth(), ShapingCost.EXTRA_ROUND_TRIPS_WANTED, label,
+                    r.extraRoundTrips(), r.shapedRoundTrips(), r.plainRoundTrips(), r.roundTripMillis()));
+            targets.add(String.format(Locale.ROOT, "%s  issue 27: depth-%d bulk relay CPU per GB, shaped <= %.2fx "
+                            + "unshaped: %s %.3fx (%.3f vs %.3f s/GB; median run ratio %.2fx; run by run %s)",
+                    r.bulkCpuRatio() <= ShapingCost.CPU_WANTED ? "PASS" : "FAIL", r.depth(),
+                    ShapingCost.CPU_WANTED, label, r.bulkCpuRatio(), ShapingCost.least(r.shapedBulkCpu()),
+                    ShapingCost.least(r.plainBulkCpu()), ShapingCost.median(r.bulkRunRatios()), runs));
+        }
+        List<String> bytesNotes = new ArrayList<>(List.of("Per tunnel through a counting forwarder between entry and "
+                + "exit: 1 MiB written by the client and echoed back by the sink, from the entry's connect to the "
+                + "close of both sides (handshakes, padding, teardown included); TCP payload bytes, mean of "
+                + options.shapingTunnels + " tunnels each, alternating; the target judges the worst shaped tunnel "
+                + "against the unshaped mean."));
+        bytesNotes.addAll(layerNotes);
+        sections.add(new Section("Cost of shaping (issue 27): bytes on the wire between entry and exit for a 1 MiB "
+                        + "echo, padding off vs on on the outer layer",
+                List.of("contender", "depth", "unshaped up / down", "shaped up / down", "ratio", "worst tunnel",
+                        "TLS records off", "TLS records on"),
+                bytes, bytesNotes));
+        sections.add(new Section("Cost of shaping (issue 27): set-up, " + options.shapingDelayMillis
+                        + " ms each way added on the entry-exit connection",
+                List.of("contender", "depth", "round trip ms", "to first echo byte ms, off / on",
+                        "round trips, off / on", "extra", "flights, off / on", "set-up CPU ms/tunnel, off / on",
+                        "CPU ratio"),
+                setup, List.of("Time from the client's connect to the first byte of its 64-byte echo, median of "
+                        + options.shapingTunnels + " tunnels each, alternating, divided by the round trip the "
+                        + "forwarder adds: the whole part counts round trips on the entry-exit connection, the "
+                        + "fraction is CPU and loopback. Flights: changes of direction the forwarder saw before "
+                        + "that byte (not judged: session tickets can add one without a round trip). Set-up CPU: "
+                        + "relay CPU per tunnel as in the set-up phase, no delay, least of " + options.runs
+                        + " runs each, alternating.")));
+        sections.add(new Section("Cost of shaping (issue 27): relay CPU s/GB, " + options.shapingMib
+                        + " MiB per run, entry + exit",
+                List.of("contender", "depth", "padding off", "padding on", "ratio", "median run ratio", "run by run"), bulk,
+                List.of("Least CPU over " + options.shapingRuns + " runs each, alternating (which goes first "
+                        + "alternating too); the target judges the ratio of the least figures. Run by run: each "
+                        + "shaped run over the unshaped run next to it; their median is less sensitive to one run "
+                        + "that other load slowed, and is shown for that.")));
+    }
+
     private static List<String> columns(List<Contender.Onion> onions, String unit) {
         List<String> columns = new ArrayList<>(List.of("depth"));
         for (int i = 0; i < onions.size(); i++) {
@@ -408,7 +488,7 @@ final class Report {
     }
 
     /** The contenders the targets judge: the first configuration (the default), and its [compare] twin if any. */
-    private static List<Contender.Onion> judged(List<Contender.Onion> onions) {
+    static List<Contender.Onion> judged(List<Contender.Onion> onions) {
         if (onions.isEmpty()) {
             return List.of();
         }
@@ -452,7 +532,7 @@ final class Report {
             out.append('\n');
         }
         if (!targets.isEmpty()) {
-            out.append("Targets (issue 16, default configuration: CPU ratios against the stunnel chain in this run)\n");
+            out.append("Targets (default configuration; issue 16: CPU ratios against the stunnel chain in this run; issues 26, 27: as named)\n");
             targets.forEach(t -> out.append("  ").append(t).append('\n'));
             out.append('\n');
         }
@@ -484,7 +564,7 @@ final class Report {
             out.append('\n');
         }
         if (!targets.isEmpty()) {
-            out.append("**Targets (issue 16, default configuration: CPU ratios against the stunnel chain in this run)**\n\n");
+            out.append("**Targets (default configuration; issue 16: CPU ratios against the stunnel chain in this run; issues 26, 27: as named)**\n\n");
             targets.forEach(t -> out.append("- ").append(t).append('\n'));
             out.append('\n');
         }

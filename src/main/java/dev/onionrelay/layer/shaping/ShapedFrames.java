@@ -22,11 +22,6 @@ public final class ShapedFrames {
 
     private ShapedFrames() {}
 
-    /** A frame header for {@code length} bytes of {@code type}. */
-    static ByteBuf header(ByteBufAllocator alloc, int type, int length) {
-        return alloc.buffer(HEADER).writeByte(type).writeShort(length);
-    }
-
     /**
      * A whole filler frame of {@code type} ({@link #PADDING} or {@link #CLOSE}) that takes {@code frameBytes} on the
      * wire, header included ({@code frameBytes >= HEADER}). The filler is zeros: the layer's encryption hides it.
