@@ -169,7 +169,8 @@ class FleetAdmissionTest {
     @Test
     @Order(3)
     void aPasswordTheDatabaseRefusesIsAConfigurationErrorAtStartAndWhileRunning() throws Exception {
-        assertExitsWithOneLine(
+        // Refused with either password the role has in this test: it starts beside the running instance's checks.
+        CompletableFuture<Void> badPassword = exitsWithOneLine(
                 instance("bad-password", key, "not-the-password"), "bad-password", "the store refused authentication");
 
         // As after a restart with another password: every connection of the instance must log in again.
@@ -183,6 +184,7 @@ class FleetAdmissionTest {
         } finally {
             sql("ALTER ROLE " + PgCluster.USER + " PASSWORD '" + PgCluster.PASSWORD + "'", "changed-password");
         }
+        badPassword.join();
         await().atMost(Duration.ofSeconds(30)).until(() -> storeState().equals("UP"));
         assertThat(good.api()
                         .post("/credentials", Map.of("name", "after-password", "generate", Map.of("ca", true)))
@@ -198,9 +200,10 @@ class FleetAdmissionTest {
                         + " installed_by, execution_time, success) SELECT max(installed_rank) + 1, '99', 'future', 'SQL',"
                         + " 'V99__future.sql', 0, 'test', 0, true FROM flyway_schema_history",
                 PgCluster.PASSWORD);
-        assertConfigurationError("newer than this version knows");
-        assertExitsWithOneLine(
+        CompletableFuture<Void> tooOld = exitsWithOneLine(
                 instance("too-old", key, PgCluster.PASSWORD), "too-old", "newer than this version knows");
+        assertConfigurationError("newer than this version knows");
+        tooOld.join(); // before the newer schema goes
         sql("DELETE FROM flyway_schema_history WHERE version = '99'", PgCluster.PASSWORD);
         await().atMost(Duration.ofSeconds(30)).until(() -> storeState().equals("UP"));
     }
@@ -209,8 +212,10 @@ class FleetAdmissionTest {
     @Order(5)
     void aDroppedTableIsAConfigurationErrorAtStartAndWhileRunning() throws Exception {
         sql("DROP TABLE changes", PgCluster.PASSWORD);
+        CompletableFuture<Void> damaged =
+                exitsWithOneLine(instance("damaged", key, PgCluster.PASSWORD), "damaged", "table changes is missing");
         assertConfigurationError("table changes is missing");
-        assertExitsWithOneLine(instance("damaged", key, PgCluster.PASSWORD), "damaged", "table changes is missing");
+        damaged.join();
     }
 
     /** The running good instance names the problem in health and one log line, and refuses writes with 503. */
@@ -241,6 +246,20 @@ class FleetAdmissionTest {
         assertThat(good.management().get("/actuator/health/readiness").status())
                 .as("relays keep serving: still ready")
                 .isEqualTo(200);
+    }
+
+    /**
+     * {@link #assertExitsWithOneLine} while the caller goes on (a JVM that starts and exits takes seconds; the running
+     * instance's checks need not wait for it); {@code join()} fails as the assertion would.
+     */
+    private static CompletableFuture<Void> exitsWithOneLine(ServiceProcess instance, String name, String line) {
+        return CompletableFuture.runAsync(() -> {
+            try {
+                assertExitsWithOneLine(instance, name, line);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
     }
 
     private static void assertExitsWithOneLine(ServiceProcess instance, String name, String line) throws IOException {
@@ -294,6 +313,8 @@ class FleetAdmissionTest {
                 "--spring.datasource.password=" + password,
                 "--onion.store.encryption-key-file=" + keyFile,
                 "--onion.store.resync=1s",
+                // A member is listed from its first heartbeat (every third of the lease): 1 s instead of 3.3 s.
+                "--onion.fleet.lease=3s",
                 "--onion.fleet.instance-name=" + name,
                 "--onion.fleet.bind-address=" + bindAddress,
                 "--onion.fleet.advertise-url=http://127.0.0.1:" + instance.apiPort());

@@ -255,9 +255,12 @@ class PostgresFleetTest {
 
     /**
      * The database away for {@link #OUTAGE} while bytes stream through B: every instance notices, writes are refused,
-     * reads answer, an instance restarted meanwhile serves its snapshot, and nothing is lost.
+     * reads answer, an instance restarted meanwhile serves its snapshot, and nothing is lost. 15 s outlasts what
+     * could end differently with a longer outage: the store timeout (5 s) three times, every instance's lease (10 s,
+     * so all of them come back after theirs ran out) and a dozen of the change feed's reconnects (one a second); it
+     * was 30 s, which only repeated them.
      */
-    private static final Duration OUTAGE = Duration.ofSeconds(30);
+    private static final Duration OUTAGE = Duration.ofSeconds(15);
 
     @Test
     @Order(4)

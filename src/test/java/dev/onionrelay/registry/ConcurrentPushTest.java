@@ -78,7 +78,11 @@ class ConcurrentPushTest {
         for (int round = 0; round < ROUNDS; round++) {
             try (Socket client = new Socket(
                     InetAddress.getLoopbackAddress(), relay.spec().listen().port())) {
+                // Awaitility waits its poll interval (100 ms by default) before the first look; the tunnel is
+                // open within a few ms, so each of the rounds would wait for nothing.
                 Tunnel tunnel = await().atMost(Duration.ofSeconds(10))
+                        .pollDelay(Duration.ZERO)
+                        .pollInterval(Duration.ofMillis(5))
                         .until(
                                 () -> relay.tunnels().stream()
                                         .filter(t -> t.state() == TunnelState.OPEN

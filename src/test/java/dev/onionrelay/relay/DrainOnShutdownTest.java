@@ -26,6 +26,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -42,74 +44,107 @@ class DrainOnShutdownTest {
     static final int TUNNELS = 50;
     static final int CHUNK = 64 * 1024;
 
-    @Test
-    void fiftyStreamingTunnelsFinishIntactAfterSigtermWhileNewConnectionsAreRefused(@TempDir Path dir)
-            throws Exception {
-        // 4 MiB each, 64 KiB every 100 ms: about 6.4 s of streaming, most of it after the SIGTERM.
-        try (Onion onion = Onion.start(dir, "30s")) {
-            List<CompletableFuture<Echo>> echoes = onion.stream(TUNNELS, 64, Duration.ofMillis(100));
-            onion.awaitActive(TUNNELS);
+    @TempDir
+    static Path dir;
 
-            long signalled = System.nanoTime();
-            onion.service.terminate();
+    /** One service per test, each stopped by it; both started at once (together they start faster than in turn). */
+    static Onion longDrain;
 
-            await().atMost(Duration.ofSeconds(3))
-                    .pollInterval(Duration.ofMillis(20))
-                    .until(() -> onion.readinessStatus() == 503);
-            await().atMost(Duration.ofSeconds(3))
-                    .pollInterval(Duration.ofMillis(20))
-                    .until(onion::newConnectionRefused);
-            // Still draining: the tunnels are open, readiness is 503, the API and the scrape answer.
-            assertThat(echoes).as("the tunnels are still streaming").noneMatch(CompletableFuture::isDone);
-            assertThat(onion.readinessStatus()).isEqualTo(503);
-            assertThat(onion.readiness()).contains("OUT_OF_SERVICE");
-            assertThat(onion.tunnelsActive("entry")).isPositive();
-            ApiClient.Response entry = onion.api.get("/relays/entry");
-            assertThat(entry.status()).as("the API answers during the drain").isEqualTo(200);
-            assertThat(entry.json().get("state").asString()).isEqualTo("STOPPED");
-            assertThat(onion.newConnectionRefused())
-                    .as("a connection after SIGTERM is not accepted")
-                    .isTrue();
+    static Onion shortDrain;
 
-            for (CompletableFuture<Echo> echo : echoes) {
-                assertThat(echo.get(30, TimeUnit.SECONDS).intact())
-                        .as("every tunnel open at SIGTERM finishes intact")
-                        .isTrue();
+    @BeforeAll
+    static void startBoth() {
+        CompletableFuture<Onion> longOne = CompletableFuture.supplyAsync(() -> start("long", "30s"));
+        CompletableFuture<Onion> shortOne = CompletableFuture.supplyAsync(() -> start("short", "2s"));
+        try {
+            longDrain = longOne.join();
+        } finally {
+            shortDrain = shortOne.join();
+        }
+    }
+
+    private static Onion start(String name, String drainTimeout) {
+        try {
+            return Onion.start(dir.resolve(name), drainTimeout);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    @AfterAll
+    static void stopBoth() throws IOException {
+        for (Onion onion : new Onion[] {longDrain, shortDrain}) {
+            if (onion != null) {
+                onion.close();
             }
-            assertThat(onion.service.awaitExit(Duration.ofSeconds(30))).isTrue();
-            Duration took = Duration.ofNanos(System.nanoTime() - signalled);
-            System.out.printf(
-                    "%d tunnels drained; exit %d after %d ms%n", TUNNELS, onion.service.exitCode(), took.toMillis());
-            assertThat(onion.service.exitCode()).isZero();
-            assertThat(took).as("within the drain timeout").isLessThan(Duration.ofSeconds(30));
-            // Counted over all relays: each client has a tunnel on the entry and one on the exit.
-            assertThat(onion.log()).contains("drained: the " + 2 * TUNNELS + " tunnels open when it began ended");
         }
     }
 
     @Test
-    void tunnelsThatOutliveAShortDrainTimeoutAreClosedAtItAndTheExitIsStillZero(@TempDir Path dir) throws Exception {
-        // 64 KiB every 200 ms for 160 chunks: 32 s, far beyond the 2 s drain.
-        try (Onion onion = Onion.start(dir, "2s")) {
-            List<CompletableFuture<Echo>> echoes = onion.stream(5, 160, Duration.ofMillis(200));
-            onion.awaitActive(5);
+    void fiftyStreamingTunnelsFinishIntactAfterSigtermWhileNewConnectionsAreRefused() throws Exception {
+        // 4 MiB each, 64 KiB every 100 ms: about 6.4 s of streaming, most of it after the SIGTERM.
+        Onion onion = longDrain;
+        List<CompletableFuture<Echo>> echoes = onion.stream(TUNNELS, 64, Duration.ofMillis(100));
+        onion.awaitActive(TUNNELS);
 
-            long signalled = System.nanoTime();
-            onion.service.terminate();
-            assertThat(onion.service.awaitExit(Duration.ofSeconds(20))).isTrue();
-            Duration took = Duration.ofNanos(System.nanoTime() - signalled);
-            System.out.printf("exit %d after %d ms%n", onion.service.exitCode(), took.toMillis());
-            assertThat(onion.service.exitCode()).isZero();
-            assertThat(took)
-                    .as("the drain timeout, and the shutdown after it")
-                    .isGreaterThanOrEqualTo(Duration.ofSeconds(2));
-            for (CompletableFuture<Echo> echo : echoes) {
-                Echo cut = echo.get(10, TimeUnit.SECONDS);
-                assertThat(cut.received()).as("closed before the end").isLessThan(cut.sent());
-            }
-            // Counted over all relays: each client has a tunnel on the entry and one on the exit.
-            assertThat(onion.log()).contains("drain timeout (2s) reached: closed the 10 tunnels still open");
+        long signalled = System.nanoTime();
+        onion.service.terminate();
+
+        await().atMost(Duration.ofSeconds(3))
+                .pollInterval(Duration.ofMillis(20))
+                .until(() -> onion.readinessStatus() == 503);
+        await().atMost(Duration.ofSeconds(3))
+                .pollInterval(Duration.ofMillis(20))
+                .until(onion::newConnectionRefused);
+        // Still draining: the tunnels are open, readiness is 503, the API and the scrape answer.
+        assertThat(echoes).as("the tunnels are still streaming").noneMatch(CompletableFuture::isDone);
+        assertThat(onion.readinessStatus()).isEqualTo(503);
+        assertThat(onion.readiness()).contains("OUT_OF_SERVICE");
+        assertThat(onion.tunnelsActive("entry")).isPositive();
+        ApiClient.Response entry = onion.api.get("/relays/entry");
+        assertThat(entry.status()).as("the API answers during the drain").isEqualTo(200);
+        assertThat(entry.json().get("state").asString()).isEqualTo("STOPPED");
+        assertThat(onion.newConnectionRefused())
+                .as("a connection after SIGTERM is not accepted")
+                .isTrue();
+
+        for (CompletableFuture<Echo> echo : echoes) {
+            assertThat(echo.get(30, TimeUnit.SECONDS).intact())
+                    .as("every tunnel open at SIGTERM finishes intact")
+                    .isTrue();
         }
+        assertThat(onion.service.awaitExit(Duration.ofSeconds(30))).isTrue();
+        Duration took = Duration.ofNanos(System.nanoTime() - signalled);
+        System.out.printf(
+                "%d tunnels drained; exit %d after %d ms%n", TUNNELS, onion.service.exitCode(), took.toMillis());
+        assertThat(onion.service.exitCode()).isZero();
+        assertThat(took).as("within the drain timeout").isLessThan(Duration.ofSeconds(30));
+        // Counted over all relays: each client has a tunnel on the entry and one on the exit.
+        assertThat(onion.log()).contains("drained: the " + 2 * TUNNELS + " tunnels open when it began ended");
+    }
+
+    @Test
+    void tunnelsThatOutliveAShortDrainTimeoutAreClosedAtItAndTheExitIsStillZero() throws Exception {
+        // 64 KiB every 200 ms for 160 chunks: 32 s, far beyond the 2 s drain.
+        Onion onion = shortDrain;
+        List<CompletableFuture<Echo>> echoes = onion.stream(5, 160, Duration.ofMillis(200));
+        onion.awaitActive(5);
+
+        long signalled = System.nanoTime();
+        onion.service.terminate();
+        assertThat(onion.service.awaitExit(Duration.ofSeconds(20))).isTrue();
+        Duration took = Duration.ofNanos(System.nanoTime() - signalled);
+        System.out.printf("exit %d after %d ms%n", onion.service.exitCode(), took.toMillis());
+        assertThat(onion.service.exitCode()).isZero();
+        assertThat(took)
+                .as("the drain timeout, and the shutdown after it")
+                .isGreaterThanOrEqualTo(Duration.ofSeconds(2));
+        for (CompletableFuture<Echo> echo : echoes) {
+            Echo cut = echo.get(10, TimeUnit.SECONDS);
+            assertThat(cut.received()).as("closed before the end").isLessThan(cut.sent());
+        }
+        // Counted over all relays: each client has a tunnel on the entry and one on the exit.
+        assertThat(onion.log()).contains("drain timeout (2s) reached: closed the 10 tunnels still open");
     }
 
     /** What one paced client sent and got back. */
