@@ -24,6 +24,9 @@ tests=(
   NestedTlsInteropTest HandshakeFailureTest HandshakeFailuresTest RealClientFailureReasonTest AbandonedHandshakeTest
   # record alignment and sizing, providers, session resumption
   RecordAlignmentTest RecordSizingTest LayerProviderTest SessionResumptionTest NestedRelayTest
+  # allow's access_denied and shaping's no_application_protocol from BoringSSL: through JNA on Java 17 to 21, through
+  # the Foreign Function API on 22 and later
+  OpenSslFatalAlertsTest AllowListKindsTest SpiffeAllowTest ShapedAlpnTest TcnativeFunctionTest
 )
 IFS=, list="${tests[*]}"
 # Pop rounds stay at their verify defaults; -Djvm forks the tests on the runtime, with the pom's argLine (the native

@@ -187,8 +187,8 @@ public final class TlsContexts {
      * Whether Netty's OpenSSL engine can run {@code spec} as configured. Not with an Ed25519 or Ed448 identity (it finds
      * no key material for them; docs/BENCHMARKS.md), and not for TLS 1.3 with only some of its suites: BoringSSL does not
      * let TLS 1.3 suites be chosen, so a layer that asks for AES-256 only (the {@code strict} profile) would still
-     * accept AES-128. Nor for a layer with {@code allow} where the engine cannot send {@code access_denied} (Java 17 to
-     * 21: {@link dev.onionrelay.layer.allow.OpenSslFatalAlerts}).
+     * accept AES-128. Nor for a layer with {@code allow} where the engine cannot send {@code access_denied} (when
+     * {@link dev.onionrelay.layer.allow.OpenSslFatalAlerts} is not available or switched off).
      */
     static boolean openSslCarries(LayerSpec spec, KeyMaterial.Identity identity) {
         if (identity != null) {
@@ -198,7 +198,7 @@ public final class TlsContexts {
             }
         }
         if (spec.allow() != null && !AllowingTrustManager.sendsAccessDenied(TlsProvider.OPENSSL)) {
-            // A refused peer must get access_denied, which needs Java 22+ on OpenSSL (OpenSslFatalAlerts).
+            // A refused peer must get access_denied, which BoringSSL sends only through OpenSslFatalAlerts.
             return false;
         }
         return spec.ciphers().isEmpty()

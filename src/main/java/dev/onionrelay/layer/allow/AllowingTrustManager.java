@@ -56,7 +56,7 @@ public final class AllowingTrustManager extends X509ExtendedTrustManager {
 
     /**
      * Whether a peer refused on {@code provider}'s engine gets {@code access_denied} here: on the JDK with {@link
-     * JdkFatalAlerts}, on OpenSSL with {@link OpenSslFatalAlerts} (Java 22 and later).
+     * JdkFatalAlerts}, on OpenSSL with {@link OpenSslFatalAlerts}.
      */
     public static boolean sendsAccessDenied(TlsProvider provider) {
         return switch (provider) {

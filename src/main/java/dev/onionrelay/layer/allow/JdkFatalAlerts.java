@@ -20,7 +20,7 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>BoringSSL (the OpenSSL engine) picks the alert from the X.509 error code the trust manager's failure maps to
  * ({@code SSL_alert_from_verify_result}), and no code maps to {@code access_denied}: {@link OpenSslFatalAlerts} sends
- * it there on Java 22+; on older runtimes {@code onion.tls.provider=auto} runs layers with {@code allow} on the JDK
+ * it there; where that call is not available, {@code onion.tls.provider=auto} runs layers with {@code allow} on the JDK
  * engine for that reason.
  */
 public final class JdkFatalAlerts {

@@ -15,7 +15,7 @@ import org.jspecify.annotations.Nullable;
  * certificate_revoked}, {@code internal_error}, {@code handshake_failure}, {@code unsupported_certificate}, else {@code
  * certificate_unknown}). BoringSSL itself has the call, {@code SSL_send_fatal_alert(SSL *, uint8_t)}, linked into
  * tcnative's library but not exported; {@link TcnativeFunction} finds it there and this calls it through the Foreign
- * Function API (Java 22 and later).
+ * Function API on Java 22 and later, through JNA on Java 17 to 21, which have no such API.
  *
  * <p>Called from inside the trust manager, during the handshake step that received the certificate: BoringSSL writes
  * the alert at once (under the keys the handshake writes with at that point, as it would its own alert), marks the
@@ -24,16 +24,17 @@ import org.jspecify.annotations.Nullable;
  * denied". Called after a completed handshake (a server layer whose client sent no certificate), the alert goes out
  * under the traffic keys with the close that follows.
  *
- * <p>{@link #available()} is false on Java 17 to 21, on a platform where the library cannot be read, or when the
- * loaded library is not the image it was read from; then {@code onion.tls.provider=auto} runs layers with {@code
- * allow} on the JDK engine (see {@link JdkFatalAlerts}), which costs more per handshake.
+ * <p>{@link #available()} is false on a platform where the library cannot be read, when the loaded library is not the
+ * image it was read from, or when neither way of calling native code works (JNA's own native library could not be
+ * loaded, say); then {@code onion.tls.provider=auto} runs layers with {@code allow} on the JDK engine (see {@link
+ * JdkFatalAlerts}), which costs more per handshake.
  */
 public final class OpenSslFatalAlerts {
 
     /**
      * The system property that turns the native call off ({@code -Donion.tls.openssl-access-denied=false}): layers with
-     * {@code allow} then run on the JDK engine under {@code auto}, as on Java 17 to 21. For an operator who would rather
-     * not have a private BoringSSL function called at all.
+     * {@code allow} then run on the JDK engine under {@code auto}. For an operator who would rather not have a private
+     * BoringSSL function called at all.
      */
     public static final String SWITCH = "onion.tls.openssl-access-denied";
 
@@ -66,7 +67,7 @@ public final class OpenSslFatalAlerts {
      * {@code no_application_protocol} (120) after a handshake the engine let finish.
      */
     public static boolean send(@Nullable SSLEngine engine, byte alert) {
-        MethodHandle send = Native.SEND;
+        Downcall send = Native.SEND;
         if (send == null || !(engine instanceof io.netty.handler.ssl.ReferenceCountedOpenSslEngine openSsl)) {
             return false;
         }
@@ -79,7 +80,7 @@ public final class OpenSslFatalAlerts {
             }
             try {
                 // 1: sent; -1: queued behind pending output or refused after another fatal alert.
-                return (int) send.invokeExact(ssl, alert) != 0;
+                return send.call(ssl, alert) != 0;
             } catch (Throwable e) {
                 return false;
             }
@@ -89,11 +90,11 @@ public final class OpenSslFatalAlerts {
     /** The call, bound once, when the OpenSSL engine is first asked for it. */
     private static final class Native {
 
-        static final @Nullable MethodHandle SEND;
+        static final @Nullable Downcall SEND;
         static final @Nullable Throwable UNAVAILABLE;
 
         static {
-            MethodHandle send = null;
+            Downcall send = null;
             Throwable cause = null;
             try {
                 if ("false".equalsIgnoreCase(System.getProperty(SWITCH, "true").trim())) {
@@ -103,9 +104,7 @@ public final class OpenSslFatalAlerts {
                     throw new IllegalStateException(
                             "the OpenSSL engine is not available", io.netty.handler.ssl.OpenSsl.unavailabilityCause());
                 }
-                Foreign foreign = new Foreign();
-                TcnativeFunction function = TcnativeFunction.locate("SSL_send_fatal_alert", foreign::read);
-                send = foreign.downcall(function.address());
+                send = Runtime.version().feature() >= 22 ? Foreign.bind() : Jna.bind();
             } catch (Throwable e) {
                 cause = e;
             }
@@ -115,10 +114,22 @@ public final class OpenSslFatalAlerts {
                     .log(
                             System.Logger.Level.INFO,
                             cause == null
-                                    ? "layers with allow run on OpenSSL: BoringSSL's SSL_send_fatal_alert sends access_denied"
+                                    ? "layers with allow run on OpenSSL: BoringSSL's SSL_send_fatal_alert sends"
+                                            + " access_denied (called through "
+                                            + send.through()
+                                            + ")"
                                     : "layers with allow run on the JDK engine under onion.tls.provider=auto: "
                                             + cause);
         }
+    }
+
+    /** BoringSSL's {@code int SSL_send_fatal_alert(SSL *ssl, uint8_t alert)}, bound to one way of calling it. */
+    private interface Downcall {
+
+        int call(long ssl, byte alert) throws Throwable;
+
+        /** The way, for the start-up log line. */
+        String through();
     }
 
     /**
@@ -126,6 +137,23 @@ public final class OpenSslFatalAlerts {
      * project compiles for Java 17, where it does not exist; the image runs Java 25.
      */
     private static final class Foreign {
+
+        static Downcall bind() throws Exception {
+            Foreign foreign = new Foreign();
+            TcnativeFunction function = TcnativeFunction.locate("SSL_send_fatal_alert", foreign::read);
+            MethodHandle handle = foreign.downcall(function.address());
+            return new Downcall() {
+                @Override
+                public int call(long ssl, byte alert) throws Throwable {
+                    return (int) handle.invokeExact(ssl, alert);
+                }
+
+                @Override
+                public String through() {
+                    return "the Foreign Function API";
+                }
+            };
+        }
 
         private final Class<?> segment = Class.forName("java.lang.foreign.MemorySegment");
         private final Class<?> layout = Class.forName("java.lang.foreign.MemoryLayout");
@@ -162,6 +190,32 @@ public final class OpenSslFatalAlerts {
             Object nativeLinker = linker.getMethod("nativeLinker").invoke(null);
             return (MethodHandle) linker.getMethod("downcallHandle", segment, descriptor, option.arrayType())
                     .invoke(nativeLinker, ofAddress.invoke(null, address), function, Array.newInstance(option, 0));
+        }
+    }
+
+    /**
+     * JNA, for Java 17 to 21: its own small native library ({@code libjnidispatch}, in its jar) calls a C function at an
+     * address. Loaded only here, so a Java 22+ runtime never loads it.
+     */
+    private static final class Jna {
+
+        static Downcall bind() throws Exception {
+            TcnativeFunction function = TcnativeFunction.locate(
+                    "SSL_send_fatal_alert",
+                    (address, length) -> new com.sun.jna.Pointer(address).getByteArray(0, length));
+            com.sun.jna.Function send = com.sun.jna.Function.getFunction(new com.sun.jna.Pointer(function.address()));
+            return new Downcall() {
+                @Override
+                public int call(long ssl, byte alert) {
+                    // A pointer passed as a 64-bit integer, as the Foreign binding does: the same register either way.
+                    return send.invokeInt(new Object[] {ssl, alert});
+                }
+
+                @Override
+                public String through() {
+                    return "JNA";
+                }
+            };
         }
     }
 }

@@ -30,7 +30,6 @@ import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLSocket;
 import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
@@ -39,13 +38,14 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 /**
- * Issue 26 on the runtime the image ships (Java 25) with the default engine choice {@code auto}: a layer with {@code
- * allow} runs on the OpenSSL engine like every other layer (so {@code allow} costs no change of engine, acceptance 5),
- * and a peer it refuses still gets {@code access_denied} on the wire (OpenSslFatalAlerts), as Python's {@code ssl} and
- * {@code openssl s_client} report it, over TLS 1.3 and 1.2, with a certificate it does not allow or with none.
+ * Issue 26 with the default engine choice {@code auto}: a layer with {@code allow} runs on the OpenSSL engine like every
+ * other layer (so {@code allow} costs no change of engine, acceptance 5), and a peer it refuses still gets {@code
+ * access_denied} on the wire (OpenSslFatalAlerts), as Python's {@code ssl} and {@code openssl s_client} report it, over
+ * TLS 1.3 and 1.2, with a certificate it does not allow or with none.
  *
- * <p>The service runs in its own JVM on a Java 22+ runtime (the test's own when it is one, else Temurin 25 where the
- * image's runtime is installed); without one the test is skipped, since Java 17 to 21 have no Foreign Function API.
+ * <p>The service runs on this test's own runtime: in {@code ./mvnw verify} Java 17, where BoringSSL's call goes through
+ * JNA; CI runs the class again on the image's Java 25 ({@code scripts/tls-tests-on-runtime.sh}), where it goes through
+ * the Foreign Function API.
  */
 @Scenario
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -64,8 +64,11 @@ class OpenSslFatalAlertsTest {
 
     @BeforeAll
     void setUp() throws Exception {
-        Path java = java22();
-        Assumptions.assumeTrue(java != null, "no Java 22+ runtime (the image's Java 25) to run the service on");
+        assertThat(OpenSslFatalAlerts.available())
+                .as(
+                        "BoringSSL's SSL_send_fatal_alert bound on Java %s: %s",
+                        Runtime.version().feature(), OpenSslFatalAlerts.unavailabilityCause())
+                .isTrue();
         pki.ca("ca");
         pki.ca("workloads");
         pki.leaf("server", "ca");
@@ -79,7 +82,7 @@ class OpenSslFatalAlertsTest {
         }
         echo = new EchoServer();
         Files.createDirectories(dir.resolve("state"));
-        service = new ServiceProcess(dir.resolve("state"), dir.resolve("service.log")).withJava(java);
+        service = new ServiceProcess(dir.resolve("state"), dir.resolve("service.log"));
         service.start();
         api = service.api();
         port = openGate(api);
@@ -143,6 +146,10 @@ class OpenSslFatalAlertsTest {
                     .isNotEmpty()
                     .containsOnly("OPENSSL");
         }
+        assertThat(Files.readString(dir.resolve("service.log")))
+                .contains(
+                        "layers with allow run on OpenSSL",
+                        Runtime.version().feature() >= 22 ? "the Foreign Function API" : "JNA");
     }
 
     /**
@@ -153,9 +160,8 @@ class OpenSslFatalAlertsTest {
     void switched_off_the_layer_runs_on_the_jdk_engine_and_still_sends_access_denied() throws Exception {
         Path state = Files.createDirectories(dir.resolve("state-switched-off"));
         Path log = dir.resolve("switched-off.log");
-        try (ServiceProcess off = new ServiceProcess(state, log)
-                .withJava(java22())
-                .withJvmArgs("-D" + OpenSslFatalAlerts.SWITCH + "=false")) {
+        try (ServiceProcess off =
+                new ServiceProcess(state, log).withJvmArgs("-D" + OpenSslFatalAlerts.SWITCH + "=false")) {
             off.start();
             int gate = openGate(off.api());
             try (SSLSocket socket =
@@ -279,24 +285,5 @@ class OpenSslFatalAlertsTest {
 
     private static void created(ApiClient.Response response) {
         assertThat(response.status()).as(response.toString()).isEqualTo(201);
-    }
-
-    /** A Java 22+ {@code java}: this test's own runtime, else the image's Java 25 where it is installed. */
-    static Path java22() {
-        if (Runtime.version().feature() >= 22) {
-            return Path.of(System.getProperty("java.home"), "bin", "java");
-        }
-        File[] runtimes = new File("/usr/lib/jvm").listFiles();
-        if (runtimes == null) {
-            return null;
-        }
-        for (File runtime : runtimes) {
-            Path java = runtime.toPath().resolve("bin/java");
-            String name = runtime.getName();
-            if (Files.isExecutable(java) && name.matches(".*-(2[2-9]|[3-9][0-9])(-.*)?")) {
-                return java;
-            }
-        }
-        return null;
     }
 }
