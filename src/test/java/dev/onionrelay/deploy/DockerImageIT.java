@@ -111,12 +111,59 @@ class DockerImageIT {
                     .isEqualTo(200);
             String log = Files.readString(work.resolve("service.log"));
             assertThat(log).as("the JVM took the image's options").contains("Picked up JAVA_TOOL_OPTIONS");
+
+            refusesWithAccessDeniedOnOpenSsl(
+                    new ApiClient(apiPort, Files.readString(token).trim()));
         } finally {
             service.destroy();
             if (!service.waitFor(20, TimeUnit.SECONDS)) {
                 service.destroyForcibly();
             }
         }
+    }
+
+    /**
+     * A layer with {@code allow} in the packaged application, on this test's runtime (Java 17 in {@code verify}, 25 where
+     * CI runs the image's runtime): it runs on the OpenSSL engine, whose native {@code access_denied} call
+     * (OpenSslFatalAlerts: JNA below Java 22, the Foreign Function API from 22) binds from the image's file tree, and
+     * {@code openssl s_client} without a certificate is refused with that alert.
+     */
+    private void refusesWithAccessDeniedOnOpenSsl(ApiClient api) throws Exception {
+        for (Map<String, Object> credential : List.of(
+                Map.<String, Object>of("name", "ca", "generate", Map.of("ca", true, "commonName", "image CA")),
+                Map.<String, Object>of(
+                        "name",
+                        "hop",
+                        "generate",
+                        Map.of("issuer", "ca", "commonName", "hop", "dnsNames", List.of("localhost"))))) {
+            ApiClient.Response created = api.post("/credentials", credential);
+            assertThat(created.status()).as(created.toString()).isEqualTo(201);
+        }
+        ApiClient.Response relay = api.post(
+                "/relays",
+                Map.of(
+                        "name", "gate",
+                        "target", Map.of("host", "127.0.0.1", "port", 9),
+                        "ingress",
+                                List.of(Map.of(
+                                        "credential", "hop",
+                                        "trust", "ca",
+                                        "clientAuth", "require",
+                                        "allow", Map.of("commonNames", List.of("frontend"))))));
+        assertThat(relay.status()).as(relay.toString()).isEqualTo(201);
+        int port = relay.json().get("listen").get("port").asInt();
+
+        Process client = new ProcessBuilder(
+                        "openssl", "s_client", "-connect", "127.0.0.1:" + port, "-tls1_3", "-ign_eof")
+                .redirectErrorStream(true)
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                .start();
+        String output = new String(client.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(client.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(output).as("what s_client reports").containsIgnoringCase("access denied");
+        assertThat(Files.readString(work.resolve("service.log")))
+                .contains("layers with allow run on OpenSSL")
+                .doesNotContain("layers with allow run on the JDK engine");
     }
 
     /** The one jar in target/ that the build stage's {@code cp} glob picks. */
