@@ -32,8 +32,11 @@ import java.util.stream.IntStream;
  * connections of each ordinary kind. Without that rule, against padded tunnels, the detector kept boxes such as "client
  * record 428..537, no server answer" that held 8 of 100 training tunnels and 4 of 100 tunnels without the event: sizes
  * that padding draws for both, which then flagged the test half at about their false-positive rate (0.04-0.08), noise
- * at the operating point rather than a finding. Every box learned against unpadded tunnels holds dozens of tunnels and
- * no ordinary connection, so the rule does not touch them. The ordinary connections may
+ * at the operating point rather than a finding. And a box must be significant: a few tunnels that happen to share a
+ * size pair no ordinary connection of the training half has (6 of 100 against 0 of 100 happens by chance one time in
+ * 70) are chance too, once several candidate boxes are tried, so each must pass a one-sided Fisher exact test against
+ * each ordinary kind at {@value #FAMILY_ALPHA} over the number of candidates. Every box that decides a finding against
+ * unpadded tunnels holds dozens of tunnels and no ordinary connection, so neither rule touches them. The ordinary connections may
  * include tunnels without the event looked for (for a push: tunnels that saw none), so that what every tunnel shows
  * anyway (its first exchange, its teardown) cannot pass for the event.
  *
@@ -50,6 +53,12 @@ final class SizeBoxDetector {
      * kind: below it, the box is no evidence of a tunnel, only of sizes both kinds of traffic have.
      */
     static final double MIN_LIKELIHOOD_RATIO = 3;
+    /**
+     * The chance, over all the candidate boxes of one training, that a box is kept whose sizes tunnels and the ordinary
+     * connections of a kind have equally often: each box must pass a one-sided Fisher exact test against each kind at
+     * this level divided by the number of candidates (Bonferroni).
+     */
+    static final double FAMILY_ALPHA = 0.01;
 
     /** Which exchanges of a connection the detector looks at. */
     enum Where {
@@ -143,6 +152,7 @@ final class SizeBoxDetector {
             boolean withinBudget = true;
             boolean evidence = true;
             double tunnelRate = (double) box.support() / tunnels.size();
+            double alpha = FAMILY_ALPHA / candidates.size();
             for (var kind : ordinary.entrySet()) {
                 List<Flow> flows = kind.getValue();
                 Set<Integer> own = new HashSet<>();
@@ -153,7 +163,8 @@ final class SizeBoxDetector {
                 flags.addAll(own);
                 wouldFlag.put(kind.getKey(), flags);
                 withinBudget &= flags.size() <= maxFpr * flows.size();
-                evidence &= tunnelRate >= MIN_LIKELIHOOD_RATIO * own.size() / flows.size();
+                evidence &= tunnelRate >= MIN_LIKELIHOOD_RATIO * own.size() / flows.size()
+                        && fisherOneSided(box.support(), tunnels.size(), own.size(), flows.size()) <= alpha;
             }
             if (withinBudget && evidence) {
                 kept.add(box);
@@ -161,6 +172,32 @@ final class SizeBoxDetector {
             }
         }
         return new SizeBoxDetector(where, kept);
+    }
+
+    /**
+     * The chance that at least {@code flaggedTunnels} of the {@code flaggedTunnels + flaggedOrdinary} connections a box
+     * flags are tunnels, were the box to flag each of the {@code tunnels + ordinary} connections alike (the
+     * hypergeometric tail: a one-sided Fisher exact test).
+     */
+    static double fisherOneSided(int flaggedTunnels, int tunnels, int flaggedOrdinary, int ordinary) {
+        int flagged = flaggedTunnels + flaggedOrdinary;
+        double total = 0;
+        for (int x = flaggedTunnels; x <= Math.min(flagged, tunnels); x++) {
+            total += Math.exp(
+                    logChoose(tunnels, x) + logChoose(ordinary, flagged - x) - logChoose(tunnels + ordinary, flagged));
+        }
+        return Math.min(1, total);
+    }
+
+    private static double logChoose(int n, int k) {
+        if (k < 0 || k > n) {
+            return Double.NEGATIVE_INFINITY;
+        }
+        double log = 0;
+        for (int i = 1; i <= k; i++) {
+            log += Math.log(n - k + i) - Math.log(i);
+        }
+        return log;
     }
 
     /** Cuts {@code points}, sorted by {@code size}, where the next size is more than {@value #MODE_GAP} bytes on. */
