@@ -230,6 +230,62 @@ public final class OpenSsl {
         return read(directory, name);
     }
 
+    /**
+     * An EC P-256 leaf for TLS servers and clients with subject {@code subject} (as {@code openssl req -subj} takes it,
+     * e.g. {@code /OU=web/CN=peer}: the development CA issues common names only) and the subject alternative names
+     * {@code sans} ({@code DNS:...}, {@code IP:...}, {@code URI:...}), signed by {@code issuer} with {@code openssl x509
+     * -req}, valid for {@code days}. Files: {@code <name>.crt} (the leaf alone), {@code <name>.key}.
+     */
+    public static PemPair issued(
+            Path directory, String name, String subject, PemPair issuer, List<String> sans, int days) {
+        writeFile(directory.resolve(name + ".issuer.crt"), issuer.certificate());
+        writeFile(directory.resolve(name + ".issuer.key"), issuer.privateKey());
+        writeFile(
+                directory.resolve(name + ".ext"),
+                String.join(
+                        "\n",
+                        List.of(
+                                "basicConstraints = critical,CA:false",
+                                "keyUsage = critical,digitalSignature",
+                                "extendedKeyUsage = serverAuth,clientAuth",
+                                "subjectAltName = " + String.join(",", sans),
+                                "")));
+        run(
+                directory,
+                "req",
+                "-new",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                name + ".key",
+                "-out",
+                name + ".csr",
+                "-subj",
+                subject);
+        run(
+                directory,
+                "x509",
+                "-req",
+                "-in",
+                name + ".csr",
+                "-CA",
+                name + ".issuer.crt",
+                "-CAkey",
+                name + ".issuer.key",
+                "-set_serial",
+                "0x" + Long.toHexString(System.nanoTime()),
+                "-days",
+                String.valueOf(days),
+                "-extfile",
+                name + ".ext",
+                "-out",
+                name + ".crt");
+        return read(directory, name);
+    }
+
     public static String readFile(Path file) {
         try {
             return Files.readString(file, StandardCharsets.US_ASCII);

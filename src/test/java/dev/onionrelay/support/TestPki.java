@@ -78,6 +78,12 @@ public final class TestPki implements KeyMaterial {
         return credential;
     }
 
+    /** {@code credential} under its name, made elsewhere (by {@code openssl}, say). */
+    public Credential put(Credential credential) {
+        credentials.put(credential.name(), credential);
+        return credential;
+    }
+
     public Credential get(String name) {
         return credentials.get(name);
     }

@@ -3,16 +3,22 @@ package dev.onionrelay.layer.allow;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.onionrelay.credential.Credential;
+import dev.onionrelay.credential.PemCodec;
 import dev.onionrelay.layer.LayerSpec;
 import dev.onionrelay.layer.TlsProvider;
 import dev.onionrelay.relay.Relay;
 import dev.onionrelay.support.EchoServer;
 import dev.onionrelay.support.Layers;
 import dev.onionrelay.support.Onions;
+import dev.onionrelay.support.OpenSsl;
 import dev.onionrelay.support.Scenario;
 import java.io.InputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Period;
 import java.util.ArrayList;
@@ -22,6 +28,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -30,12 +37,12 @@ import org.junit.jupiter.params.provider.MethodSource;
  * Acceptance 2 of issue 26: each list kind of {@code allow} with an entry that names the peer and one that does not,
  * on a server layer (judging the client certificate) and on a client layer (judging the server certificate, besides
  * the host name), on the JDK and the OpenSSL engine. Two relays per case: an entry whose egress layer meets an exit's
- * ingress layer, the peer certificate ({@code CN=peer}, DNS {@code peer.svc.example}, IP 127.0.0.1, URI {@code
+ * ingress layer, the peer certificate ({@code CN=peer}, OU {@code web}, DNS {@code peer.svc.example}, IP 127.0.0.1, URI {@code
  * spiffe://test.example/ns/web/sa/peer}) presented by the other side. A refused peer is counted as {@code
  * access_denied} by the layer that refused it; the other side receives {@code access_denied} from either engine (from
  * BoringSSL through OpenSslFatalAlerts: JNA on the suite's Java 17, the Foreign Function API where CI runs this class
- * on the image's Java 25). Organizational units are matched by the same code as common names (PeerPolicyTest); the
- * development CA issues no OU.
+ * on the image's Java 25). The peer's certificate is issued by {@code openssl}, since the development CA issues no
+ * organizational unit.
  */
 @Scenario
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
@@ -43,6 +50,9 @@ class AllowListKindsTest {
 
     static final Map<TlsProvider, String> ALERT_RECEIVED =
             Map.of(TlsProvider.JDK, "access_denied", TlsProvider.OPENSSL, "access_denied");
+
+    @TempDir
+    static Path dir;
 
     final Map<TlsProvider, Onions> engines = new java.util.EnumMap<>(TlsProvider.class);
     EchoServer echo;
@@ -54,14 +64,24 @@ class AllowListKindsTest {
         echo = new EchoServer();
         for (TlsProvider provider : TlsProvider.values()) {
             Onions onions = new Onions(provider, new dev.onionrelay.relay.RelayObserver() {});
-            onions.pki.ca("ca");
-            onions.pki.leaf(
+            Credential ca = onions.pki.ca("ca");
+            // The peer has an organizational unit, which the development CA does not issue: openssl does.
+            OpenSsl.PemPair peer = OpenSsl.issued(
+                    Files.createDirectories(dir.resolve(provider.name())),
                     "peer",
-                    "ca",
-                    List.of("localhost", "peer.svc.example"),
-                    List.of("127.0.0.1"),
-                    List.of("spiffe://test.example/ns/web/sa/peer"),
-                    Period.ofDays(30));
+                    "/OU=web/CN=peer",
+                    new OpenSsl.PemPair(
+                            PemCodec.certificatesToPem(ca.chain()), PemCodec.privateKeyToPem(ca.privateKey())),
+                    List.of(
+                            "DNS:localhost",
+                            "DNS:peer.svc.example",
+                            "IP:127.0.0.1",
+                            "URI:spiffe://test.example/ns/web/sa/peer"),
+                    30);
+            List<X509Certificate> chain = new ArrayList<>(PemCodec.parseCertificates(peer.certificate()));
+            chain.addAll(ca.chain());
+            onions.pki.put(
+                    Credential.of("peer", chain, PemCodec.parsePrivateKey(peer.privateKey()), java.time.Instant.now()));
             onions.pki.leaf("stranger", "ca");
             onions.pki.leaf("expiring", "ca", List.of("localhost"), List.of(), List.of(), Period.ofDays(5));
             engines.put(provider, onions);
@@ -80,6 +100,7 @@ class AllowListKindsTest {
         List<String> one = List.of(entry);
         return switch (kind) {
             case "commonNames" -> new PeerAllow(one, null, null, null, null, null, null);
+            case "organizationalUnits" -> new PeerAllow(null, one, null, null, null, null, null);
             case "dnsNames" -> new PeerAllow(null, null, one, null, null, null, null);
             case "uris" -> new PeerAllow(null, null, null, one, null, null, null);
             case "ipAddresses" -> new PeerAllow(null, null, null, null, one, null, null);
@@ -92,6 +113,8 @@ class AllowListKindsTest {
     static final List<List<Object>> ENTRIES = List.of(
             List.of("commonNames", "peer", true),
             List.of("commonNames", "stranger", false),
+            List.of("organizationalUnits", "web", true),
+            List.of("organizationalUnits", "batch", false),
             List.of("dnsNames", "*.svc.example", true),
             List.of("dnsNames", "*.other.example", false),
             List.of("uris", "spiffe://test.example/ns/web/*", true),
@@ -204,7 +227,7 @@ class AllowListKindsTest {
             socket.getInputStream().read();
             dev.onionrelay.layer.LayerStatus server =
                     exit.tunnels().get(0).status().ingress().layers().get(0);
-            assertThat(server.peer()).isEqualTo("CN=peer");
+            assertThat(server.peer()).isEqualTo("CN=peer,OU=web");
             assertThat(server.peerSans())
                     .isEqualTo(new dev.onionrelay.layer.PeerSans(
                             List.of("localhost", "peer.svc.example"),
