@@ -251,6 +251,9 @@ class SpecRulesTest {
                 List.of("TLSv1.3", "TLSv1.2"),
                 List.of(),
                 List.of(),
-                Layers.TIMEOUT);
+                Layers.TIMEOUT,
+                null,
+                null,
+                false);
     }
 }

@@ -27,7 +27,10 @@ public final class Layers {
                 List.of("TLSv1.3", "TLSv1.2"),
                 List.of(),
                 List.of(),
-                TIMEOUT);
+                TIMEOUT,
+                null,
+                null,
+                false);
     }
 
     /** A server layer that requires a client certificate signed by {@code trust}. */
@@ -43,7 +46,10 @@ public final class Layers {
                 List.of("TLSv1.3", "TLSv1.2"),
                 List.of(),
                 List.of(),
-                TIMEOUT);
+                TIMEOUT,
+                null,
+                null,
+                false);
     }
 
     /** A client layer verifying the server fully against {@code trust} for {@code serverName}. */
@@ -59,7 +65,10 @@ public final class Layers {
                 List.of("TLSv1.3", "TLSv1.2"),
                 List.of(),
                 List.of(),
-                TIMEOUT);
+                TIMEOUT,
+                null,
+                null,
+                false);
     }
 
     public static LayerSpec clientWithCertificate(String name, String trust, String serverName, String credential) {
@@ -74,7 +83,10 @@ public final class Layers {
                 List.of("TLSv1.3", "TLSv1.2"),
                 List.of(),
                 List.of(),
-                TIMEOUT);
+                TIMEOUT,
+                null,
+                null,
+                false);
     }
 
     /** {@code spec} accepting only the peers {@code allow} names. */
@@ -98,7 +110,10 @@ public final class Layers {
                 protocols,
                 ciphers,
                 spec.alpn(),
-                spec.handshakeTimeout());
+                spec.handshakeTimeout(),
+                spec.connect(),
+                spec.allow(),
+                spec.padding());
     }
 
     public static LayerSpec withTimeout(LayerSpec spec, Duration timeout) {
@@ -113,6 +128,9 @@ public final class Layers {
                 spec.protocols(),
                 spec.ciphers(),
                 spec.alpn(),
-                timeout);
+                timeout,
+                spec.connect(),
+                spec.allow(),
+                spec.padding());
     }
 }
