@@ -3,6 +3,7 @@ package dev.onionrelay.docs;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.onionrelay.support.Exposition;
 import dev.onionrelay.support.Scenario;
 import dev.onionrelay.support.ServiceProcess;
 import java.nio.file.Files;
@@ -287,9 +288,6 @@ class ReadmeWalkthroughTest {
             "curl -s http://127.0.0.1:$MANAGEMENT/actuator/prometheus | grep '^onion_protocol_violations_total' || true";
 
     private static double violations(List<String> prometheus) {
-        return prometheus.stream()
-                .filter(line -> line.startsWith("onion_protocol_violations_total"))
-                .mapToDouble(line -> Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1)))
-                .sum();
+        return Exposition.parse(String.join("\n", prometheus)).sum("onion_protocol_violations_total", Map.of());
     }
 }

@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.ApiClient.Response;
+import dev.onionrelay.support.Exposition;
 import dev.onionrelay.support.RunningService;
 import dev.onionrelay.support.Scenario;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;

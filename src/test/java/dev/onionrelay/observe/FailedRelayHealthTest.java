@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.ApiClient.Response;
 import dev.onionrelay.support.EchoServer;
+import dev.onionrelay.support.Exposition;
 import dev.onionrelay.support.RunningService;
 import dev.onionrelay.support.Scenario;
 import dev.onionrelay.support.Traffic;

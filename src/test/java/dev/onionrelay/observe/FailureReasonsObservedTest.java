@@ -9,6 +9,7 @@ import dev.onionrelay.support.AbortingClient.Point;
 import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.ApiClient.Response;
 import dev.onionrelay.support.EchoServer;
+import dev.onionrelay.support.Exposition;
 import dev.onionrelay.support.RunningService;
 import dev.onionrelay.support.Scenario;
 import java.io.File;

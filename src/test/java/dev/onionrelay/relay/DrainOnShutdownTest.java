@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.EchoServer;
+import dev.onionrelay.support.Exposition;
 import dev.onionrelay.support.Scenario;
 import dev.onionrelay.support.ServiceProcess;
 import java.io.IOException;
@@ -319,14 +320,7 @@ class DrainOnShutdownTest {
 
         /** {@code onion_tunnels_active} of a relay, from the scrape. */
         double tunnelsActive(String relay) {
-            return service.management()
-                    .get("/actuator/prometheus")
-                    .body()
-                    .lines()
-                    .filter(line ->
-                            line.startsWith("onion_tunnels_active{") && line.contains("relay=\"" + relay + "\""))
-                    .mapToDouble(line -> Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1)))
-                    .sum();
+            return Exposition.scrape(service.management()).sum("onion_tunnels_active", Map.of("relay", relay));
         }
 
         /** Whether a new connection to the entry is refused, or closed without carrying a byte. */

@@ -6,11 +6,13 @@ import static org.awaitility.Awaitility.await;
 import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.ApiOnion;
 import dev.onionrelay.support.EchoServer;
+import dev.onionrelay.support.Exposition;
 import dev.onionrelay.support.RunningService;
 import dev.onionrelay.support.Scenario;
 import dev.onionrelay.support.Traffic;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -98,14 +100,7 @@ class AllowReplacedLiveTest {
     }
 
     private static double accessDenied(ApiClient management) {
-        return management
-                .get("/actuator/prometheus")
-                .body()
-                .lines()
-                .filter(line -> line.startsWith("onion_handshake_failures_total{")
-                        && line.contains("reason=\"access_denied\"")
-                        && line.contains("relay=\"exit\""))
-                .mapToDouble(line -> Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1)))
-                .sum();
+        return Exposition.scrape(management)
+                .sum("onion_handshake_failures_total", Map.of("reason", "access_denied", "relay", "exit"));
     }
 }

@@ -7,6 +7,7 @@ import dev.onionrelay.credential.Credential;
 import dev.onionrelay.credential.PemCodec;
 import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.EchoServer;
+import dev.onionrelay.support.Exposition;
 import dev.onionrelay.support.PythonPeer;
 import dev.onionrelay.support.Scenario;
 import dev.onionrelay.support.ServiceProcess;
@@ -208,12 +209,8 @@ class OpenSslFatalAlertsTest {
 
     /** {@code onion_handshake_failures_total} with reason {@code access_denied}, summed over its series. */
     private long refusals() {
-        String scrape = service.management().get("/actuator/prometheus").body();
-        return scrape.lines()
-                .filter(line ->
-                        line.startsWith("onion_handshake_failures_total{") && line.contains("reason=\"access_denied\""))
-                .mapToLong(line -> (long) Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1)))
-                .sum();
+        return (long) Exposition.scrape(service.management())
+                .sum("onion_handshake_failures_total", Map.of("reason", "access_denied"));
     }
 
     private String python(String certificate) throws Exception {

@@ -1,4 +1,4 @@
-package dev.onionrelay.observe;
+package dev.onionrelay.support;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -9,16 +9,16 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /** A Prometheus text exposition, parsed just enough for assertions: samples with their labels, and family types. */
-record Exposition(List<Sample> samples, Map<String, String> types) {
+public record Exposition(List<Sample> samples, Map<String, String> types) {
 
     /** One sample line: metric name, labels, value. */
-    record Sample(String name, Map<String, String> labels, double value) {}
+    public record Sample(String name, Map<String, String> labels, double value) {}
 
     private static final Pattern SAMPLE = Pattern.compile("([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\\{(.*)})?\\s+(\\S+).*");
     private static final Pattern LABEL = Pattern.compile("([a-zA-Z_][a-zA-Z0-9_]*)=\"((?:[^\"\\\\]|\\\\.)*)\"");
     private static final Pattern TYPE = Pattern.compile("# TYPE (\\S+) (\\S+)");
 
-    static Exposition parse(String text) {
+    public static Exposition parse(String text) {
         List<Sample> samples = new ArrayList<>();
         Map<String, String> types = new LinkedHashMap<>();
         for (String line : text.split("\n")) {
@@ -47,7 +47,7 @@ record Exposition(List<Sample> samples, Map<String, String> types) {
     }
 
     /** Samples of one metric name whose labels include {@code match}. */
-    List<Sample> samples(String name, Map<String, String> match) {
+    public List<Sample> samples(String name, Map<String, String> match) {
         return samples.stream()
                 .filter(s -> s.name().equals(name))
                 .filter(s -> s.labels().entrySet().containsAll(match.entrySet()))
@@ -55,11 +55,21 @@ record Exposition(List<Sample> samples, Map<String, String> types) {
     }
 
     /** The value of the one sample of {@code name} with exactly these labels. */
-    double value(String name, Map<String, String> labels) {
+    public double value(String name, Map<String, String> labels) {
         return samples.stream()
                 .filter(s -> s.name().equals(name) && s.labels().equals(labels))
                 .findFirst()
                 .orElseThrow(() -> new AssertionError("no sample " + name + labels))
                 .value();
+    }
+
+    /** The sum of the samples of {@code name} whose labels include {@code match}: a metric over all its series. */
+    public double sum(String name, Map<String, String> match) {
+        return samples(name, match).stream().mapToDouble(Sample::value).sum();
+    }
+
+    /** What {@code management} (a service's management port) exposes at {@code /actuator/prometheus} now. */
+    public static Exposition scrape(ApiClient management) {
+        return parse(management.get("/actuator/prometheus").body());
     }
 }
