@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.onionrelay.support.ApiClient;
 import dev.onionrelay.support.FixedPorts;
+import dev.onionrelay.support.OpenSsl;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.FileSystems;
@@ -153,13 +154,8 @@ class DockerImageIT {
         assertThat(relay.status()).as(relay.toString()).isEqualTo(201);
         int port = relay.json().get("listen").get("port").asInt();
 
-        Process client = new ProcessBuilder(
-                        "openssl", "s_client", "-connect", "127.0.0.1:" + port, "-tls1_3", "-ign_eof")
-                .redirectErrorStream(true)
-                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-                .start();
-        String output = new String(client.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-        assertThat(client.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        String output = OpenSsl.execute(work, "s_client", "-connect", "127.0.0.1:" + port, "-tls1_3", "-ign_eof")
+                .output();
         assertThat(output).as("what s_client reports").containsIgnoringCase("access denied");
         assertThat(Files.readString(work.resolve("service.log")))
                 .contains("layers with allow run on OpenSSL")

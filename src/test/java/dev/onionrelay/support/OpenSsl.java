@@ -194,21 +194,7 @@ public final class OpenSsl {
         }
         Path key = directory.resolve(name + ".key").toAbsolutePath();
         Path certificate = directory.resolve(name + ".crt").toAbsolutePath();
-        run(
-                work,
-                "req",
-                "-new",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                key.toString(),
-                "-out",
-                "request.csr",
-                "-subj",
-                "/CN=localhost");
+        ecRequest(work, key.toString(), "request.csr", "/CN=localhost");
         run(
                 work,
                 "ca",
@@ -250,21 +236,7 @@ public final class OpenSsl {
                                 "extendedKeyUsage = serverAuth,clientAuth",
                                 "subjectAltName = " + String.join(",", sans),
                                 "")));
-        run(
-                directory,
-                "req",
-                "-new",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                name + ".key",
-                "-out",
-                name + ".csr",
-                "-subj",
-                subject);
+        ecRequest(directory, name + ".key", name + ".csr", subject);
         run(
                 directory,
                 "x509",
@@ -284,6 +256,25 @@ public final class OpenSsl {
                 "-out",
                 name + ".crt");
         return read(directory, name);
+    }
+
+    /** A new EC P-256 key into {@code key} and a certificate request for {@code subject} into {@code request}. */
+    private static void ecRequest(Path directory, String key, String request, String subject) {
+        run(
+                directory,
+                "req",
+                "-new",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                key,
+                "-out",
+                request,
+                "-subj",
+                subject);
     }
 
     public static String readFile(Path file) {

@@ -96,6 +96,7 @@ public final class OpenSslFatalAlerts {
         static {
             Downcall send = null;
             Throwable cause = null;
+            boolean foreign = Runtime.version().feature() >= 22;
             try {
                 if ("false".equalsIgnoreCase(System.getProperty(SWITCH, "true").trim())) {
                     throw new IllegalStateException("switched off by -D" + SWITCH + "=false");
@@ -104,7 +105,7 @@ public final class OpenSslFatalAlerts {
                     throw new IllegalStateException(
                             "the OpenSSL engine is not available", io.netty.handler.ssl.OpenSsl.unavailabilityCause());
                 }
-                send = Runtime.version().feature() >= 22 ? Foreign.bind() : Jna.bind();
+                send = foreign ? Foreign.bind() : Jna.bind();
             } catch (Throwable e) {
                 cause = e;
             }
@@ -116,7 +117,7 @@ public final class OpenSslFatalAlerts {
                             cause == null
                                     ? "layers with allow run on OpenSSL: BoringSSL's SSL_send_fatal_alert sends"
                                             + " access_denied (called through "
-                                            + send.through()
+                                            + (foreign ? "the Foreign Function API" : "JNA")
                                             + ")"
                                     : "layers with allow run on the JDK engine under onion.tls.provider=auto: "
                                             + cause);
@@ -124,12 +125,10 @@ public final class OpenSslFatalAlerts {
     }
 
     /** BoringSSL's {@code int SSL_send_fatal_alert(SSL *ssl, uint8_t alert)}, bound to one way of calling it. */
+    @FunctionalInterface
     private interface Downcall {
 
         int call(long ssl, byte alert) throws Throwable;
-
-        /** The way, for the start-up log line. */
-        String through();
     }
 
     /**
@@ -142,17 +141,7 @@ public final class OpenSslFatalAlerts {
             Foreign foreign = new Foreign();
             TcnativeFunction function = TcnativeFunction.locate("SSL_send_fatal_alert", foreign::read);
             MethodHandle handle = foreign.downcall(function.address());
-            return new Downcall() {
-                @Override
-                public int call(long ssl, byte alert) throws Throwable {
-                    return (int) handle.invokeExact(ssl, alert);
-                }
-
-                @Override
-                public String through() {
-                    return "the Foreign Function API";
-                }
-            };
+            return (ssl, alert) -> (int) handle.invokeExact(ssl, alert);
         }
 
         private final Class<?> segment = Class.forName("java.lang.foreign.MemorySegment");
@@ -204,18 +193,8 @@ public final class OpenSslFatalAlerts {
                     "SSL_send_fatal_alert",
                     (address, length) -> new com.sun.jna.Pointer(address).getByteArray(0, length));
             com.sun.jna.Function send = com.sun.jna.Function.getFunction(new com.sun.jna.Pointer(function.address()));
-            return new Downcall() {
-                @Override
-                public int call(long ssl, byte alert) {
-                    // A pointer passed as a 64-bit integer, as the Foreign binding does: the same register either way.
-                    return send.invokeInt(new Object[] {ssl, alert});
-                }
-
-                @Override
-                public String through() {
-                    return "JNA";
-                }
-            };
+            // A pointer passed as a 64-bit integer, as the Foreign binding does: the same register either way.
+            return (ssl, alert) -> send.invokeInt(new Object[] {ssl, alert});
         }
     }
 }
